@@ -1,0 +1,1 @@
+"""Deployment side of percept: ONNX export, TensorRT engines, and runtimes behind one interface."""

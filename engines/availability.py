@@ -1,0 +1,70 @@
+"""What this machine can run: torch devices, onnxruntime providers, TensorRT flavours. Never raises."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    available: bool
+    detail: str
+
+
+def cpu_supports_bf16() -> bool:
+    """True when this CPU has native bf16 instructions (AVX512-BF16 / AMX), where bf16 autocast pays off."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:
+        return False
+
+
+def cuda_devices() -> list[str]:
+    if not torch.cuda.is_available():
+        return []
+    out = []
+    for i in range(torch.cuda.device_count()):
+        p = torch.cuda.get_device_properties(i)
+        out.append(f"cuda:{i} {p.name} (sm_{p.major}{p.minor}, {p.total_memory / 2**30:.0f} GiB)")
+    return out
+
+
+def onnxruntime_providers() -> list[str]:
+    try:
+        import onnxruntime as ort
+
+        return list(ort.get_available_providers())
+    except Exception:
+        return []
+
+
+def tensorrt_module(flavour: str):
+    """Import ``tensorrt`` or ``tensorrt_rtx``; None when it is not installed or does not load."""
+    try:
+        return importlib.import_module(flavour)
+    except Exception:
+        return None
+
+
+def components() -> list[Component]:
+    items = [Component("torch", True, f"{torch.__version__}, {torch.get_num_threads()} CPU threads, "
+                       f"CPU bf16 {'yes' if cpu_supports_bf16() else 'no'}")]
+    gpus = cuda_devices()
+    items.append(Component("CUDA", bool(gpus), "; ".join(gpus) if gpus else "no CUDA GPU visible"))
+    try:
+        import onnxruntime as ort
+
+        items.append(Component("onnxruntime", True, f"{ort.__version__}: {', '.join(onnxruntime_providers())}"))
+    except Exception as exc:
+        items.append(Component("onnxruntime", False, f"not importable ({exc}); pip install onnxruntime"))
+    for flavour, extra in (("tensorrt", "percept[tensorrt]"), ("tensorrt_rtx", "percept[tensorrt-rtx]")):
+        mod = tensorrt_module(flavour)
+        if mod is None:
+            items.append(Component(flavour, False, f"not installed (pip install '{extra}')"))
+        else:
+            items.append(Component(flavour, True, getattr(mod, "__version__", "unknown version")))
+    return items

@@ -1,0 +1,3 @@
+from percept_cli.app import main
+
+main()

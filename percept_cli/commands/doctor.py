@@ -1,0 +1,38 @@
+"""``percept doctor``: what this machine offers percept, and where the VGG weights come from."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from engines.availability import components
+from train.vgg import HOW_TO_PROVIDE, VGGWeightsError, find_weights
+
+
+def vgg_status() -> tuple[bool, str]:
+    try:
+        source = find_weights()
+    except VGGWeightsError as exc:
+        return False, str(exc)
+    if source.path is None:
+        return False, "not found locally; torchvision would try to download them. To work offline: " + HOW_TO_PROVIDE
+    return True, f"{source.path} ({source.origin})"
+
+
+def doctor() -> None:
+    """Print what is available: torch and its devices, onnxruntime providers, TensorRT, VGG weights."""
+    table = Table(title="percept doctor", show_lines=False)
+    table.add_column("component")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    for c in components():
+        table.add_row(c.name, "[green]ok[/]" if c.available else "[yellow]missing[/]", escape(c.detail))
+    ok, detail = vgg_status()
+    table.add_row("VGG-16 weights", "[green]ok[/]" if ok else "[yellow]missing[/]", escape(detail))
+    Console(width=160).print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(doctor)

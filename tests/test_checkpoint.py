@@ -1,0 +1,73 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from train.checkpoint import ModelFileError, describe, load_model, read_info, save_model
+from train.networks import SRNet, TransformNet
+
+
+def _trained_like(net):
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    return net.eval()
+
+
+@pytest.mark.parametrize("net", [TransformNet(norm="batch", upsample="transposed"), SRNet(scale=8)])
+def test_saved_model_reloads_bit_identical(tmp_path, net):
+    net = _trained_like(net)
+    path = save_model(tmp_path / "m.safetensors", net, describe(net, "demo", training={"iterations": 3}))
+    again, info = load_model(path)
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(net(x), again(x))
+    assert info.kind == net.kind and info.scale == net.scale and info.size_rule == net.size_rule
+    assert info.training == {"iterations": 3} and info.name == "demo" and info.percept_version
+
+
+def test_style_image_hash_and_half_storage(tmp_path):
+    style = tmp_path / "style.jpg"
+    style.write_bytes(b"pretend image bytes")
+    net = _trained_like(TransformNet())
+    path = save_model(tmp_path / "h.safetensors", net, describe(net, "s", style_image=style), half=True)
+    assert all(v.dtype == torch.float16 for v in load_file(str(path)).values() if v.is_floating_point())
+    info = read_info(path)
+    assert info.style_image["name"] == "style.jpg" and len(info.style_image["sha256"]) == 64
+    again, _ = load_model(path)
+    assert all(p.dtype == torch.float32 for p in again.parameters())
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        assert (net(x) - again(x)).abs().max() < 1e-2
+
+
+def test_wrong_or_missing_key_fails_clearly(tmp_path):
+    net = TransformNet()
+    path = save_model(tmp_path / "m.safetensors", net, describe(net, "x"))
+    state = load_file(str(path))
+    meta = {"percept": read_info(path).to_json()}
+    missing = dict(state)
+    missing.pop("encoder.0.0.1.weight")
+    save_file(missing, str(tmp_path / "missing.safetensors"), metadata=meta)
+    with pytest.raises(ModelFileError, match=r"missing\.safetensors: .*missing weights encoder\.0\.0\.1\.weight"):
+        load_model(tmp_path / "missing.safetensors")
+    renamed = dict(state)
+    renamed["bogus.weight"] = renamed.pop("tail.1.weight" if "tail.1.weight" in renamed else "decoder.2.1.weight")
+    save_file(renamed, str(tmp_path / "renamed.safetensors"), metadata=meta)
+    with pytest.raises(ModelFileError, match="unexpected weights bogus.weight"):
+        load_model(tmp_path / "renamed.safetensors")
+    save_file(state, str(tmp_path / "nometa.safetensors"))
+    with pytest.raises(ModelFileError, match="without percept metadata"):
+        load_model(tmp_path / "nometa.safetensors")
+    bad_arch = json.loads(meta["percept"])
+    bad_arch["config"]["arch"] = "Unknown"
+    save_file(state, str(tmp_path / "arch.safetensors"), metadata={"percept": json.dumps(bad_arch)})
+    with pytest.raises(ModelFileError, match="unknown architecture"):
+        load_model(tmp_path / "arch.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 10)
+    with pytest.raises(ModelFileError, match="junk.safetensors: not a percept model"):
+        load_model(tmp_path / "junk.safetensors")
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model(tmp_path / "absent.safetensors")

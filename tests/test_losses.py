@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from train.losses import (
+    FeatureLoss,
+    StyleLoss,
+    TVLoss,
+    feature_loss,
+    gram_matrix,
+    pixel_loss,
+    style_loss,
+    total_variation,
+)
+
+
+def test_feature_loss_zero_for_self_and_grows_with_noise(vgg):
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 64, 64)
+    f = vgg(x, ["relu2_2"])["relu2_2"]
+    assert feature_loss(f, f).item() == 0.0
+    losses = [feature_loss(vgg((x + s * torch.randn_like(x)).clamp(0, 1), ["relu2_2"])["relu2_2"], f).item()
+              for s in (0.01, 0.05, 0.2)]
+    assert 0 < losses[0] < losses[1] < losses[2]
+
+
+def test_feature_loss_hand_computed():
+    a = torch.zeros(1, 2, 1, 2)
+    b = torch.tensor([[[[1.0, 2.0]], [[0.0, 3.0]]]])
+    # ||a-b||² = 1 + 4 + 0 + 9 = 14, C·H·W = 4
+    assert feature_loss(a, b).item() == pytest.approx(14 / 4)
+    assert pixel_loss(a, b).item() == pytest.approx(14 / 4)
+
+
+def test_gram_hand_computed_and_symmetric():
+    # C=2, H=1, W=2: psi = [[1,2],[3,4]] -> psi psi^T = [[5,11],[11,25]], / (2*1*2)
+    f = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
+    g = gram_matrix(f)
+    assert torch.allclose(g, torch.tensor([[[5.0, 11.0], [11.0, 25.0]]]) / 4)
+    r = gram_matrix(torch.randn(3, 8, 5, 7))
+    assert r.shape == (3, 8, 8)
+    assert torch.allclose(r, r.transpose(1, 2))
+
+
+def test_style_loss_hand_computed_and_broadcast():
+    g1 = {"a": torch.tensor([[[1.0, 0.0], [0.0, 1.0]]]), "b": torch.zeros(1, 1, 1)}
+    g2 = {"a": torch.tensor([[[0.0, 0.0], [0.0, 3.0]]]), "b": torch.ones(1, 1, 1)}
+    # layer a: 1 + 4 = 5; layer b: 1
+    assert style_loss(g1, g2).item() == pytest.approx(6.0)
+    batch = {"a": g1["a"].repeat(4, 1, 1), "b": g1["b"].repeat(4, 1, 1)}
+    assert style_loss(batch, g2).item() == pytest.approx(6.0)  # mean over batch, target broadcast
+
+
+def test_tv_hand_computed_and_constant_is_zero():
+    assert total_variation(torch.full((2, 3, 9, 9), 0.7)).item() == 0.0
+    x = torch.tensor([[[[0.0, 1.0], [2.0, 4.0]]]])
+    # dx: (1-0)² + (4-2)² = 5; dy: (2-0)² + (4-1)² = 13
+    assert total_variation(x).item() == pytest.approx(18.0)
+
+
+def test_weighted_modules(vgg):
+    x, y = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    fx, fy = vgg(x, ["relu1_2", "relu2_2"]), vgg(y, ["relu1_2", "relu2_2"])
+    assert FeatureLoss(3.0)(fx, fy).item() == pytest.approx(3 * feature_loss(fx["relu2_2"], fy["relu2_2"]).item())
+    grams = {k: gram_matrix(v) for k, v in fy.items()}
+    assert StyleLoss(2.0, ["relu1_2"])(fx, grams).item() == pytest.approx(
+        2 * style_loss({"relu1_2": gram_matrix(fx["relu1_2"])}, grams).item(), rel=1e-5)
+    assert TVLoss(0.5)(x).item() == pytest.approx(0.5 * total_variation(x).item())

@@ -1,0 +1,93 @@
+"""The paper's loss functions (Johnson et al. 2016, §3.1–3.3), per image and averaged over the batch.
+
+- feature reconstruction: ‖φ_j(ŷ) − φ_j(y)‖²₂ / (C_j H_j W_j)
+- Gram matrix:            G_j(x) = ψ ψᵀ / (C_j H_j W_j), ψ the C_j × H_jW_j reshaped activations
+- style reconstruction:   Σ_j ‖G_j(ŷ) − G_j(y)‖²_F over the style layers
+- pixel:                  ‖ŷ − y‖²₂ / (C H W)
+- total variation:        Σ (ŷ_{i,j+1} − ŷ_{i,j})² + (ŷ_{i+1,j} − ŷ_{i,j})²   (Mahendran & Vedaldi, β = 2)
+
+The modules wrap them with a weight, BasicSR-style, so a trainer is a weighted sum of named terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+
+def feature_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared L2 distance of activations normalised by C·H·W, mean over the batch."""
+    return (pred - target).float().pow(2).mean()
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """N×C×H×W → N×C×C Gram matrices normalised by C·H·W (computed in float32 for stability)."""
+    n, c, h, w = features.shape
+    psi = features.float().reshape(n, c, h * w)
+    return psi @ psi.transpose(1, 2) / (c * h * w)
+
+
+def style_loss(pred_grams: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Sum over layers of the squared Frobenius norm of Gram differences, mean over the batch.
+
+    ``target_grams`` may hold a single style (batch 1): it is broadcast over the batch.
+    """
+    total = None
+    for name, g in pred_grams.items():
+        diff = (g - target_grams[name]).pow(2).sum(dim=(1, 2)).mean()
+        total = diff if total is None else total + diff
+    if total is None:
+        raise ValueError("style_loss needs at least one layer")
+    return total
+
+
+def pixel_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared L2 distance of images normalised by C·H·W, mean over the batch."""
+    return (pred - target).float().pow(2).mean()
+
+
+def total_variation(img: torch.Tensor) -> torch.Tensor:
+    """Sum of squared horizontal and vertical neighbour differences per image, mean over the batch."""
+    img = img.float()
+    dx = (img[..., :, 1:] - img[..., :, :-1]).pow(2).sum(dim=(1, 2, 3))
+    dy = (img[..., 1:, :] - img[..., :-1, :]).pow(2).sum(dim=(1, 2, 3))
+    return (dx + dy).mean()
+
+
+class WeightedLoss(nn.Module):
+    """A loss term with its weight; ``forward`` returns weight × loss."""
+
+    def __init__(self, weight: float = 1.0):
+        super().__init__()
+        self.weight = float(weight)
+
+
+class FeatureLoss(WeightedLoss):
+    def __init__(self, weight: float = 1.0, layer: str = "relu2_2"):
+        super().__init__(weight)
+        self.layer = layer
+
+    def forward(self, pred_feats: Mapping[str, torch.Tensor], target_feats: Mapping[str, torch.Tensor]):
+        return self.weight * feature_loss(pred_feats[self.layer], target_feats[self.layer])
+
+
+class StyleLoss(WeightedLoss):
+    def __init__(self, weight: float = 1.0, layers: Sequence[str] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")):
+        super().__init__(weight)
+        self.layers = tuple(layers)
+
+    def forward(self, pred_feats: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor]):
+        grams = {name: gram_matrix(pred_feats[name]) for name in self.layers}
+        return self.weight * style_loss(grams, target_grams)
+
+
+class PixelLoss(WeightedLoss):
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.weight * pixel_loss(pred, target)
+
+
+class TVLoss(WeightedLoss):
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        return self.weight * total_variation(img)

@@ -1,0 +1,168 @@
+"""The paper's feed-forward networks: the style transformation net and the ×4/×8 super-resolution net.
+
+Tensor contract, shared by every network here and by everything that runs them:
+  input  — float32 (or autocast) RGB, NCHW, values in [0, 1];
+  output — RGB, NCHW, values in [0, 1]; style nets keep H×W, SR nets return (scale·H)×(scale·W).
+Size rule: ``net.size_rule`` is the multiple H and W must be padded to and ``net.min_size`` the smallest
+H/W the reflection padding accepts (see ``train.sizing``).
+Each network also reports ``kind``, ``scale`` and ``config()`` so a checkpoint can rebuild it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Norm = Literal["instance", "batch", "none"]
+StyleUpsample = Literal["resize-conv", "transposed"]
+SRUpsample = Literal["pixel-shuffle", "resize-conv", "transposed"]
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r} (instance, batch or none)")
+
+
+class ConvLayer(nn.Sequential):
+    """Reflection-padded convolution: no zero borders, so no dark frame around outputs."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1):
+        super().__init__(nn.ReflectionPad2d(kernel // 2), nn.Conv2d(cin, cout, kernel, stride))
+
+
+class ConvNormReLU(nn.Sequential):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, norm: str):
+        super().__init__(ConvLayer(cin, cout, kernel, stride), _norm(norm, cout), nn.ReLU(inplace=True))
+
+
+class ResidualBlock(nn.Module):
+    """Two 3×3 convs with an identity shortcut (Gross & Wilber's design, as in the paper's supplement)."""
+
+    def __init__(self, channels: int, norm: str):
+        super().__init__()
+        self.body = nn.Sequential(
+            ConvLayer(channels, channels, 3), _norm(norm, channels), nn.ReLU(inplace=True),
+            ConvLayer(channels, channels, 3), _norm(norm, channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class Upsample2x(nn.Sequential):
+    """One ×2 upsampling stage followed by norm and ReLU.
+
+    ``resize-conv`` (nearest ×2 then 3×3 conv) avoids the checkerboard of ``transposed`` (the paper's
+    fractionally-strided conv); ``pixel-shuffle`` is the sub-pixel convolution of Shi et al.
+    """
+
+    def __init__(self, cin: int, cout: int, mode: str, norm: str):
+        if mode == "resize-conv":
+            layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest"), ConvLayer(cin, cout, 3)]
+        elif mode == "transposed":
+            layers = [nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1)]
+        elif mode == "pixel-shuffle":
+            layers = [ConvLayer(cin, cout * 4, 3), nn.PixelShuffle(2)]
+        else:
+            raise ValueError(f"unknown upsample {mode!r}")
+        super().__init__(*layers, _norm(norm, cout), nn.ReLU(inplace=True))
+
+
+def to_image_range(x: torch.Tensor) -> torch.Tensor:
+    """Scaled tanh into [0, 1]: smooth, so gradients never die at the range limits as with a clamp."""
+    return 0.5 * (torch.tanh(x) + 1.0)
+
+
+class TransformNet(nn.Module):
+    """Image transformation network for one style (Johnson et al. 2016, supplementary Table 1)."""
+
+    kind = "style"
+    scale = 1
+    size_rule = 4  # two stride-2 convolutions
+    min_size = 8  # the 9×9 reflection pad needs > 4 pixels
+
+    def __init__(self, norm: Norm = "instance", upsample: StyleUpsample = "resize-conv"):
+        super().__init__()
+        if upsample not in ("resize-conv", "transposed"):
+            raise ValueError(f"unknown upsample {upsample!r} (resize-conv or transposed)")
+        self.norm, self.upsample = norm, upsample
+        self.encoder = nn.Sequential(
+            ConvNormReLU(3, 32, 9, 1, norm),
+            ConvNormReLU(32, 64, 3, 2, norm),
+            ConvNormReLU(64, 128, 3, 2, norm),
+        )
+        self.residuals = nn.Sequential(*[ResidualBlock(128, norm) for _ in range(5)])
+        self.decoder = nn.Sequential(
+            Upsample2x(128, 64, upsample, norm),
+            Upsample2x(64, 32, upsample, norm),
+            ConvLayer(32, 3, 9),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return to_image_range(self.decoder(self.residuals(self.encoder(x))))
+
+    def config(self) -> dict[str, Any]:
+        return {"arch": "TransformNet", "norm": self.norm, "upsample": self.upsample}
+
+
+class SRNet(nn.Module):
+    """Super-resolution network for ×4 / ×8 (Johnson et al. 2016, supplementary Table 2).
+
+    ``global_skip`` adds the bicubic upsampling of the input to the output so the net learns only the
+    missing detail; it trains much faster than predicting the whole image (the paper predicts the whole
+    image: set ``global_skip=False`` for the paper's exact network). In eval mode the output is clamped
+    to [0, 1]; in training it is left free so the loss keeps its gradient at the range limits.
+    """
+
+    kind = "sr"
+    size_rule = 1  # stride-1 convolutions only: any input size works
+    min_size = 5  # the 9×9 reflection pad needs > 4 pixels
+
+    def __init__(self, scale: int = 4, upsample: SRUpsample = "pixel-shuffle", norm: Norm = "none",
+                 channels: int = 64, blocks: int = 4, global_skip: bool = True):
+        super().__init__()
+        if scale not in (2, 4, 8):
+            raise ValueError(f"SRNet scale must be 2, 4 or 8, not {scale}")
+        self.scale, self.upsample, self.norm = scale, upsample, norm
+        self.channels, self.blocks, self.global_skip = channels, blocks, global_skip
+        self.head = ConvNormReLU(3, channels, 9, 1, norm)
+        self.residuals = nn.Sequential(*[ResidualBlock(channels, norm) for _ in range(blocks)])
+        stages = int(math.log2(scale))
+        self.upsampler = nn.Sequential(*[Upsample2x(channels, channels, upsample, norm) for _ in range(stages)])
+        self.tail = ConvLayer(channels, 3, 9)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.tail(self.upsampler(self.residuals(self.head(x))))
+        if self.global_skip:
+            y = y + F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        else:
+            y = to_image_range(y)
+        return y if self.training else y.clamp(0.0, 1.0)
+
+    def config(self) -> dict[str, Any]:
+        return {"arch": "SRNet", "scale": self.scale, "upsample": self.upsample, "norm": self.norm,
+                "channels": self.channels, "blocks": self.blocks, "global_skip": self.global_skip}
+
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {"TransformNet": TransformNet, "SRNet": SRNet}
+
+
+def build_network(config: dict[str, Any]) -> nn.Module:
+    """Rebuild a network from its ``config()`` — the single place an architecture name is resolved."""
+    options = dict(config)
+    arch = options.pop("arch", None)
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
+    try:
+        return ARCHITECTURES[arch](**options)
+    except TypeError as exc:
+        raise ValueError(f"bad options for {arch}: {exc}") from None
