@@ -7,20 +7,14 @@ from dataclasses import dataclass
 
 import torch
 
+from train.devices import cpu_supports_bf16
+
 
 @dataclass(frozen=True)
 class Component:
     name: str
     available: bool
     detail: str
-
-
-def cpu_supports_bf16() -> bool:
-    """True when this CPU has native bf16 instructions (AVX512-BF16 / AMX), where bf16 autocast pays off."""
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:
-        return False
 
 
 def cuda_devices() -> list[str]:

@@ -6,12 +6,26 @@ import importlib
 import pkgutil
 
 import typer
+from typer.core import TyperGroup
 
 from percept_cli import commands
-from percept_cli.errors import exit_with, expected_errors
+from percept_cli.errors import exit_with, expected_errors, print_error
 from train.version import __version__
 
+
+class PerceptGroup(TyperGroup):
+    """Turns known errors from any command into one line and exit code 2 (also under CliRunner)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except expected_errors() as exc:
+            print_error(str(exc))
+            ctx.exit(getattr(exc, "exit_code", 2))
+
+
 app = typer.Typer(
+    cls=PerceptGroup,
     name="percept",
     help="Perceptual-loss style transfer and super-resolution: train, export, and process folders fast.",
     no_args_is_help=True,

@@ -1,0 +1,134 @@
+"""``percept train-style`` and ``percept train-sr``: thin CLI over train.trainer with the paper's recipes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from percept_cli.errors import UserError
+from train.data import DataError, resolve_data_dir
+from train.sr_task import SROptions, SRTask
+from train.style_task import STYLE_LAYERS, StyleOptions, StyleTask
+from train.trainer import Trainer, TrainingError, TrainSettings
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "model"
+
+
+def _run(task_factory, settings: TrainSettings) -> None:
+    try:
+        task = task_factory()
+        if task.o.skipped:
+            typer.echo(f"skipped {len(task.o.skipped)} unreadable or non-image file(s) in the data folder, e.g. "
+                       f"{task.o.skipped[0][0]}: {task.o.skipped[0][1]}", err=True)
+        result = Trainer(task, settings).run()
+    except (DataError, TrainingError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    if result.stopped == "interrupted":
+        typer.echo(f"interrupted at step {result.step}; checkpoint saved in {settings.run_dir} "
+                   "(continue with the same command and --resume)", err=True)
+        raise typer.Exit(130)
+    typer.echo(f"model written to {result.model_path} (step {result.step}, {result.seconds:.0f}s); "
+               f"loss plot and previews in {settings.run_dir}")
+
+
+def _settings(name: str, out: Path | None, run_dir: Path | None, **kw) -> TrainSettings:
+    run_dir = run_dir or Path("runs") / name
+    return TrainSettings(run_dir=run_dir, out=out or run_dir / f"{name}.safetensors", **kw)
+
+
+def train_style(
+    style_image: Path = typer.Argument(..., help="The painting whose style to learn."),
+    data: str = typer.Option(None, "--data", help="Folder of training photos (recursive); or $PERCEPT_TRAIN_DATA."),
+    out: Path = typer.Option(None, "--out", help="Model file to write [default: RUN_DIR/NAME.safetensors]."),
+    name: str = typer.Option(None, "--name", help="Model name [default: the style image's stem]."),
+    run_dir: Path = typer.Option(None, "--run-dir", help="Checkpoints, CSV log, loss plot, previews [runs/NAME]."),
+    image_size: int = typer.Option(256, "--image-size", help="Training crops (resize + centre crop)."),
+    batch_size: int = typer.Option(4, "--batch-size"),
+    iterations: int = typer.Option(40000, "--iterations"),
+    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
+    style_size: int = typer.Option(384, "--style-size", help="Long side of the style image (0 keeps it)."),
+    content_weight: float = typer.Option(1.0, "--content-weight"),
+    style_weight: float = typer.Option(10.0, "--style-weight"),
+    tv_weight: float = typer.Option(1e-5, "--tv-weight"),
+    content_layer: str = typer.Option("relu2_2", "--content-layer"),
+    style_layers: str = typer.Option(",".join(STYLE_LAYERS), "--style-layers", help="Comma-separated VGG layers."),
+    norm: str = typer.Option("instance", "--norm", help="instance | batch"),
+    upsample: str = typer.Option("resize-conv", "--upsample", help="resize-conv | transposed"),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:N]"),
+    amp: str = typer.Option("auto", "--amp", help="auto | bf16 | fp16 | off"),
+    workers: int = typer.Option(-1, "--workers", help="Data loader worker processes (-1: auto)."),
+    checkpoint_every: int = typer.Option(1000, "--checkpoint-every"),
+    preview_every: int = typer.Option(500, "--preview-every"),
+    resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint.pt."),
+    half: bool = typer.Option(False, "--half", help="Store the model in float16 (half the size)."),
+    vgg_weights: str = typer.Option(None, "--vgg-weights", help="VGG-16 weights file (else $PERCEPT_VGG_WEIGHTS)."),
+) -> None:
+    """Train a real-time style network from one painting (the paper's recipe by default)."""
+    name = name or _slug(style_image.stem)
+    layers = tuple(x.strip() for x in style_layers.split(",") if x.strip())
+
+    def task():
+        opts = StyleOptions(style_image=style_image, data=resolve_data_dir(data), name=name, image_size=image_size,
+                            style_size=style_size or None, content_weight=content_weight, style_weight=style_weight,
+                            tv_weight=tv_weight, content_layer=content_layer, style_layers=layers, norm=norm,
+                            upsample=upsample, vgg_weights=vgg_weights)
+        return StyleTask(opts)
+
+    _run(task, _settings(name, out, run_dir, iterations=iterations, batch_size=batch_size, lr=lr, seed=seed,
+                         device=device, amp=amp, workers=workers, checkpoint_every=checkpoint_every,
+                         preview_every=preview_every, resume=resume, half=half,
+                         log_every_s=10.0 if sys.stderr.isatty() else 30.0))
+
+
+def train_sr(
+    scale: int = typer.Option(4, "--scale", help="4 or 8."),
+    data: str = typer.Option(None, "--data", help="Folder of training photos (recursive); or $PERCEPT_TRAIN_DATA."),
+    loss: str = typer.Option("feature", "--loss", help="feature | pixel | feature+pixel"),
+    out: Path = typer.Option(None, "--out", help="Model file to write [default: RUN_DIR/NAME.safetensors]."),
+    name: str = typer.Option(None, "--name", help="Model name [default: sr-xSCALE-LOSS]."),
+    run_dir: Path = typer.Option(None, "--run-dir", help="Checkpoints, CSV log, loss plot, previews [runs/NAME]."),
+    patch: int = typer.Option(288, "--patch", help="HR training patch size (random crops)."),
+    sigma: float = typer.Option(1.0, "--sigma", help="Gaussian blur before bicubic downsampling."),
+    batch_size: int = typer.Option(4, "--batch-size"),
+    iterations: int = typer.Option(200000, "--iterations"),
+    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
+    feature_layer: str = typer.Option("relu2_2", "--feature-layer"),
+    feature_weight: float = typer.Option(1.0, "--feature-weight"),
+    pixel_weight: float = typer.Option(1.0, "--pixel-weight"),
+    tv_weight: float = typer.Option(0.0, "--tv-weight"),
+    upsample: str = typer.Option("pixel-shuffle", "--upsample", help="pixel-shuffle | resize-conv | transposed"),
+    global_skip: bool = typer.Option(True, "--global-skip/--no-global-skip",
+                                     help="Predict the residual over bicubic (off: the paper's exact net)."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:N]"),
+    amp: str = typer.Option("auto", "--amp", help="auto | bf16 | fp16 | off"),
+    workers: int = typer.Option(-1, "--workers", help="Data loader worker processes (-1: auto)."),
+    checkpoint_every: int = typer.Option(1000, "--checkpoint-every"),
+    preview_every: int = typer.Option(500, "--preview-every"),
+    resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint.pt."),
+    half: bool = typer.Option(False, "--half", help="Store the model in float16 (half the size)."),
+    vgg_weights: str = typer.Option(None, "--vgg-weights", help="VGG-16 weights file (else $PERCEPT_VGG_WEIGHTS)."),
+) -> None:
+    """Train a ×4/×8 super-resolution network with perceptual (feature) or pixel loss."""
+    name = name or f"sr-x{scale}-{loss.replace('+', '-')}"
+
+    def task():
+        opts = SROptions(data=resolve_data_dir(data), name=name, scale=scale, loss=loss, patch=patch, sigma=sigma,
+                         feature_layer=feature_layer, feature_weight=feature_weight, pixel_weight=pixel_weight,
+                         tv_weight=tv_weight, upsample=upsample, global_skip=global_skip, vgg_weights=vgg_weights)
+        return SRTask(opts)
+
+    _run(task, _settings(name, out, run_dir, iterations=iterations, batch_size=batch_size, lr=lr, seed=seed,
+                         device=device, amp=amp, workers=workers, checkpoint_every=checkpoint_every,
+                         preview_every=preview_every, resume=resume, half=half,
+                         log_every_s=10.0 if sys.stderr.isatty() else 30.0))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train-style")(train_style)
+    app.command("train-sr")(train_sr)

@@ -1,0 +1,181 @@
+"""Style training: loss goes down, resume is bit-for-bit, bad data is handled, Ctrl-C and NaN are safe."""
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from percept_cli.app import app
+from train.checkpoint import load_model
+from train.data import DataError
+from train.style_task import StyleOptions, StyleTask
+from train.trainer import Trainer, TrainingError, TrainSettings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_photos(folder: Path, n: int = 6, size: int = 48) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        yy, xx = np.mgrid[0:size, 0:size]
+        base = np.stack([(xx * (i + 1)) % 255, (yy * 3 + i * 40) % 255, ((xx + yy) * 2) % 255], -1)
+        noise = rng.integers(0, 30, (size, size, 3))
+        Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8)).save(folder / f"p{i}.jpg")
+    return folder
+
+
+@pytest.fixture()
+def photos(tmp_path):
+    return make_photos(tmp_path / "photos")
+
+
+@pytest.fixture()
+def style_image(shared_dir):
+    return shared_dir / "data" / "styles" / "mosaic.jpg"
+
+
+def options(style_image, photos, vgg_path, **kw):
+    base = dict(style_image=style_image, data=photos, name="t", image_size=32, style_size=48,
+                vgg_weights=str(vgg_path))
+    base.update(kw)
+    return StyleOptions(**base)
+
+
+def settings(tmp_path, **kw):
+    base = dict(run_dir=tmp_path / "run", out=tmp_path / "run" / "t.safetensors", iterations=6, batch_size=2,
+                workers=0, checkpoint_every=3, preview_every=3, device="cpu", amp="off", seed=3, log_every_s=0)
+    base.update(kw)
+    return TrainSettings(**base)
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_tiny_run_lowers_loss_and_writes_everything(tmp_path, photos, style_image, vgg_path):
+    task = StyleTask(options(style_image, photos, vgg_path, image_size=64, style_size=64))
+    result = Trainer(task, settings(tmp_path, iterations=30, lr=1e-2, checkpoint_every=15, preview_every=15),
+                     interactive=False).run()
+    rows = read_csv(tmp_path / "run" / "losses.csv")
+    totals = [float(r["total"]) for r in rows]
+    assert len(rows) == 30 and {"content", "style", "tv", "images_per_s"} <= set(rows[0])
+    assert np.mean(totals[-5:]) < 0.7 * np.mean(totals[:5])
+    run = tmp_path / "run"
+    for name in ("loss.png", "preview.png", "previews/step_0000015.png", "checkpoint.pt"):
+        assert (run / name).is_file(), name
+    assert Image.open(run / "preview.png").size[0] > 2 * 64
+    net, info = load_model(result.model_path)
+    assert info.kind == "style" and info.training["iterations"] == 30 and info.style_image["name"] == "mosaic.jpg"
+
+
+def test_resume_matches_uninterrupted_run(tmp_path, photos, style_image, vgg_path):
+    full = Trainer(StyleTask(options(style_image, photos, vgg_path)), settings(tmp_path / "a"),
+                   interactive=False).run()
+    Trainer(StyleTask(options(style_image, photos, vgg_path)), settings(tmp_path / "b", iterations=3),
+            interactive=False).run()
+    resumed = Trainer(StyleTask(options(style_image, photos, vgg_path)), settings(tmp_path / "b", resume=True),
+                      interactive=False).run()
+    a, b = read_csv(tmp_path / "a" / "run" / "losses.csv"), read_csv(tmp_path / "b" / "run" / "losses.csv")
+    assert [r["total"] for r in a] == [r["total"] for r in b]
+    assert resumed.step == full.step == 6
+    na, _ = load_model(full.model_path)
+    nb, _ = load_model(resumed.model_path)
+    assert all(torch.equal(x, y) for x, y in zip(na.state_dict().values(), nb.state_dict().values()))
+
+
+def test_corrupt_and_non_image_files_are_skipped_and_reported(tmp_path, photos, style_image, vgg_path):
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (photos / "notes.txt").write_text("hello")
+    (photos / ".DS_Store").write_bytes(b"\x00")
+    result = CliRunner().invoke(app, ["train-style", str(style_image), "--data", str(photos), "--image-size", "32",
+                                      "--style-size", "32", "--iterations", "2", "--batch-size", "2",
+                                      "--workers", "0", "--device", "cpu", "--run-dir", str(tmp_path / "r"),
+                                      "--vgg-weights", str(vgg_path)])
+    assert result.exit_code == 0, result.output
+    assert "skipped 2 unreadable or non-image file(s)" in result.output
+    assert (tmp_path / "r" / "mosaic.safetensors").is_file()
+
+
+def test_clear_errors_for_bad_inputs(tmp_path, photos, style_image, vgg_path, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="no readable images"):
+        StyleTask(options(style_image, empty, vgg_path))
+    bad_style = tmp_path / "style.jpg"
+    bad_style.write_bytes(b"garbage")
+    with pytest.raises(DataError, match="style.jpg: cannot read style image"):
+        StyleTask(options(bad_style, photos, vgg_path))
+    monkeypatch.delenv("PERCEPT_TRAIN_DATA", raising=False)
+    result = CliRunner().invoke(app, ["train-style", str(style_image)])
+    assert result.exit_code == 2 and "COCO" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["train-style", str(bad_style), "--data", str(photos)])
+    assert result.exit_code == 2 and "cannot read style image" in result.output
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, photos, style_image, vgg_path):
+    task = StyleTask(options(style_image, photos, vgg_path))
+    real = task.losses
+    calls = {"n": 0}
+
+    def poisoned(model, batch):
+        calls["n"] += 1
+        terms = real(model, batch)
+        if calls["n"] == 5:
+            terms["style"] = terms["style"] * float("nan")
+        return terms
+
+    task.losses = poisoned
+    with pytest.raises(TrainingError, match=r"not finite at step 5 .*last good checkpoint kept"):
+        Trainer(task, settings(tmp_path), interactive=False).run()
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 3
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def test_ctrl_c_saves_checkpoint_and_resume_finishes(tmp_path, photos, style_image, vgg_path):
+    task = StyleTask(options(style_image, photos, vgg_path))
+    real = task.losses
+    calls = {"n": 0}
+
+    def interrupt_at_2(model, batch):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(model, batch)
+
+    task.losses = interrupt_at_2
+    result = Trainer(task, settings(tmp_path, checkpoint_every=100), interactive=False).run()
+    assert result.stopped == "interrupted" and result.step == 2 and result.model_path is None
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"] == 2
+    done = Trainer(StyleTask(options(style_image, photos, vgg_path)), settings(tmp_path, resume=True),
+                   interactive=False).run()
+    assert done.stopped == "finished" and done.step == 6 and done.model_path.is_file()
+
+
+@pytest.mark.slow
+def test_ddp_on_cpu_with_two_processes(tmp_path, photos, style_image, vgg_path):
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
+    assert torchrun, "torchrun not found"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "percept_cli", "train-style", str(style_image),
+           "--data", str(photos), "--image-size", "32", "--style-size", "32", "--iterations", "4",
+           "--batch-size", "4", "--workers", "0", "--device", "cpu", "--amp", "off",
+           "--run-dir", str(tmp_path / "ddp"), "--vgg-weights", str(vgg_path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "2 process(es)" in out.stderr
+    rows = read_csv(tmp_path / "ddp" / "losses.csv")
+    assert len(rows) == 4
+    net, info = load_model(tmp_path / "ddp" / "mosaic.safetensors")
+    assert info.training["processes"] == 2

@@ -1,0 +1,48 @@
+"""Device and precision choices for training and inference, in one place."""
+
+from __future__ import annotations
+
+import torch
+
+
+def cpu_supports_bf16() -> bool:
+    """True when this CPU has native bf16 instructions (AVX512-BF16 / AMX), where bf16 autocast pays off."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:
+        return False
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` → the first CUDA GPU if any, else CPU; ``cuda`` → ``cuda:0``; clear error without a GPU."""
+    if device == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    if device == "cuda":
+        device = "cuda:0"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device}: no CUDA GPU is visible to torch (use --device cpu)")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r} (auto, cpu, cuda or cuda:N)") from None
+
+
+def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``--amp auto|bf16|fp16|off`` on ``device``; None means full fp32.
+
+    ``auto``: bf16 on GPUs that support it (else fp16 with a grad scaler); on CPUs, off — measured on
+    this project's reference CPU (docs/BENCHMARKS.md), bf16 autocast did not pay for training there.
+    """
+    if amp == "off":
+        return None
+    if amp == "bf16":
+        return torch.bfloat16
+    if amp == "fp16":
+        if device.type != "cuda":
+            raise ValueError("--amp fp16 needs a CUDA device; use bf16 on the CPU")
+        return torch.float16
+    if amp != "auto":
+        raise ValueError(f"unknown --amp {amp!r} (auto, bf16, fp16, off)")
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return None

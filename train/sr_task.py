@@ -1,0 +1,123 @@
+"""Super-resolution training (the paper's §5): an SRNet learns ×4/×8 under feature and/or pixel loss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from train.checkpoint import ModelInfo, describe
+from train.data import ImageFolderDataset, load_rgb, scan_images, to_tensor
+from train.degradations import random_patch_pair
+from train.losses import feature_loss, pixel_loss, total_variation
+from train.networks import SRNet
+from train.vgg import VGGLoss
+
+LOSSES = ("feature", "pixel", "feature+pixel")
+
+
+@dataclass
+class SROptions:
+    data: Path
+    name: str
+    scale: int = 4
+    loss: str = "feature"
+    patch: int = 288
+    sigma: float = 1.0
+    feature_layer: str = "relu2_2"
+    feature_weight: float = 1.0
+    pixel_weight: float = 1.0
+    tv_weight: float = 0.0
+    upsample: str = "pixel-shuffle"
+    norm: str = "none"
+    global_skip: bool = True
+    vgg_weights: str | None = None
+    preview_count: int = 3
+    description: str = ""
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+class PatchPair:
+    """Picklable transform for loader workers: a random HR patch and its blurred, downsampled LR input."""
+
+    def __init__(self, patch: int, scale: int, sigma: float):
+        self.patch, self.scale, self.sigma = patch, scale, sigma
+
+    def __call__(self, img: Image.Image, rng) -> tuple[torch.Tensor, torch.Tensor]:
+        g = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        hr, lr = random_patch_pair(to_tensor(img), self.patch, self.scale, self.sigma, generator=g)
+        return lr, hr
+
+
+class SRTask:
+    def __init__(self, opts: SROptions):
+        if opts.loss not in LOSSES:
+            raise ValueError(f"unknown --loss {opts.loss!r}; choose from {', '.join(LOSSES)}")
+        if opts.patch % opts.scale:
+            raise ValueError(f"--patch {opts.patch} must be a multiple of --scale {opts.scale}")
+        self.o = opts
+        self.name = opts.name
+        scan = scan_images(Path(opts.data))
+        self.files, opts.skipped = scan.files, scan.skipped
+        self.preview_files = self.files[: opts.preview_count]
+        self.vgg: VGGLoss | None = None
+
+    @property
+    def uses_features(self) -> bool:
+        return "feature" in self.o.loss
+
+    def build_model(self) -> nn.Module:
+        return SRNet(scale=self.o.scale, upsample=self.o.upsample, norm=self.o.norm, global_skip=self.o.global_skip)
+
+    def dataset(self, seed: int) -> ImageFolderDataset:
+        return ImageFolderDataset(self.files, PatchPair(self.o.patch, self.o.scale, self.o.sigma), seed)
+
+    def setup(self, device: torch.device) -> None:
+        if self.uses_features:
+            self.vgg = VGGLoss(self.o.vgg_weights).to(device)
+        g = torch.Generator().manual_seed(12345)  # fixed preview crops
+        pairs = [random_patch_pair(to_tensor(load_rgb(p)), self.o.patch, self.o.scale, self.o.sigma, generator=g)
+                 for p in self.preview_files]
+        self.preview_hr = torch.stack([hr for hr, _ in pairs]).to(device)
+        self.preview_lr = torch.stack([lr for _, lr in pairs]).to(device)
+
+    def losses(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        lr, hr = batch
+        sr = model(lr)
+        terms: dict[str, torch.Tensor] = {}
+        if self.uses_features:
+            layer = self.o.feature_layer
+            f_sr = self.vgg(sr, [layer])[layer]
+            with torch.no_grad():
+                f_hr = self.vgg(hr, [layer])[layer]
+            terms["feature"] = self.o.feature_weight * feature_loss(f_sr, f_hr)
+        if "pixel" in self.o.loss:
+            terms["pixel"] = self.o.pixel_weight * pixel_loss(sr, hr)
+        if self.o.tv_weight:
+            terms["tv"] = self.o.tv_weight * total_variation(sr)
+        return terms
+
+    def preview(self, model: nn.Module) -> tuple[list[list[torch.Tensor]], list[str]]:
+        s = self.o.scale
+        sr = model(self.preview_lr)
+        near = F.interpolate(self.preview_lr, scale_factor=s, mode="nearest")
+        bic = F.interpolate(self.preview_lr, scale_factor=s, mode="bicubic", align_corners=False).clamp(0, 1)
+        rows = [[a, b, c, d] for a, b, c, d in zip(near, bic, sr, self.preview_hr)]
+        return rows, ["LR (nearest)", "bicubic", "output", "ground truth"]
+
+    def settings(self) -> dict[str, Any]:
+        o = self.o
+        return {"task": "sr", "data": str(o.data), "scale": o.scale, "loss": o.loss, "patch": o.patch,
+                "sigma": o.sigma, "feature_layer": o.feature_layer, "feature_weight": o.feature_weight,
+                "pixel_weight": o.pixel_weight, "tv_weight": o.tv_weight, "training_images": len(self.files),
+                "skipped_files": len(o.skipped), "degradation": f"gaussian blur sigma={o.sigma} + bicubic /{o.scale}"}
+
+    def describe(self, model: nn.Module, training: dict[str, Any]) -> ModelInfo:
+        text = self.o.description or f"×{self.o.scale} super-resolution, {self.o.loss} loss"
+        return describe(model, self.name, text, training=training)
+

@@ -1,0 +1,128 @@
+"""Style training (the paper's §4): a TransformNet learns one painting's style under VGG-16 losses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import nn
+
+from train.checkpoint import ModelInfo, describe
+from train.data import DataError, ImageFolderDataset, load_rgb, resize_center_crop, scan_images, to_tensor
+from train.losses import feature_loss, gram_matrix, style_loss, total_variation
+from train.networks import TransformNet
+from train.vgg import VGGLoss
+
+STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+
+
+@dataclass
+class StyleOptions:
+    style_image: Path
+    data: Path
+    name: str
+    image_size: int = 256
+    style_size: int | None = 384  # long side of the style image; None keeps its size
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 1e-6
+    content_layer: str = "relu2_2"
+    style_layers: Sequence[str] = STYLE_LAYERS
+    norm: str = "instance"
+    upsample: str = "resize-conv"
+    vgg_weights: str | None = None
+    preview_count: int = 4
+    description: str = ""
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def load_style_image(path: Path, long_side: int | None) -> torch.Tensor:
+    """The style image as a 1×3×H×W tensor, long side resized to ``long_side``; clear error if unreadable."""
+    try:
+        img = load_rgb(Path(path))
+    except FileNotFoundError:
+        raise DataError(f"{path}: style image not found") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read style image ({type(exc).__name__}: {exc})") from None
+    if long_side:
+        s = long_side / max(img.size)
+        img = img.resize((max(1, round(img.width * s)), max(1, round(img.height * s))), Image.BICUBIC)
+    return to_tensor(img)[None]
+
+
+class CenterCrop:
+    """Picklable transform for loader workers: resize short side and centre-crop to a square."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __call__(self, img: Image.Image, rng) -> torch.Tensor:
+        return to_tensor(resize_center_crop(img, self.size))
+
+
+class StyleTask:
+    def __init__(self, opts: StyleOptions):
+        self.o = opts
+        self.name = opts.name
+        unknown = set(opts.style_layers) - set(STYLE_LAYERS) | ({opts.content_layer} - set(STYLE_LAYERS))
+        if unknown:
+            raise ValueError(f"unknown VGG layer(s) {sorted(unknown)}; choose from {', '.join(STYLE_LAYERS)}")
+        self.style = load_style_image(opts.style_image, opts.style_size)  # fail early, before any work
+        scan = scan_images(Path(opts.data))
+        self.files, opts.skipped = scan.files, scan.skipped
+        self.preview_files = self.files[: opts.preview_count]
+        self.vgg: VGGLoss | None = None
+        self.targets: dict[str, torch.Tensor] = {}
+
+    def build_model(self) -> nn.Module:
+        return TransformNet(norm=self.o.norm, upsample=self.o.upsample)
+
+    def dataset(self, seed: int) -> ImageFolderDataset:
+        return ImageFolderDataset(self.files, CenterCrop(self.o.image_size), seed)
+
+    def setup(self, device: torch.device) -> None:
+        self.vgg = VGGLoss(self.o.vgg_weights).to(device)
+        with torch.no_grad():
+            feats = self.vgg(self.style.to(device), self.o.style_layers)
+            self.targets = {k: gram_matrix(v) for k, v in feats.items()}
+        self.preview_batch = torch.stack([CenterCrop(self.o.image_size)(load_rgb(p), None)
+                                          for p in self.preview_files]).to(device)
+
+    def losses(self, model: nn.Module, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        return objective(self.vgg, model(batch), batch, self.targets, self.o)
+
+    def preview(self, model: nn.Module) -> tuple[list[list[torch.Tensor]], list[str]]:
+        out = model(self.preview_batch)
+        return [[x, y] for x, y in zip(self.preview_batch, out)], ["content", f"{self.name} (step output)"]
+
+    def settings(self) -> dict[str, Any]:
+        o = self.o
+        return {"task": "style", "style_image": str(o.style_image), "data": str(o.data),
+                "image_size": o.image_size, "style_size": o.style_size, "content_weight": o.content_weight,
+                "style_weight": o.style_weight, "tv_weight": o.tv_weight, "content_layer": o.content_layer,
+                "style_layers": list(o.style_layers), "training_images": len(self.files),
+                "skipped_files": len(o.skipped)}
+
+    def describe(self, model: nn.Module, training: dict[str, Any]) -> ModelInfo:
+        return describe(model, self.name, self.o.description or f"style of {Path(self.o.style_image).name}",
+                        training=training, style_image=self.o.style_image)
+
+
+def objective(vgg: VGGLoss, output: torch.Tensor, content: torch.Tensor, style_grams: dict[str, torch.Tensor],
+              opts: StyleOptions) -> dict[str, torch.Tensor]:
+    """The paper's weighted objective of a stylised ``output`` for ``content`` (shared with
+    ``optimize-style`` and ``style-loss`` so every method is scored on equal terms)."""
+    layers = list(dict.fromkeys([*opts.style_layers, opts.content_layer]))
+    feats = vgg(output, layers)
+    with torch.no_grad():
+        target = vgg(content, [opts.content_layer])[opts.content_layer]
+    grams = {k: gram_matrix(feats[k]) for k in opts.style_layers}
+    return {
+        "content": opts.content_weight * feature_loss(feats[opts.content_layer], target),
+        "style": opts.style_weight * style_loss(grams, style_grams),
+        "tv": opts.tv_weight * total_variation(output),
+    }

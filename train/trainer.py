@@ -1,0 +1,366 @@
+"""The training loop shared by style and super-resolution training.
+
+A ``TrainTask`` says what to learn (model, data, losses, previews, metadata); the ``Trainer`` does the
+rest the same way for both: AMP, channels_last, DDP, loader workers, progress, CSV log, loss plot,
+previews, atomic resumable checkpoints (bit-for-bit resume), NaN guard and clean Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from train.atomic import atomic_path
+from train.checkpoint import ModelInfo, save_model
+from train.data import PositionSampler
+from train.devices import autocast_dtype, resolve_device
+from train.plot import plot_losses
+from train.preview import grid, save_image
+from train.progress import ProgressReporter
+
+CHECKPOINT_FORMAT = "percept-train/1"
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message says why and what was kept."""
+
+
+class TrainTask(Protocol):
+    """What to learn. ``losses`` returns weighted terms; the trainer minimises their sum."""
+
+    name: str
+
+    def build_model(self) -> nn.Module: ...
+    def dataset(self, seed: int) -> Dataset: ...
+    def setup(self, device: torch.device) -> None: ...
+    def losses(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]: ...
+    def preview(self, model: nn.Module) -> tuple[list[list[torch.Tensor]], list[str]]: ...
+    def settings(self) -> dict[str, Any]: ...
+    def describe(self, model: nn.Module, training: dict[str, Any]) -> ModelInfo: ...
+
+
+@dataclass
+class TrainSettings:
+    run_dir: Path
+    out: Path
+    iterations: int = 40000
+    batch_size: int = 4
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    amp: str = "auto"
+    workers: int = -1  # -1: one per spare core, up to 4
+    checkpoint_every: int = 1000
+    preview_every: int = 500
+    resume: bool = False
+    half: bool = False  # store the final model in float16
+    log_every_s: float = 10.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["run_dir"], d["out"] = str(self.run_dir), str(self.out)
+        return d
+
+
+@dataclass
+class TrainResult:
+    model_path: Path | None
+    step: int
+    losses: dict[str, float]
+    stopped: str  # "finished" | "interrupted"
+    seconds: float
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
+             "python_pos": random.getstate()[2], "numpy": np.random.get_state()[1].tolist(),
+             "numpy_pos": int(np.random.get_state()[2])}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), state["python_pos"]))
+    np.random.set_state(("MT19937", np.array(state["numpy"], dtype=np.uint32), state["numpy_pos"], 0, 0.0))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class _StopFlag:
+    """First Ctrl-C asks the loop to stop after the current step; a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> _StopFlag:
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not in the main thread (e.g. tests): no handler
+            self._previous = None
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class Trainer:
+    def __init__(self, task: TrainTask, settings: TrainSettings, interactive: bool | None = None):
+        self.task, self.s, self.interactive = task, settings, interactive
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.is_main = self.rank == 0
+        self.run_dir = Path(settings.run_dir)
+        self.ckpt_path = self.run_dir / "checkpoint.pt"
+        self.csv_path = self.run_dir / "losses.csv"
+
+    # -- setup -------------------------------------------------------------------------------
+    def _device(self) -> torch.device:
+        if self.world > 1:
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            if self.s.device.startswith("cuda") or (self.s.device == "auto" and torch.cuda.is_available()):
+                torch.cuda.set_device(local)
+                return torch.device(f"cuda:{local}")
+            return torch.device("cpu")
+        return resolve_device(self.s.device)
+
+    def _init_distributed(self, device: torch.device) -> None:
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+    def _workers(self) -> int:
+        if self.s.workers >= 0:
+            return self.s.workers
+        return max(1, min(4, (os.cpu_count() or 2) // max(1, self.world) - 1))
+
+    def _loader(self, dataset: Dataset, start_step: int) -> DataLoader:
+        b = self.s.batch_size
+        sampler = PositionSampler(len(dataset), self.s.seed, start=start_step * b,
+                                  total=(self.s.iterations - start_step) * b, rank=self.rank, world=self.world)
+        per_rank = b // self.world
+        workers = self._workers()
+        return DataLoader(dataset, batch_size=per_rank, sampler=sampler, num_workers=workers,
+                          pin_memory=torch.cuda.is_available(), drop_last=True,
+                          persistent_workers=False, prefetch_factor=4 if workers else None)
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def _save_checkpoint(self, model: nn.Module, opt, scaler, step: int) -> None:
+        if not self.is_main:
+            return
+        state = {"format": CHECKPOINT_FORMAT, "step": step, "model": model.state_dict(),
+                 "model_config": model.config(), "optimizer": opt.state_dict(),
+                 "scaler": scaler.state_dict() if scaler is not None else {},
+                 "rng": _rng_state(), "settings": self.s.record(), "task": self.task.settings()}
+        with atomic_path(self.ckpt_path) as tmp:
+            torch.save(state, tmp)
+
+    def _load_checkpoint(self, model: nn.Module, opt, scaler) -> int:
+        if not self.ckpt_path.is_file():
+            raise TrainingError(f"{self.ckpt_path}: no checkpoint to resume from")
+        try:
+            state = torch.load(self.ckpt_path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise TrainingError(f"{self.ckpt_path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise TrainingError(f"{self.ckpt_path}: not a percept training checkpoint")
+        if state["model_config"] != model.config():
+            raise TrainingError(f"{self.ckpt_path}: checkpoint is for {state['model_config']}, "
+                                f"not {model.config()}; use the same network options to resume")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        _set_rng_state(state["rng"])
+        return int(state["step"])
+
+    # -- logging ------------------------------------------------------------------------------
+    def _open_csv(self, columns: list[str], start_step: int):
+        rows: list[list[str]] = []
+        if start_step and self.csv_path.is_file():
+            with open(self.csv_path, newline="") as f:
+                reader = csv.reader(f)
+                header = next(reader, None)
+                if header == columns:
+                    rows = [r for r in reader if r and int(r[0]) <= start_step]
+        f = open(self.csv_path, "w", newline="")
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        f.flush()
+        return f, writer
+
+    def _plot(self) -> None:
+        with open(self.csv_path, newline="") as f:
+            reader = csv.DictReader(f)
+            data = list(reader)
+        if not data:
+            return
+        terms = [c for c in reader.fieldnames if c not in ("step", "images_per_s", "elapsed_s")]
+        steps = [int(r["step"]) for r in data]
+        plot_losses(steps, {t: [float(r[t]) for r in data] for t in terms}, self.run_dir / "loss.png",
+                    title=f"{self.task.name}: loss terms (log10)")
+
+    def _preview(self, model: nn.Module, step: int) -> None:
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                rows, labels = self.task.preview(model)
+            image = grid(rows, labels)
+            save_image(image, self.run_dir / "previews" / f"step_{step:07d}.png")
+            save_image(image, self.run_dir / "preview.png")
+        finally:
+            model.train(was_training)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        s = self.s
+        if s.batch_size % self.world:
+            raise TrainingError(f"--batch-size {s.batch_size} must be a multiple of the {self.world} processes")
+        device = self._device()
+        self._init_distributed(device)
+        seed_everything(s.seed)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        model = self.task.build_model().to(device)
+        dtype = autocast_dtype(s.amp, device)
+        channels_last = device.type == "cuda"
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        opt = torch.optim.Adam(model.parameters(), lr=s.lr)
+        scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+        start = self._load_checkpoint(model, opt, scaler) if s.resume else 0
+        if start >= s.iterations:
+            raise TrainingError(f"{self.ckpt_path}: already at step {start} >= --iterations {s.iterations}; "
+                                "raise --iterations to train longer")
+        self.task.setup(device)
+        dataset = self.task.dataset(s.seed)
+        train_model: nn.Module = model
+        if self.world > 1:
+            train_model = nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None)
+        loader = self._loader(dataset, start)
+        model.train()
+        columns: list[str] | None = None
+        csv_file = writer = None
+        reporter = ProgressReporter(s.iterations, f"train {self.task.name}",
+                                    interactive=self.interactive if self.is_main else False,
+                                    log_every=s.log_every_s) if self.is_main else None
+        step, last = start, {}
+        t0 = time.perf_counter()
+        t_rate, n_rate = t0, 0
+        stopped = "finished"
+        try:
+            if reporter:
+                reporter.__enter__()
+                reporter.log(f"training {self.task.name} on {device} (amp {dtype or 'off'}, {self.world} process(es),"
+                             f" {self._workers()} loader worker(s)) from step {start} to {s.iterations}")
+            with _StopFlag() as stop:
+                for batch in loader:
+                    batch = _to_device(batch, device, channels_last)
+                    with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                        terms = self.task.losses(train_model, batch)
+                    total = sum(terms.values())
+                    terms = {"total": total, **terms}
+                    values = torch.stack([t.detach().float() for t in terms.values()])
+                    if self.world > 1:
+                        dist.all_reduce(values)
+                        values /= self.world
+                    values = values.tolist()
+                    if not all(math.isfinite(v) for v in values):
+                        kept = (f"last good checkpoint kept: {self.ckpt_path}" if self.ckpt_path.is_file()
+                                else "no checkpoint had been written yet")
+                        bad = ", ".join(f"{k}={v}" for k, v in zip(terms, values) if not math.isfinite(v))
+                        raise TrainingError(f"loss is not finite at step {step + 1} ({bad}); training stopped, {kept}. "
+                                            "Try a lower --lr or smaller loss weights.")
+                    opt.zero_grad(set_to_none=True)
+                    if scaler is not None:
+                        scaler.scale(total).backward()
+                        scaler.step(opt)
+                        scaler.update()
+                    else:
+                        total.backward()
+                        opt.step()
+                    step += 1
+                    n_rate += s.batch_size
+                    last = dict(zip(terms, values))
+                    if self.is_main:
+                        now = time.perf_counter()
+                        ips = n_rate / max(now - t_rate, 1e-9)
+                        if now - t_rate > 5:
+                            t_rate, n_rate = now, 0
+                        if writer is None:
+                            columns = ["step", *terms, "images_per_s", "elapsed_s"]
+                            csv_file, writer = self._open_csv(columns, start)
+                        writer.writerow([step, *(f"{v:.6g}" for v in values), f"{ips:.3f}", f"{now - t0:.1f}"])
+                        reporter.update(step, loss=last["total"], **{k: v for k, v in last.items() if k != "total"},
+                                        img_s=ips)
+                        if s.preview_every and step % s.preview_every == 0:
+                            csv_file.flush()
+                            self._preview(model, step)
+                            self._plot()
+                    if s.checkpoint_every and step % s.checkpoint_every == 0:
+                        self._save_checkpoint(model, opt, scaler, step)
+                    if stop.requested:
+                        stopped = "interrupted"
+                        break
+            if self.is_main:
+                if csv_file:
+                    csv_file.flush()
+                self._save_checkpoint(model, opt, scaler, step)
+                self._preview(model, step)
+                self._plot()
+            model_path = None
+            if stopped == "finished" and self.is_main:
+                training = {**s.record(), **self.task.settings(), "final_step": step,
+                            "device": str(device), "amp": str(dtype or "off"), "processes": self.world,
+                            "wall_time_s": round(time.perf_counter() - t0, 1),
+                            "final_losses": {k: round(v, 6) for k, v in last.items()}}
+                for k in ("run_dir", "out", "resume", "log_every_s", "extra"):
+                    training.pop(k, None)
+                model_path = save_model(s.out, model, self.task.describe(model, training), half=s.half)
+        finally:
+            if reporter:
+                reporter.close()
+            if csv_file:
+                csv_file.close()
+            if self.world > 1 and dist.is_initialized():
+                dist.destroy_process_group()
+        return TrainResult(model_path, step, last, stopped, time.perf_counter() - t0)
+
+
+def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
+    if isinstance(batch, torch.Tensor):
+        batch = batch.to(device, non_blocking=True)
+        return batch.contiguous(memory_format=torch.channels_last) if channels_last and batch.dim() == 4 else batch
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(b, device, channels_last) for b in batch)
+    return batch
