@@ -13,12 +13,13 @@ from torch import nn
 
 from train.checkpoint import ModelInfo, describe
 from train.data import ImageFolderDataset, load_rgb, scan_images, to_tensor
-from train.degradations import random_patch_pair
+from train.degradations import matlab_imresize, random_patch_pair
 from train.losses import feature_loss, pixel_loss, total_variation
 from train.networks import SRNet
 from train.vgg import VGGLoss
 
 LOSSES = ("feature", "pixel", "feature+pixel")
+DEGRADATIONS = ("paper", "bicubic")
 
 
 @dataclass
@@ -29,6 +30,7 @@ class SROptions:
     loss: str = "feature"
     patch: int = 288
     sigma: float = 1.0
+    degradation: str = "paper"  # paper: blur σ + bicubic; bicubic: MATLAB imresize (the benchmarks' LR)
     feature_layer: str = "relu2_2"
     feature_weight: float = 1.0
     pixel_weight: float = 1.0
@@ -42,22 +44,32 @@ class SROptions:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
 
 
-class PatchPair:
-    """Picklable transform for loader workers: a random HR patch and its blurred, downsampled LR input."""
+def make_pair(img: torch.Tensor, patch: int, scale: int, sigma: float, degradation: str,
+              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random HR patch and its LR input under the chosen degradation."""
+    hr, lr = random_patch_pair(img, patch, scale, sigma, generator=generator)
+    if degradation == "bicubic":
+        lr = matlab_imresize(hr, 1 / scale, antialias=True).clamp(0, 1)
+    return lr, hr
 
-    def __init__(self, patch: int, scale: int, sigma: float):
-        self.patch, self.scale, self.sigma = patch, scale, sigma
+
+class PatchPair:
+    """Picklable transform for loader workers: a random HR patch and its degraded LR input."""
+
+    def __init__(self, patch: int, scale: int, sigma: float, degradation: str = "paper"):
+        self.patch, self.scale, self.sigma, self.degradation = patch, scale, sigma, degradation
 
     def __call__(self, img: Image.Image, rng) -> tuple[torch.Tensor, torch.Tensor]:
         g = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        hr, lr = random_patch_pair(to_tensor(img), self.patch, self.scale, self.sigma, generator=g)
-        return lr, hr
+        return make_pair(to_tensor(img), self.patch, self.scale, self.sigma, self.degradation, g)
 
 
 class SRTask:
     def __init__(self, opts: SROptions):
         if opts.loss not in LOSSES:
             raise ValueError(f"unknown --loss {opts.loss!r}; choose from {', '.join(LOSSES)}")
+        if opts.degradation not in DEGRADATIONS:
+            raise ValueError(f"unknown --degradation {opts.degradation!r}; choose from {', '.join(DEGRADATIONS)}")
         if opts.patch % opts.scale:
             raise ValueError(f"--patch {opts.patch} must be a multiple of --scale {opts.scale}")
         self.o = opts
@@ -75,16 +87,17 @@ class SRTask:
         return SRNet(scale=self.o.scale, upsample=self.o.upsample, norm=self.o.norm, global_skip=self.o.global_skip)
 
     def dataset(self, seed: int) -> ImageFolderDataset:
-        return ImageFolderDataset(self.files, PatchPair(self.o.patch, self.o.scale, self.o.sigma), seed)
+        return ImageFolderDataset(self.files, PatchPair(self.o.patch, self.o.scale, self.o.sigma, self.o.degradation),
+                                    seed)
 
     def setup(self, device: torch.device) -> None:
         if self.uses_features:
             self.vgg = VGGLoss(self.o.vgg_weights).to(device)
         g = torch.Generator().manual_seed(12345)  # fixed preview crops
-        pairs = [random_patch_pair(to_tensor(load_rgb(p)), self.o.patch, self.o.scale, self.o.sigma, generator=g)
+        pairs = [make_pair(to_tensor(load_rgb(p)), self.o.patch, self.o.scale, self.o.sigma, self.o.degradation, g)
                  for p in self.preview_files]
-        self.preview_hr = torch.stack([hr for hr, _ in pairs]).to(device)
-        self.preview_lr = torch.stack([lr for _, lr in pairs]).to(device)
+        self.preview_lr = torch.stack([lr for lr, _ in pairs]).to(device)
+        self.preview_hr = torch.stack([hr for _, hr in pairs]).to(device)
 
     def losses(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
         lr, hr = batch
@@ -112,10 +125,12 @@ class SRTask:
 
     def settings(self) -> dict[str, Any]:
         o = self.o
+        degradation = (f"gaussian blur sigma={o.sigma} + bicubic /{o.scale}" if o.degradation == "paper"
+                       else f"MATLAB bicubic /{o.scale} (antialiased)")
         return {"task": "sr", "data": str(o.data), "scale": o.scale, "loss": o.loss, "patch": o.patch,
                 "sigma": o.sigma, "feature_layer": o.feature_layer, "feature_weight": o.feature_weight,
                 "pixel_weight": o.pixel_weight, "tv_weight": o.tv_weight, "training_images": len(self.files),
-                "skipped_files": len(o.skipped), "degradation": f"gaussian blur sigma={o.sigma} + bicubic /{o.scale}"}
+                "skipped_files": len(o.skipped), "degradation": degradation}
 
     def describe(self, model: nn.Module, training: dict[str, Any]) -> ModelInfo:
         text = self.o.description or f"×{self.o.scale} super-resolution, {self.o.loss} loss"

@@ -28,7 +28,7 @@ class StyleOptions:
     image_size: int = 256
     style_size: int | None = 384  # long side of the style image; None keeps its size
     content_weight: float = 1.0
-    style_weight: float = 10.0
+    style_weight: float = 4.0
     tv_weight: float = 1e-6
     content_layer: str = "relu2_2"
     style_layers: Sequence[str] = STYLE_LAYERS

@@ -52,7 +52,7 @@ def train_style(
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
     style_size: int = typer.Option(384, "--style-size", help="Long side of the style image (0 keeps it)."),
     content_weight: float = typer.Option(1.0, "--content-weight"),
-    style_weight: float = typer.Option(10.0, "--style-weight"),
+    style_weight: float = typer.Option(4.0, "--style-weight"),
     tv_weight: float = typer.Option(1e-5, "--tv-weight"),
     content_layer: str = typer.Option("relu2_2", "--content-layer"),
     style_layers: str = typer.Option(",".join(STYLE_LAYERS), "--style-layers", help="Comma-separated VGG layers."),
@@ -94,6 +94,8 @@ def train_sr(
     run_dir: Path = typer.Option(None, "--run-dir", help="Checkpoints, CSV log, loss plot, previews [runs/NAME]."),
     patch: int = typer.Option(288, "--patch", help="HR training patch size (random crops)."),
     sigma: float = typer.Option(1.0, "--sigma", help="Gaussian blur before bicubic downsampling."),
+    degradation: str = typer.Option("paper", "--degradation",
+                                    help="paper (blur + bicubic) | bicubic (MATLAB imresize, as the benchmarks)"),
     batch_size: int = typer.Option(4, "--batch-size"),
     iterations: int = typer.Option(200000, "--iterations"),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
@@ -119,6 +121,7 @@ def train_sr(
 
     def task():
         opts = SROptions(data=resolve_data_dir(data), name=name, scale=scale, loss=loss, patch=patch, sigma=sigma,
+                         degradation=degradation,
                          feature_layer=feature_layer, feature_weight=feature_weight, pixel_weight=pixel_weight,
                          tv_weight=tv_weight, upsample=upsample, global_skip=global_skip, vgg_weights=vgg_weights)
         return SRTask(opts)

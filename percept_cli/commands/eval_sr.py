@@ -1,0 +1,157 @@
+"""``percept eval-sr``: PSNR/SSIM of SR models against MATLAB bicubic on a benchmark folder.
+
+The protocol lives in ``train.evaluate_sr``; this module only turns model files into upscalers
+(any backend, padded to the runtime's size rule) and prints/writes the results.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from engines.runtime import Runtime
+from engines.select import BACKENDS, open_runtime
+from percept_cli.errors import UserError
+from percept_cli.zoo import resolve_model
+from train.atomic import atomic_path
+from train.checkpoint import read_info
+from train.evaluate_sr import (
+    EvalDataError,
+    Scores,
+    Upscaler,
+    bicubic_upscaler,
+    dataset_name,
+    evaluate,
+    iter_pairs,
+    match_files,
+    results_json,
+    with_histogram_match,
+)
+from train.progress import ProgressReporter
+from train.sizing import pad_to_multiple
+
+SCALES = (2, 4, 8)
+
+
+def runtime_upscaler(runtime: Runtime) -> Upscaler:
+    """Pad the LR batch to the runtime's size rule, run it, crop back to exactly scale × the input."""
+    def upscale(lr):
+        padded, (h, w) = pad_to_multiple(lr, runtime.size_rule, runtime.min_size)
+        return runtime.run(padded)[..., : h * runtime.scale, : w * runtime.scale]
+
+    return upscale
+
+
+def _unique(name: str, taken: dict) -> str:
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}-{n}", n + 1
+    return candidate
+
+
+def model_upscalers(models: list[str], scale: int, backend: str, device: str, precision: str,
+                    histogram_match: bool) -> dict[str, Upscaler]:
+    """Open each model (zoo name or file) after checking it is an SR model of this scale."""
+    upscalers: dict[str, Upscaler] = {"bicubic": bicubic_upscaler(scale)}
+    for text in models:
+        path = resolve_model(text, kind="sr")
+        info = read_info(path)
+        if info.kind != "sr":
+            raise UserError(f"{path}: a {info.kind} model, not a super-resolution model")
+        if info.scale != scale:
+            raise UserError(f"{path}: a x{info.scale} model, but --scale is {scale}")
+        try:
+            runtime = open_runtime(path, backend=backend, device=device, precision=precision)
+        except ValueError as exc:
+            raise UserError(f"{path}: {exc}") from None
+        name = _unique(path.name.removesuffix(".safetensors"), upscalers)
+        upscalers[name] = runtime_upscaler(runtime)
+        if histogram_match:
+            upscalers[_unique(f"{name}+histmatch", upscalers)] = with_histogram_match(upscalers[name])
+    return upscalers
+
+
+def _fmt_psnr(value: float) -> str:
+    return "inf" if math.isinf(value) else f"{value:.2f}"
+
+
+def results_table(results: dict[str, Scores], title: str, source: str) -> Table:
+    """Rows per image and a mean row; a PSNR and an SSIM column per upscaler."""
+    table = Table(title=title, caption_justify="left")
+    table.add_column("image")
+    for name in results:
+        table.add_column(f"{escape(name)} PSNR", justify="right")
+        table.add_column("SSIM", justify="right")
+    images = list(next(iter(results.values())).psnr)
+    for image in images:
+        cells = [escape(image)]
+        for scores in results.values():
+            cells += [_fmt_psnr(scores.psnr[image]), f"{scores.ssim[image]:.4f}"]
+        table.add_row(*cells)
+    table.add_section()
+    mean_cells = ["[bold]mean[/]"]
+    for scores in results.values():
+        mean_cells += [f"[bold]{_fmt_psnr(scores.mean_psnr)}[/]", f"[bold]{scores.mean_ssim:.4f}[/]"]
+    table.add_row(*mean_cells)
+    notes = [f"LR: {escape(source)}"]
+    notes += [f"{escape(name)}: {s.infinite} identical image(s) (PSNR inf) left out of the mean PSNR"
+              for name, s in results.items() if s.infinite]
+    table.caption = "\n".join(notes)
+    return table
+
+
+def eval_sr(
+    hr_dir: Path = typer.Argument(..., help="Folder of ground-truth HR images (cropped to a multiple of the scale)."),
+    scale: int = typer.Option(..., "--scale", help="Upscaling factor: 4 or 8 (2 also works)."),
+    model: list[str] = typer.Option(None, "--model", "-m",
+                                    help="SR model (shipped name or file); repeat to compare several."),
+    lr_dir: Path = typer.Option(None, "--lr-dir", help="Read LR inputs here (same stem, or STEMx4) instead of "
+                                                       "making them with MATLAB bicubic."),
+    json_out: Path = typer.Option(None, "--json", help="Write the results as JSON to this file."),
+    save: Path = typer.Option(None, "--save", help="Write every output as SAVE/<model>/<image>.png."),
+    backend: str = typer.Option("auto", "--backend", help=" | ".join(BACKENDS)),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:N]"),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | fp16 (fp32 scores the weights "
+                                                               "themselves)."),
+    histogram_match: bool = typer.Option(False, "--histogram-match",
+                                         help="Also score each model with the paper's histogram matching to "
+                                              "the bicubic LR (reported as MODEL+histmatch)."),
+) -> None:
+    """PSNR/SSIM (Y channel, border = scale, 8-bit outputs) of SR models and MATLAB bicubic."""
+    if scale not in SCALES:
+        raise UserError(f"--scale must be one of {', '.join(map(str, SCALES))}, not {scale}")
+    try:
+        files = match_files(hr_dir, lr_dir, scale)
+        upscalers = model_upscalers(model or [], scale, backend, device, precision, histogram_match)
+        dataset = dataset_name(hr_dir)
+        total = len(files) * len(upscalers)
+        done = 0
+        with ProgressReporter(total, f"eval-sr {dataset} x{scale}") as progress:
+            def tick(_upscaler: str, _image: str) -> None:
+                nonlocal done
+                done += 1
+                progress.update(done)
+
+            results = evaluate(iter_pairs(files, scale), upscalers, scale, save_dir=save, on_image=tick)
+    except EvalDataError as exc:
+        raise UserError(str(exc)) from None
+    lr_source = str(lr_dir) if lr_dir is not None else "MATLAB bicubic (made here)"
+    Console(width=160).print(results_table(results, f"{escape(dataset)} x{scale} (Y channel, border {scale})",
+                                           lr_source))
+    if json_out is not None:
+        record = results_json(results, scale, dataset, lr_source)
+        with atomic_path(json_out) as tmp:
+            tmp.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
+        typer.echo(f"results written to {json_out}")
+    if save is not None:
+        typer.echo(f"outputs written to {save}/<model>/")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval-sr")(eval_sr)

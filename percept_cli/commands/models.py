@@ -1,0 +1,37 @@
+"""``percept models``: the shipped default models, as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from percept_cli.zoo import DEFAULT_SR, list_models
+
+
+def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List the shipped models (name, kind, scale, size, description); names work wherever a file does."""
+    entries = []
+    defaults = set(DEFAULT_SR.values())
+    for m in list_models():
+        entries.append({"name": m.name, "kind": m.info.kind, "scale": m.info.scale, "size_bytes": m.size_bytes,
+                        "description": m.info.description, "default": m.name in defaults,
+                        "size_rule": m.info.size_rule, "path": str(m.path)})
+    if as_json:
+        typer.echo(json.dumps(entries, indent=2))
+        return
+    table = Table(title="percept models (shipped)")
+    for col in ("name", "kind", "scale", "size", "description"):
+        table.add_column(col, justify="right" if col in ("scale", "size") else "left")
+    for e in entries:
+        name = e["name"] + (" (default)" if e["default"] else "")
+        table.add_row(name, e["kind"], f"×{e['scale']}", f"{e['size_bytes'] / 1e6:.1f} MB", e["description"])
+    Console().print(table)
+    if not entries:
+        typer.echo("no models are shipped in this installation", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(models)
