@@ -41,9 +41,9 @@ def test_tiny_pixel_run_lowers_loss(tmp_path):
 
 
 def test_train_sr_cli_feature_loss(tmp_path, vgg_path):
-    photos = make_photos(tmp_path / "p", n=4, size=40)
+    photos = make_photos(tmp_path / "p", n=4, size=56)
     out = tmp_path / "x8.safetensors"
-    result = CliRunner().invoke(app, ["train-sr", "--scale", "8", "--data", str(photos), "--patch", "32",
+    result = CliRunner().invoke(app, ["train-sr", "--scale", "8", "--data", str(photos), "--patch", "48",
                                       "--iterations", "3", "--batch-size", "2", "--workers", "0", "--device", "cpu",
                                       "--loss", "feature+pixel", "--run-dir", str(tmp_path / "r"), "--out", str(out),
                                       "--vgg-weights", str(vgg_path)])
@@ -54,3 +54,5 @@ def test_train_sr_cli_feature_loss(tmp_path, vgg_path):
         assert {"feature", "pixel", "total"} <= set(next(csv.DictReader(f)))
     bad = CliRunner().invoke(app, ["train-sr", "--scale", "4", "--data", str(photos), "--patch", "30"])
     assert bad.exit_code == 2 and "multiple of --scale" in bad.output
+    tiny = CliRunner().invoke(app, ["train-sr", "--scale", "8", "--data", str(photos), "--patch", "32"])
+    assert tiny.exit_code == 2 and "needs at least 5px" in tiny.output

@@ -45,6 +45,9 @@ def optimize_style(vgg: VGGLoss, content: torch.Tensor, style: torch.Tensor, opt
         optimizer.zero_grad()
         total = sum(objective(vgg, image, content, targets, opts).values())
         total.backward()
+        if image.grad is not None and not image.grad.is_contiguous():
+            # L-BFGS flattens grads with view(); some CPU kernels return channels_last grads
+            image.grad = image.grad.contiguous()
         return total
 
     for i in range(iterations):

@@ -72,6 +72,10 @@ class SRTask:
             raise ValueError(f"unknown --degradation {opts.degradation!r}; choose from {', '.join(DEGRADATIONS)}")
         if opts.patch % opts.scale:
             raise ValueError(f"--patch {opts.patch} must be a multiple of --scale {opts.scale}")
+        if opts.patch // opts.scale < SRNet.min_size:
+            lr_px, need = opts.patch // opts.scale, SRNet.min_size
+            raise ValueError(f"--patch {opts.patch} gives {lr_px}px inputs at ×{opts.scale}; "
+                             f"the network needs at least {need}px (use --patch ≥ {need * opts.scale})")
         self.o = opts
         self.name = opts.name
         scan = scan_images(Path(opts.data))

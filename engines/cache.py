@@ -1,0 +1,81 @@
+"""Derived files (ONNX exports, TensorRT engines) cached by the hash of what they were made from.
+
+Why: ``--backend onnxruntime|tensorrt`` on a ``.safetensors`` model must not re-export (seconds) or rebuild
+(minutes) every run. Keys hold the source file's sha256, the options and percept's version, so a changed
+model, option or exporter makes a new entry and never serves a stale one. ``$PERCEPT_CACHE_DIR`` overrides
+``~/.cache/percept``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from engines.engine_record import machine, mismatches, read_record
+from engines.errors import EngineError, EngineMismatch
+from engines.export import DEFAULT_OPSET, export_model
+from train.checkpoint import file_sha256
+from train.version import __version__
+
+FP32_TOLERANCE = 1e-3  # max |onnxruntime - PyTorch| accepted for a cached export (images are in [0, 1])
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("PERCEPT_CACHE_DIR") or Path.home() / ".cache" / "percept").expanduser()
+
+
+def cached_onnx(model_path: str | os.PathLike, fp16: bool = False, opset: int = DEFAULT_OPSET,
+                log: Callable[[str], None] | None = None) -> Path:
+    """The ONNX export of a percept model file, exported and checked on first use."""
+    sha = file_sha256(model_path)
+    path = cache_dir() / "onnx" / f"{sha[:24]}-opset{opset}-{'fp16' if fp16 else 'fp32'}-v{__version__}.onnx"
+    if path.is_file():
+        return path
+    if log:
+        log(f"exporting {Path(model_path).name} to ONNX ({'fp16' if fp16 else 'fp32'}) → {path}")
+    result = export_model(model_path, path, opset=opset, fp16=fp16)
+    worst = max(c.max_abs for c in result.checks)
+    if worst > FP32_TOLERANCE:
+        path.unlink(missing_ok=True)
+        raise EngineError(f"{model_path}: ONNX export differs from PyTorch by {worst:.2e} (> {FP32_TOLERANCE})")
+    return path
+
+
+def cached_engine(onnx_path: str | os.PathLike, precision: str = "fp16", flavour: str = "auto",
+                  device: str = "cuda:0", log: Callable[[str], None] | None = None) -> Path:
+    """A TensorRT engine for ``onnx_path`` that fits this machine: reused when its record matches, else built."""
+    from engines.trt_build import build_engine, load_tensorrt
+
+    trt, flavour = load_tensorrt(flavour)
+    here = machine(flavour, trt.__version__, device)
+    gpu = (here["gpu"] or {}).get("compute_capability") or "cpu"
+    sha = file_sha256(onnx_path)
+    path = cache_dir() / "engines" / f"{sha[:24]}-{flavour}-{trt.__version__}-sm{gpu}-{precision}.engine"
+    if path.is_file():
+        try:
+            if not mismatches(read_record(path), here):
+                return path
+        except EngineMismatch:
+            pass
+        if log:
+            log(f"cached engine {path.name} does not fit this machine; rebuilding")
+    if log:
+        log(f"building a {flavour} {precision} engine for {Path(onnx_path).name} (first use; cached for later)")
+    build_engine(onnx_path, out=path, precision=precision, flavour=flavour, log=log)
+    return path
+
+
+def rebuild_if_possible(engine: str | os.PathLike, device: str, log: Callable[[str], None] | None = None) -> Path:
+    """For an engine whose record does not fit: rebuild it from its ONNX when that file is still at hand
+    (same sha256) — into the cache, never over the user's file; otherwise re-raise the mismatch."""
+    record = read_record(engine)
+    onnx_info = record.get("onnx", {})
+    source = Path(onnx_info.get("path", ""))
+    if not source.is_file() or file_sha256(source) != onnx_info.get("sha256"):
+        raise EngineMismatch(f"{engine}: engine does not match this machine and its ONNX "
+                             f"({source or 'unknown'}) is not at hand to rebuild it")
+    if log:
+        log(f"{Path(engine).name} does not fit this machine; rebuilding from {source}")
+    return cached_engine(source, precision=record.get("precision", "fp16"),
+                         flavour="auto", device=device, log=log)

@@ -1,0 +1,290 @@
+"""Build TensorRT / TensorRT-RTX engines from percept ONNX files, with a JSON record beside each engine.
+
+Precision, by what the installed TensorRT offers (detected from its attributes, not its name):
+  * ``BuilderFlag.FP16`` exists (TensorRT ≤ 10): FP32 ONNX + the FP16 builder flag (weakly typed network;
+    TensorRT picks FP16 kernels layer by layer).
+  * no FP16 flag (TensorRT ≥ 11, TensorRT-RTX): networks are strongly typed, so FP16 must be in the graph:
+    the FP32 ONNX is converted with ``engines.fp16`` (FP32 I/O, instance norm in FP32) and the network is
+    created ``STRONGLY_TYPED`` (where that flag still exists; TensorRT 11 ignores it, strong typing is on).
+  * an ONNX that is already FP16 is always built strongly typed, whatever the version.
+TensorRT-RTX builds ahead of time on the CPU (no GPU needed) and JIT-compiles kernels on the user's GPU;
+its timing-cache calls are no-ops (deprecated in TensorRT-RTX 1.2), so ``--timing-cache`` applies to
+classic TensorRT only.
+"""
+
+from __future__ import annotations
+
+import collections
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import onnx
+import torch
+
+from engines.availability import tensorrt_module
+from engines.engine_record import CPU_BUILD, FLAVOURS, gpu_info, rtx_default_targets, write_record
+from engines.errors import BackendUnavailable, EngineError
+from engines.export import read_metadata
+from engines.fp16 import convert_to_fp16, is_fp16_graph
+from train.atomic import atomic_path
+from train.checkpoint import file_sha256
+from train.version import __version__
+
+Dims = tuple[int, int, int, int]
+INSTALL = {"tensorrt": "pip install 'percept[tensorrt]'", "tensorrt-rtx": "pip install 'percept[tensorrt-rtx]'"}
+BASE_PROFILE = ((1, 3, 64, 64), (4, 3, 512, 512), (8, 3, 1024, 1024))  # output sizes for SR (÷ scale)
+
+
+@dataclass(frozen=True)
+class Profile:
+    min: Dims
+    opt: Dims
+    max: Dims
+
+    def as_dict(self) -> dict[str, list[int]]:
+        return {"min": list(self.min), "opt": list(self.opt), "max": list(self.max)}
+
+
+@dataclass
+class BuildResult:
+    engine: Path
+    record: dict[str, Any]
+
+
+def parse_dims(text: str) -> Dims:
+    """``"4x3x512x512"`` → (4, 3, 512, 512)."""
+    try:
+        dims = tuple(int(v) for v in text.lower().split("x"))
+    except ValueError:
+        dims = ()
+    if len(dims) != 4 or min(dims) < 1:
+        raise EngineError(f"shape {text!r}: expected NxCxHxW with positive numbers, e.g. 4x3x512x512")
+    return dims  # type: ignore[return-value]
+
+
+def default_profile(meta: dict[str, str]) -> Profile:
+    """min 1×64², opt 4×512², max 8×1024² for style nets; SR nets get the same *output* sizes (input ÷ scale)."""
+    scale, rule = int(meta.get("scale", 1)), int(meta.get("size_rule", 1))
+    low = int(meta.get("min_size", 1))
+
+    def fit(d: Dims) -> Dims:
+        side = max(-(-max(d[2] // scale, low) // rule) * rule, low)
+        return (d[0], 3, side, side)
+
+    return Profile(*(fit(d) for d in BASE_PROFILE))
+
+
+def check_profile(profile: Profile, input_shape: tuple[int, ...], meta: dict[str, str]) -> None:
+    """Profile must be ordered min ≤ opt ≤ max, keep static ONNX dims, and respect the model's min size."""
+    names = ("batch", "channels", "height", "width")
+    for i, name in enumerate(names):
+        lo, mid, hi = profile.min[i], profile.opt[i], profile.max[i]
+        if not lo <= mid <= hi:
+            raise EngineError(f"profile {name}: need min <= opt <= max, got {lo}, {mid}, {hi}")
+        fixed = input_shape[i] if i < len(input_shape) else -1
+        if fixed > 0 and not lo == mid == hi == fixed:
+            raise EngineError(f"profile {name}: the ONNX input has a fixed {name} of {fixed}, the profile asks "
+                              f"{lo}..{hi}")
+    low = int(meta.get("min_size", 1))
+    if min(profile.min[2], profile.min[3]) < low:
+        raise EngineError(f"profile min {profile.min}: this model needs H and W of at least {low}")
+
+
+def load_tensorrt(flavour: str = "auto") -> tuple[Any, str]:
+    """The TensorRT module for ``flavour`` (auto|tensorrt|tensorrt-rtx) and its name, or one clear line."""
+    if flavour not in ("auto", *FLAVOURS):
+        raise EngineError(f"unknown TensorRT flavour {flavour!r}; choose auto, tensorrt or tensorrt-rtx")
+    has_gpu = torch.cuda.is_available()
+    if flavour == "auto":
+        if has_gpu and tensorrt_module("tensorrt") is not None:
+            return load_tensorrt("tensorrt")
+        if tensorrt_module("tensorrt_rtx") is not None:
+            return load_tensorrt("tensorrt-rtx")
+        if tensorrt_module("tensorrt") is not None:
+            return load_tensorrt("tensorrt")  # gives the no-GPU message
+        raise BackendUnavailable("TensorRT is not installed: pip install 'percept[tensorrt]' (needs an NVIDIA "
+                                 "GPU) or pip install 'percept[tensorrt-rtx]' (RTX GPUs; builds without a GPU)")
+    module = tensorrt_module(FLAVOURS[flavour])
+    if module is None:
+        raise BackendUnavailable(f"{flavour} is not installed (or does not load): {INSTALL[flavour]}")
+    if flavour == "tensorrt" and not has_gpu:
+        raise BackendUnavailable("TensorRT needs a CUDA GPU to build engines and torch sees none; without a GPU use "
+                                 "--flavour tensorrt-rtx (pip install 'percept[tensorrt-rtx]')")
+    return module, flavour
+
+
+def make_logger(trt: Any, verbose: bool, log: Callable[[str], None]) -> Any:
+    class Collecting(trt.ILogger):
+        """Keeps errors for the exception message; prints warnings (and everything when verbose)."""
+
+        def __init__(self) -> None:
+            trt.ILogger.__init__(self)
+            self.errors: list[str] = []
+
+        def log(self, severity: Any, msg: str) -> None:
+            level = int(severity)
+            if level <= int(trt.ILogger.Severity.ERROR):
+                self.errors.append(msg)
+            if verbose or level <= int(trt.ILogger.Severity.WARNING):
+                log(f"[{trt.__name__}] {msg}")
+
+    return Collecting()
+
+
+def _parser_errors(parser: Any) -> list[str]:
+    lines = []
+    for i in range(parser.num_errors):
+        err = parser.get_error(i)
+        where = err.node_name() or (f"node {err.node()}" if err.node() >= 0 else "model")
+        op = f" ({err.node_operator()})" if err.node_operator() else ""
+        lines.append(f"{where}{op}: {err.desc()}")
+    return lines
+
+
+COMPUTE_LAYERS = ("CONVOLUTION", "DECONVOLUTION", "NORMALIZATION", "ACTIVATION", "ELEMENTWISE", "RESIZE", "UNARY",
+                  "REDUCE", "MATRIX_MULTIPLY")
+
+
+def _layer_precisions(network: Any, trt: Any) -> dict[str, dict[str, int]]:
+    """Compute layers by type and output precision, e.g. {"CONVOLUTION": {"fp16": 16}, "NORMALIZATION":
+    {"fp32": 15}}: in a strongly typed network this is what the engine computes in."""
+    names = {trt.DataType.HALF: "fp16", trt.DataType.FLOAT: "fp32", trt.DataType.BF16: "bf16"}
+    wanted = {getattr(trt.LayerType, t): t for t in COMPUTE_LAYERS if hasattr(trt.LayerType, t)}
+    counts: dict[str, collections.Counter[str]] = {}
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        dtype = names.get(layer.get_output(0).dtype)  # None: integer shape arithmetic
+        if layer.type in wanted and dtype:
+            counts.setdefault(wanted[layer.type], collections.Counter())[dtype] += 1
+    return {t: dict(c) for t, c in sorted(counts.items())}
+
+
+def _plan(trt: Any, precision: str, fp16_graph: bool) -> tuple[bool, bool, bool]:
+    """(use the FP16 builder flag, create the network strongly typed, convert the ONNX to FP16)."""
+    has_flag = hasattr(trt.BuilderFlag, "FP16")
+    if precision == "fp32":
+        if fp16_graph:
+            raise EngineError("this ONNX file computes in FP16; export without --fp16 for an FP32 engine")
+        return False, True, False
+    if fp16_graph:
+        return False, True, False
+    if has_flag:
+        return True, False, False
+    return False, True, True
+
+
+def _read_timing_cache(config: Any, path: Path | None, log: Callable[[str], None]) -> Any:
+    data = b""
+    if path is not None and path.is_file():
+        data = path.read_bytes()
+        log(f"timing cache: loaded {path} ({len(data)} bytes)")
+    cache = config.create_timing_cache(data)
+    if cache is None and data:
+        log(f"timing cache {path} does not fit this TensorRT; starting an empty one")
+        cache = config.create_timing_cache(b"")
+    config.set_timing_cache(cache, False)
+    return cache
+
+
+def build_engine(onnx_path: str | Path, out: str | Path | None = None, precision: str = "fp16",
+                 profile: Profile | None = None, workspace_gb: float | None = None,
+                 timing_cache: str | Path | None = None, flavour: str = "auto", verbose: bool = False,
+                 log: Callable[[str], None] | None = None) -> BuildResult:
+    """Parse ``onnx_path``, build a serialized engine for one optimisation profile, write it and its record."""
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    if precision not in ("fp16", "fp32"):
+        raise EngineError(f"unknown engine precision {precision!r} (fp16 or fp32)")
+    onnx_path = Path(onnx_path)
+    if not onnx_path.is_file():
+        raise EngineError(f"{onnx_path}: ONNX file not found")
+    trt, flavour = load_tensorrt(flavour)
+    try:
+        model = onnx.load(str(onnx_path))
+    except Exception as exc:
+        raise EngineError(f"{onnx_path}: not an ONNX file ({type(exc).__name__}: {exc})") from None
+    meta = read_metadata(model)
+    use_flag, strongly_typed, convert = _plan(trt, precision, is_fp16_graph(model))
+    if convert:
+        log("no FP16 builder flag in this TensorRT (strongly typed networks only): converting the ONNX to FP16 "
+            "with FP32 inputs/outputs and instance norm in FP32")
+        model = convert_to_fp16(model)
+    payload = model.SerializeToString()
+
+    logger = make_logger(trt, verbose, log)
+    builder = trt.Builder(logger)
+    flags = 0
+    if strongly_typed and hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED"):
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    network = builder.create_network(flags)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(payload, str(onnx_path)):
+        raise EngineError(f"{onnx_path}: {trt.__name__} cannot parse it:\n  " + "\n  ".join(_parser_errors(parser)))
+    if network.num_inputs != 1:
+        raise EngineError(f"{onnx_path}: expected one input, found {network.num_inputs}")
+    inp = network.get_input(0)
+    profile = profile or default_profile(meta)
+    check_profile(profile, tuple(inp.shape), meta)
+
+    config = builder.create_builder_config()
+    opt_profile = builder.create_optimization_profile()
+    opt_profile.set_shape(inp.name, profile.min, profile.opt, profile.max)
+    config.add_optimization_profile(opt_profile)
+    if workspace_gb is not None:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * 2**30))
+    if use_flag:
+        config.set_flag(trt.BuilderFlag.FP16)
+    cache_path = Path(timing_cache) if timing_cache else None
+    if cache_path and flavour == "tensorrt-rtx":
+        log("note: TensorRT-RTX ignores timing caches (no-ops since 1.2); it JIT-compiles kernels on the GPU")
+        cache_path = None
+    if cache_path:
+        _read_timing_cache(config, cache_path, log)
+
+    started = time.perf_counter()
+    serialized = builder.build_serialized_network(network, config)
+    seconds = time.perf_counter() - started
+    if serialized is None:
+        detail = "\n  ".join(logger.errors) or "no error message from TensorRT"
+        raise EngineError(f"{onnx_path}: {trt.__name__} could not build the engine:\n  {detail}")
+
+    out = Path(out) if out else onnx_path.with_name(f"{onnx_path.stem}.{flavour}.{precision}.engine")
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(serialized)
+    if cache_path:
+        with atomic_path(cache_path) as tmp:
+            tmp.write_bytes(bytes(memoryview(config.get_timing_cache().serialize())))
+        log(f"timing cache: saved {cache_path}")
+
+    layers = _layer_precisions(network, trt)
+    # What the network really computes in (strongly typed: the layer types say it).
+    built = "fp16" if use_flag or any("fp16" in c for c in layers.values()) else "fp32"
+    gpu = gpu_info()
+    record: dict[str, Any] = {
+        "onnx": {"path": str(onnx_path.resolve()), "sha256": file_sha256(onnx_path),
+                 "converted_to_fp16": convert},
+        "engine_sha256": file_sha256(out),
+        "precision": built,
+        "fp16_method": (None if built == "fp32" else "builder flag (weakly typed)" if use_flag
+                        else "strongly typed FP16 ONNX"),
+        "layer_precisions": layers,
+        "strongly_typed": strongly_typed,
+        "profile": {"input": inp.name, **profile.as_dict()},
+        "workspace_bytes": int(workspace_gb * 2**30) if workspace_gb is not None else None,
+        "timing_cache": str(cache_path.resolve()) if cache_path else None,
+        "tensorrt": {"flavour": flavour, "module": trt.__name__, "version": trt.__version__},
+        "gpu": gpu or {"name": CPU_BUILD, "compute_capability": None},
+        "build_seconds": round(seconds, 3),
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "percept_version": __version__,
+        "model": meta,
+    }
+    if flavour == "tensorrt-rtx":
+        record["targets"] = rtx_default_targets(trt)
+    write_record(out, record)
+    return BuildResult(out, record)

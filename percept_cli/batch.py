@@ -1,0 +1,326 @@
+"""The directory batch processor: decoder threads → one inference worker per device → encoder threads.
+
+Why a pipeline and not a loop: decoding a JPEG, running the network and encoding the result use
+different resources, so with enough decoder/encoder threads the model never waits for I/O. Queues between
+the stages are bounded, so memory stays flat however many files there are. The inference worker stacks
+equal-shape images (or tiles) into batches. Every file ends with exactly one result (done, skipped or
+failed with a reason); one bad file never stops the others, outputs are written atomically, and Ctrl-C
+stops after the work in hand, leaving no partial files.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from percept_cli.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image, write_image
+from percept_cli.inference import Inferencer, Job, Piece
+from train.atomic import atomic_path
+
+DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+_POLL = 0.1
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input file, where its output goes, and the output's format (decided when planning)."""
+
+    source: Path
+    output: Path
+    format: str
+
+
+@dataclass
+class FileResult:
+    input: str
+    output: str | None
+    status: str
+    reason: str = ""
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Summary:
+    results: list[FileResult]
+    elapsed: float
+    interrupted: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def images_per_s(self) -> float:
+        return self.count(DONE) / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 1 if self.count(FAILED) else 0
+
+    def line(self) -> str:
+        text = (f"done {self.count(DONE)}, skipped {self.count(SKIPPED)}, failed {self.count(FAILED)} "
+                f"in {self.elapsed:.1f} s ({self.images_per_s:.2f} images/s)")
+        return text + (" — interrupted" if self.interrupted else "")
+
+    def to_dict(self) -> dict:
+        return {"totals": {"done": self.count(DONE), "skipped": self.count(SKIPPED), "failed": self.count(FAILED),
+                           "seconds": round(self.elapsed, 3), "images_per_s": round(self.images_per_s, 3),
+                           "interrupted": self.interrupted},
+                "files": [asdict(r) for r in self.results]}
+
+    def write_json(self, path: str | Path) -> None:
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+@dataclass
+class _Ticket:
+    """What travels with a job: its task, its start time, and the inferencer that ran it."""
+
+    index: int
+    task: Task
+    start: float
+    inferencer: Inferencer | None = None
+    handed_off: bool = False
+
+
+class BatchProcessor:
+    """Runs tasks through decoder threads, one inference worker per Inferencer (device), encoder threads.
+
+    ``on_result(result, finished)`` is called on the calling thread for every finished file (progress).
+    """
+
+    def __init__(self, inferencers: list[Inferencer], load_threads: int = 2, save_threads: int = 2,
+                 quality: int = 95, max_pixels: int = DEFAULT_MAX_PIXELS, queue_size: int | None = None,
+                 on_result: Callable[[FileResult, int], None] | None = None):
+        if not inferencers:
+            raise ValueError("at least one inferencer is needed")
+        self.inferencers = inferencers
+        self.load_threads, self.save_threads = max(1, load_threads), max(1, save_threads)
+        self.quality, self.max_pixels = quality, max_pixels
+        batch = max(i.batch_size for i in inferencers)
+        self.queue_size = queue_size or max(2, 2 * batch * len(inferencers), self.load_threads)
+        self.on_result = on_result
+
+    # ------------------------------------------------------------------------------------------ plumbing
+    def _put(self, q: queue.Queue, item) -> bool:
+        """Blocking put that gives up when stopping (so no thread hangs on a full queue after Ctrl-C)."""
+        while not self._stop.is_set():
+            try:
+                q.put(item, timeout=_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _finish(self, ticket: _Ticket, status: str, reason: str = "", notes: list[str] | None = None) -> None:
+        out = str(ticket.task.output) if status == DONE else None
+        self._results.put((ticket.index, FileResult(str(ticket.task.source), out, status, reason,
+                                                    round(time.monotonic() - ticket.start, 4), notes or [])))
+
+    def _last_one_out(self, counter: str, q: queue.Queue, sentinels: int) -> None:
+        with self._lock:
+            self._left[counter] -= 1
+            last = self._left[counter] == 0
+        if last:
+            for _ in range(sentinels):
+                self._put(q, None)
+
+    # ------------------------------------------------------------------------------------------ stages
+    def _decode_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                item = self._tasks.get()
+                if item is None:
+                    break
+                index, task = item
+                ticket = _Ticket(index, task, time.monotonic())
+                try:
+                    pic = read_image(task.source, self.max_pixels)
+                    job = Job(key=ticket, picture=pic, image=Inferencer.prepare(pic))
+                except ImageReadError as exc:
+                    self._finish(ticket, FAILED, str(exc))
+                    continue
+                except Exception as exc:
+                    self._finish(ticket, FAILED, f"cannot read ({type(exc).__name__}: {exc})")
+                    continue
+                if not self._put(self._decoded, job):
+                    break
+        finally:
+            self._last_one_out("load", self._decoded, len(self.inferencers))
+
+    def _infer_loop(self, inf: Inferencer) -> None:
+        pending: list[Piece] = []
+        inputs_done = False
+        try:
+            while not self._stop.is_set():
+                while not inputs_done and len(pending) < inf.batch_size:
+                    try:
+                        job = self._decoded.get(timeout=_POLL) if not pending else self._decoded.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is None:
+                        inputs_done = True
+                        break
+                    job.key.inferencer = inf
+                    try:
+                        pending += inf.plan(job)
+                    except Exception as exc:
+                        job.error = f"cannot prepare ({type(exc).__name__}: {exc})"
+                        self._settle(job)
+                pending = [p for p in pending if not p.stale]
+                if not pending:
+                    if inputs_done:
+                        break
+                    continue
+                groups: dict[tuple[int, int], list[Piece]] = defaultdict(list)
+                for p in pending:
+                    groups[p.shape].append(p)
+                shape = max(groups, key=lambda s: len(groups[s]))
+                batch = groups[shape][: inf.batch_size]
+                chosen = set(map(id, batch))
+                pending = [p for p in pending if id(p) not in chosen]
+                pending += inf.run_pieces(batch)
+                for job in {id(p.job): p.job for p in batch}.values():
+                    self._settle(job)
+        finally:
+            self._last_one_out("proc", self._encode, self.save_threads)
+
+    def _settle(self, job: Job) -> None:
+        """Hand a finished job on: a failure to the results, a complete one to the encoders."""
+        ticket: _Ticket = job.key
+        if ticket.handed_off:
+            return
+        if job.error is not None:
+            ticket.handed_off = True
+            self._finish(ticket, FAILED, job.error, job.picture.notes)
+        elif job.complete:
+            ticket.handed_off = True
+            if not self._put(self._encode, job):
+                return
+
+    def _encode_loop(self) -> None:
+        while True:
+            try:
+                job = self._encode.get(timeout=_POLL)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
+            if job is None or self._stop.is_set():
+                return
+            ticket: _Ticket = job.key
+            task = ticket.task
+            with self._lock:
+                self._writing.add(task.output)
+            try:
+                out = ticket.inferencer.finish(job)
+                job.image = None  # free the input early: the encoder may hold big outputs for a while
+                notes = list(out.notes) + write_image(task.output, out, task.format, self.quality)
+                self._finish(ticket, DONE, notes=notes)
+            except Exception as exc:
+                self._finish(ticket, FAILED, f"cannot write {task.output} ({type(exc).__name__}: {exc})",
+                             job.picture.notes)
+            finally:
+                with self._lock:
+                    self._writing.discard(task.output)
+
+    # ------------------------------------------------------------------------------------------ driver
+    def run(self, tasks: list[Task]) -> Summary:
+        """Process ``tasks``; returns one result per task, in task order. Ctrl-C sets ``interrupted``."""
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._tasks: queue.Queue = queue.Queue()
+        self._decoded: queue.Queue = queue.Queue(maxsize=self.queue_size)
+        self._encode: queue.Queue = queue.Queue(maxsize=max(2, 2 * self.save_threads))
+        self._results: queue.Queue = queue.Queue()
+        self._left = {"load": self.load_threads, "proc": len(self.inferencers)}
+        self._writing: set[Path] = set()
+        for item in enumerate(tasks):
+            self._tasks.put(item)
+        for _ in range(self.load_threads):
+            self._tasks.put(None)
+        threads = [threading.Thread(target=self._decode_loop, name=f"decode-{i}", daemon=True)
+                   for i in range(self.load_threads)]
+        threads += [threading.Thread(target=self._infer_loop, args=(inf,), name=f"infer-{i}", daemon=True)
+                    for i, inf in enumerate(self.inferencers)]
+        threads += [threading.Thread(target=self._encode_loop, name=f"encode-{i}", daemon=True)
+                    for i in range(self.save_threads)]
+        start = time.monotonic()
+        results: dict[int, FileResult] = {}
+        interrupted = False
+        for t in threads:
+            t.start()
+        try:
+            while len(results) < len(tasks):
+                try:
+                    index, result = self._results.get(timeout=0.25)
+                except queue.Empty:
+                    if not any(t.is_alive() for t in threads) and self._results.empty():
+                        break  # a stage died: report the rest as failed rather than hang
+                    continue
+                results[index] = result
+                if self.on_result:
+                    self.on_result(result, len(results))
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if interrupted or len(results) < len(tasks):
+                self._stop.set()
+            try:
+                for t in threads:
+                    t.join()
+            finally:
+                self._remove_partial_files()
+        while not self._results.empty():
+            index, result = self._results.get_nowait()
+            results.setdefault(index, result)
+        reason = "interrupted" if interrupted else "not processed (internal error)"
+        ordered = [results.get(i) or FileResult(str(t.source), None, FAILED, reason) for i, t in enumerate(tasks)]
+        return Summary(ordered, time.monotonic() - start, interrupted)
+
+    def _remove_partial_files(self) -> None:
+        """Temporary files of writes cut short by a second Ctrl-C (atomic_path removes them otherwise)."""
+        for dest in list(self._writing):
+            for part in dest.parent.glob(f".{dest.name}.*.part"):
+                part.unlink(missing_ok=True)
+
+
+def plan_tasks(sources, out_dir: Path, template: str, suffix: str, format_choice: str,
+               overwrite: bool = False) -> tuple[list[Task], list[FileResult]]:
+    """Decide every output path before any work: existing outputs are skipped (unless ``overwrite``), an
+    output that would replace an input or another file's output fails with the reason.
+    Returns (tasks to run, results already settled), both in input order.
+    """
+    from percept_cli.imageio import extension_for, format_from_suffix, output_format
+    from percept_cli.inputs import output_path
+
+    inputs = {s.path.resolve() for s in sources}
+    claimed: dict[Path, Path] = {}
+    tasks: list[Task] = []
+    settled: list[FileResult] = []
+    for s in sources:
+        src_fmt = format_from_suffix(s.path)
+        fmt = output_format(format_choice, src_fmt)
+        dest = output_path(s, out_dir, template, suffix, extension_for(fmt, s.path, src_fmt))
+        key = dest.resolve()
+        if key in inputs:
+            settled.append(FileResult(str(s.path), None, FAILED, f"output {dest} would overwrite an input"))
+        elif key in claimed:
+            settled.append(FileResult(str(s.path), None, FAILED,
+                                      f"output {dest} is also the output of {claimed[key]} (rename with --name)"))
+        elif dest.exists() and not overwrite:
+            claimed[key] = s.path
+            settled.append(FileResult(str(s.path), str(dest), SKIPPED, "output exists (--overwrite to redo)"))
+        else:
+            claimed[key] = s.path
+            tasks.append(Task(s.path, dest, fmt))
+    return tasks, settled

@@ -1,0 +1,223 @@
+"""``percept stylize`` and ``percept upscale``: files, folders or globs through a model, fast and safely.
+
+The commands only parse options, pick the model and print; the work is in ``percept_cli.batch`` (the
+pipeline), ``percept_cli.inference`` (tiling and post-processing) and ``percept_cli.imageio`` (files).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import typer
+
+from percept_cli.batch import DONE, FAILED, SKIPPED, BatchProcessor, FileResult, Summary, plan_tasks
+from percept_cli.errors import UserError
+from percept_cli.imageio import DEFAULT_MAX_PIXELS, FORMATS, configure_pixel_limit
+from percept_cli.inference import Inferencer
+from percept_cli.inputs import check_template, discover
+from percept_cli.zoo import default_sr_model, normalise_name, resolve_model
+from train.checkpoint import ModelInfo, read_info
+from train.progress import ProgressReporter
+
+INPUTS = typer.Argument(..., help="Image files, folders or glob patterns.", show_default=False)
+OUT = typer.Option(..., "--out", "-o", help="Output folder (created if missing).", show_default=False)
+RECURSIVE = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders and mirror them under --out.")
+BACKEND = typer.Option("auto", "--backend", help="auto, torch, onnxruntime or tensorrt.")
+DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N (several: cuda:0,cuda:1).")
+PRECISION = typer.Option(None, "--precision", help="fp32, bf16 or fp16 (default: fp16 on GPU, fp32 on CPU).")
+BATCH = typer.Option(4, "--batch-size", "-b", min=1, help="Images (or tiles) of equal shape run together.")
+THREADS = typer.Option("auto", "--threads", help="LOAD:PROC:SAVE — decoder threads, CPU inference threads, "
+                       "encoder threads (auto: min(4, cores):cores:min(4, cores)).")
+TILE = typer.Option("auto", "--tile", help="Tile size in input pixels, auto (from free memory, halved on "
+                    "out-of-memory) or 0 (whole images).")
+OVERLAP = typer.Option(None, "--tile-overlap", min=0, help="Tile overlap in input pixels "
+                       "(default 128 for style, 16 for upscaling).")
+FORMAT = typer.Option("keep", "--format", help="keep, png, jpg, webp or tiff (keep: the input's format; "
+                      "formats percept cannot write become png).")
+QUALITY = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality.")
+NAME = typer.Option("{stem}{suffix}.{ext}", "--name", help="Output file name template: {stem}, {suffix}, {ext}.")
+SUFFIX = typer.Option(None, "--suffix", help="The {suffix} of --name (default _STYLE or _xSCALE).")
+SKIP = typer.Option(True, "--skip-existing/--overwrite", help="Skip inputs whose output exists (default), or "
+                    "redo them.")
+DRY_RUN = typer.Option(False, "--dry-run", help="Print what would be done and exit.")
+REPORT = typer.Option(None, "--json-report", help="Write per-file status and totals to this JSON file.")
+MAX_PIXELS = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=0, help="Refuse inputs with more pixels "
+                          "(decompression-bomb guard); 0 for no limit.")
+
+
+def parse_threads(text: str) -> tuple[int, int, int]:
+    """``LOAD:PROC:SAVE`` (or ``auto``) into three positive counts."""
+    cores = os.cpu_count() or 1
+    if text == "auto":
+        return min(4, cores), cores, min(4, cores)
+    parts = text.split(":")
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 1:
+        raise UserError(f"--threads {text!r}: expected LOAD:PROC:SAVE, three positive numbers, e.g. 2:4:2")
+    return values  # type: ignore[return-value]
+
+
+def parse_tile(text: str) -> int | str:
+    if text == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise UserError(f"--tile {text!r}: expected a size in pixels, auto, or 0 for no tiling")
+    return value
+
+
+def _check_kind(path: Path, info: ModelInfo, kind: str) -> None:
+    if info.kind != kind:
+        other = "percept upscale" if info.kind == "sr" else "percept stylize"
+        raise UserError(f"{path}: is a {info.kind} model, not a {kind} model (use {other})")
+
+
+def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffix: str, *, recursive: bool,
+         backend: str, device: str, precision: str | None, batch_size: int, threads: str, tile: str,
+         overlap: int | None, fmt: str, quality: int, name: str, skip_existing: bool, dry_run: bool,
+         json_report: Path | None, max_pixels: int, strength: float = 1.0, preserve_color: bool = False,
+         verb: str) -> None:
+    load, proc, save = parse_threads(threads)
+    tile_size = parse_tile(tile)
+    if fmt != "keep" and fmt not in FORMATS:
+        raise UserError(f"--format {fmt!r}: choose keep, {', '.join(FORMATS)}")
+    check_template(name)
+    configure_pixel_limit(max_pixels)
+    sources = discover(sources_text, recursive=recursive, exclude=out)
+    if not sources:
+        raise UserError(f"no images found in {' '.join(sources_text)}"
+                        + ("" if recursive else " (add --recursive to descend into sub-folders)"))
+    tasks, settled = plan_tasks(sources, out, name, suffix, fmt, overwrite=not skip_existing)
+    if dry_run:
+        for t in tasks:
+            typer.echo(f"{t.source} -> {t.output}")
+        for r in settled:
+            typer.echo(f"{r.input}: {r.status} ({r.reason})")
+        typer.echo(f"dry run: {len(tasks)} to process, {sum(r.status == SKIPPED for r in settled)} skipped, "
+                   f"{sum(r.status == FAILED for r in settled)} failed; model {model}")
+        if json_report:
+            planned = [FileResult(str(t.source), str(t.output), "planned") for t in tasks]
+            Summary(planned + settled, 0.0).write_json(json_report)
+        raise typer.Exit(1 if any(r.status == FAILED for r in settled) else 0)
+
+    import torch
+
+    from engines.select import open_runtime
+
+    torch.set_num_threads(proc)  # before opening: ONNX Runtime sizes its thread pool from it
+    inferencers = []
+    for dev in [d.strip() for d in device.split(",") if d.strip()] or ["auto"]:
+        try:
+            runtime = open_runtime(model, backend=backend, device=dev, precision=precision,
+                                   log=lambda m: typer.echo(m, err=True))
+            if getattr(runtime, "note", ""):
+                typer.echo(f"{runtime.name}: {runtime.note}", err=True)
+            inferencers.append(Inferencer(runtime, kind=info.kind, tile=tile_size, overlap=overlap,
+                                          strength=strength, preserve_color=preserve_color, batch_size=batch_size))
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    devices = ", ".join(f"{i.runtime.name}/{i.runtime.device}/{i.runtime.precision}" for i in inferencers)
+    reporter = ProgressReporter(len(tasks), verb, log_every=5.0)
+    reporter.log(f"{verb}: {len(tasks)} images ({len(settled)} already settled) on {devices}, "
+                 f"threads {load}:{proc}:{save}, batch {batch_size}, tile {inferencers[0].tile or 'off'}")
+    counts = {DONE: 0, FAILED: 0}
+    started = [0.0]
+
+    def on_result(result: FileResult, finished: int) -> None:
+        if not started[0]:
+            started[0] = time.monotonic()
+        counts[result.status] = counts.get(result.status, 0) + 1
+        if result.status == FAILED:
+            reporter.log(f"failed: {result.input}: {result.reason}")
+        for note in result.notes:
+            reporter.log(f"note: {result.input}: {note}")
+        elapsed = time.monotonic() - reporter.start
+        reporter.update(finished, **{"img/s": counts[DONE] / elapsed if elapsed > 0 else 0.0,
+                                     "failed": counts[FAILED]})
+
+    processor = BatchProcessor(inferencers, load_threads=load, save_threads=save, quality=quality,
+                               max_pixels=max_pixels, on_result=on_result)
+    with reporter:
+        summary = processor.run(tasks)
+    for r in settled:
+        if r.status == FAILED:
+            reporter.log(f"failed: {r.input}: {r.reason}")
+    order = {str(s.path): i for i, s in enumerate(sources)}
+    summary.results = sorted(summary.results + settled, key=lambda r: order.get(r.input, 0))
+    if json_report:
+        summary.write_json(json_report)
+    typer.echo(summary.line())
+    if summary.interrupted:
+        typer.echo("interrupted: unfinished files were not written (no partial files left); run again to resume",
+                   err=True)
+    raise typer.Exit(summary.exit_code)
+
+
+def stylize(
+    inputs: list[str] = INPUTS,
+    style: str = typer.Option(..., "--style", "-s", help="Shipped style name or style model file.",
+                              show_default=False),
+    out: Path = OUT,
+    strength: float = typer.Option(1.0, "--strength", min=0.0, max=1.0, help="Blend with the original: 0..1."),
+    preserve_color: bool = typer.Option(False, "--preserve-color", help="Take only the luminance from the "
+                                        "style; keep the input's colours (YCbCr chroma)."),
+    recursive: bool = RECURSIVE, backend: str = BACKEND, device: str = DEVICE, precision: str | None = PRECISION,
+    batch_size: int = BATCH, threads: str = THREADS, tile: str = TILE, tile_overlap: int | None = OVERLAP,
+    format: str = FORMAT, quality: int = QUALITY, name: str = NAME, suffix: str | None = SUFFIX,
+    skip_existing: bool = SKIP, dry_run: bool = DRY_RUN, json_report: Path | None = REPORT,
+    max_pixels: int = MAX_PIXELS,
+) -> None:
+    """Stylise images with a style network (written as {stem}_{style}.{ext} under --out)."""
+    model = resolve_model(style, kind="style")
+    info = read_info(model)
+    _check_kind(model, info, "style")
+    style_name = normalise_name(info.name or model.stem) or model.stem
+    _run(inputs, model, info, out, f"_{style_name}" if suffix is None else suffix, recursive=recursive,
+         backend=backend, device=device, precision=precision, batch_size=batch_size, threads=threads, tile=tile,
+         overlap=tile_overlap, fmt=format, quality=quality, name=name, skip_existing=skip_existing,
+         dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, strength=strength,
+         preserve_color=preserve_color, verb="stylize")
+
+
+def upscale(
+    inputs: list[str] = INPUTS,
+    scale: int = typer.Option(4, "--scale", help="Upscaling factor: 4 or 8."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Shipped SR model name or model file "
+                                     "(default: the shipped model for --scale)."),
+    out: Path = OUT,
+    recursive: bool = RECURSIVE, backend: str = BACKEND, device: str = DEVICE, precision: str | None = PRECISION,
+    batch_size: int = BATCH, threads: str = THREADS, tile: str = TILE, tile_overlap: int | None = OVERLAP,
+    format: str = FORMAT, quality: int = QUALITY, name: str = NAME, suffix: str | None = SUFFIX,
+    skip_existing: bool = SKIP, dry_run: bool = DRY_RUN, json_report: Path | None = REPORT,
+    max_pixels: int = MAX_PIXELS,
+) -> None:
+    """Upscale images ×4 or ×8 with a super-resolution network (written as {stem}_x4.{ext} under --out)."""
+    if scale not in (4, 8):
+        raise UserError(f"--scale {scale}: choose 4 or 8")
+    if model is None:
+        path = default_sr_model(scale)
+        typer.echo(f"using model {path.stem} ({path})", err=True)
+    else:
+        path = resolve_model(model, kind="sr")
+    info = read_info(path)
+    _check_kind(path, info, "sr")
+    if int(info.scale) != scale:
+        raise UserError(f"{model}: is a ×{info.scale} model but --scale is {scale} "
+                        f"(pass --scale {info.scale} or a ×{scale} model)")
+    _run(inputs, path, info, out, f"_x{scale}" if suffix is None else suffix, recursive=recursive,
+         backend=backend, device=device, precision=precision, batch_size=batch_size, threads=threads, tile=tile,
+         overlap=tile_overlap, fmt=format, quality=quality, name=name, skip_existing=skip_existing,
+         dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, verb="upscale")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(stylize)
+    app.command()(upscale)

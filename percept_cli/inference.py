@@ -1,0 +1,250 @@
+"""Everything between a decoded picture and the picture to write, apart from the CLI (cf. Real-ESRGAN's
+``RealESRGANer``): pre-process, tile, pad to the size rule, run batches on a Runtime, blend, post-process.
+
+It is split in three steps so the batch pipeline can put each on the right thread: ``prepare`` (decoder
+threads: array to tensor), ``run_pieces`` (the one inference worker per device: equal-shape tiles or whole
+images stacked into batches), ``finish`` (encoder threads: blend tiles, strength, colour, alpha).
+``process`` chains them for one image.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engines.runtime import Runtime
+from percept_cli.imageio import Picture
+from percept_cli.instancenorm import Stats, imposed, measure, norm_layers
+from percept_cli.tiling import Tile, blend, plan_tiles
+from train.sizing import pad_to_multiple
+
+MIN_TILE = 32
+# Peak activation memory per input pixel at batch 1 (measured on CPU, fp32): TransformNet ~1.2 KB;
+# SRNet ~0.9 KB × scale². Rounded up: the estimate picks tile sizes, and OOM halves them anyway.
+STYLE_BYTES_PER_PX = 1536
+SR_BYTES_PER_PX = 1024
+# Style nets see ~55 px around each pixel: an overlap of twice that hides tile borders completely.
+DEFAULT_OVERLAP = {"style": 128, "sr": 16}
+LUMA = (0.299, 0.587, 0.114)
+
+
+class PieceFailed(Exception):
+    """The model could not process one piece (kept apart from errors that should stop everything)."""
+
+
+def free_memory(device: str) -> int:
+    """Bytes free on ``device``: CUDA's own count, or MemAvailable (else free pages) for the CPU."""
+    if device.startswith("cuda"):
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        return int(free)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 2 << 30
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    oom = getattr(torch, "OutOfMemoryError", None)
+    if oom is not None and isinstance(exc, oom):
+        return True
+    return isinstance(exc, (RuntimeError, MemoryError)) and (
+        isinstance(exc, MemoryError) or "out of memory" in str(exc).lower() or "can't allocate" in str(exc).lower())
+
+
+def auto_tile(device: str, kind: str, scale: int, size_rule: int, batch_size: int = 1,
+              fraction: float | None = None) -> int:
+    """Largest square tile (input pixels) whose batch fits a share of free memory, a multiple of ``size_rule``."""
+    if fraction is None:
+        fraction = 0.7 if device.startswith("cuda") else 0.25
+    per_px = STYLE_BYTES_PER_PX if kind == "style" else SR_BYTES_PER_PX * scale * scale
+    pixels = free_memory(device) * fraction / (per_px * max(1, batch_size))
+    side = int(pixels ** 0.5) // size_rule * size_rule
+    return max(MIN_TILE, side)
+
+
+def luminance(rgb: torch.Tensor) -> torch.Tensor:
+    """BT.601 luma of a C×H×W RGB tensor, 1×H×W."""
+    return LUMA[0] * rgb[0:1] + LUMA[1] * rgb[1:2] + LUMA[2] * rgb[2:3]
+
+
+@dataclass
+class Job:
+    """One picture on its way through the model: its tensor, tile plan, and outputs as they arrive."""
+
+    key: object
+    picture: Picture
+    image: torch.Tensor                     # 3×H×W float32
+    tiles: list[Tile] = field(default_factory=list)
+    outputs: list[torch.Tensor | None] = field(default_factory=list)
+    tile_size: int = 0
+    generation: int = 0                     # bumped when re-tiled after OOM: stale pieces are dropped
+    norm_stats: Stats | None = None         # shared instance-norm statistics of a tiled style job
+    error: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None and all(o is not None for o in self.outputs)
+
+
+@dataclass(frozen=True)
+class Piece:
+    job: Job
+    index: int
+    generation: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        t = self.job.tiles[self.index]
+        return t.h, t.w
+
+    @property
+    def stale(self) -> bool:
+        return self.job.error is not None or self.generation != self.job.generation
+
+
+class Inferencer:
+    """Runs pictures through one Runtime with tiling, batching, and the style/SR post-processing.
+
+    ``tile``: input-pixel tile size, ``0`` for whole images, or ``"auto"`` (sized from free memory, halved
+    on out-of-memory). ``overlap`` defaults to 128 px for style nets (wide context) and 16 px for SR.
+    ``global_norm``: tiles of a style image share instance-norm statistics measured on the whole image
+    (PyTorch runtime only; see ``percept_cli.instancenorm``). ``strength`` blends a stylised result with
+    the original; ``preserve_color`` keeps the input's chroma and takes only the stylised luminance.
+    """
+
+    def __init__(self, runtime: Runtime, kind: str | None = None, tile: int | str = "auto",
+                 overlap: int | None = None, strength: float = 1.0, preserve_color: bool = False,
+                 batch_size: int = 1, global_norm: bool = True):
+        self.runtime = runtime
+        self.scale = int(runtime.scale)
+        self.kind = kind or ("sr" if self.scale > 1 else "style")
+        self.size_rule, self.min_size = int(runtime.size_rule), int(runtime.min_size)
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must be within 0..1, not {strength}")
+        self.strength, self.preserve_color = float(strength), bool(preserve_color)
+        self.batch_size = max(1, int(batch_size))
+        self.overlap = DEFAULT_OVERLAP[self.kind] if overlap is None else max(0, int(overlap))
+        self.norms = norm_layers(runtime) if global_norm else []
+        self.auto = tile == "auto"
+        if self.auto:
+            tile = auto_tile(runtime.device, self.kind, self.scale, self.size_rule, self.batch_size)
+        self.tile = int(tile)
+        if self.tile < 0:
+            raise ValueError(f"tile must be >= 0 or auto, not {tile}")
+
+    # -- decoder threads
+    @staticmethod
+    def prepare(picture: Picture) -> torch.Tensor:
+        """H×W×3 array to a contiguous 3×H×W tensor (the copy happens off the inference thread)."""
+        return torch.from_numpy(np.ascontiguousarray(picture.rgb.transpose(2, 0, 1)))
+
+    # -- inference worker
+    def plan(self, job: Job) -> list[Piece]:
+        """(Re)cut ``job`` into tiles; a whole image is one piece when it fits or tiling is off."""
+        _, h, w = job.image.shape
+        job.tile_size = self.tile
+        job.tiles = plan_tiles(h, w, self.tile, self.overlap, self.size_rule)
+        job.outputs = [None] * len(job.tiles)
+        job.generation += 1
+        job.norm_stats = None
+        if len(job.tiles) > 1 and self.norms:
+            job.norm_stats = measure(self.runtime, self.norms, job.image, max(job.tiles[0].h, job.tiles[0].w))
+        return [Piece(job, i, job.generation) for i in range(len(job.tiles))]
+
+    def _run(self, batch: torch.Tensor, stats: list[Stats | None]) -> torch.Tensor:
+        padded, (h, w) = pad_to_multiple(batch, self.size_rule, self.min_size)
+        with imposed(self.norms, stats):
+            y = self.runtime.run(padded)
+        return y[..., : h * self.scale, : w * self.scale]
+
+    def run_pieces(self, pieces: list[Piece]) -> list[Piece]:
+        """Run equal-shape pieces as one batch, storing outputs in their jobs; returns pieces to queue anew.
+
+        Out of memory: a batch is split in halves; a single tile that does not fit has its job re-tiled
+        at half the tile size (and later images start there); a job that cannot shrink further fails.
+        Other errors fall back to one piece at a time so only the faulty image fails.
+        """
+        pieces = [p for p in pieces if not p.stale]
+        if not pieces:
+            return []
+        crops = []
+        for p in pieces:
+            t = p.job.tiles[p.index]
+            crops.append(p.job.image[:, t.y:t.y + t.h, t.x:t.x + t.w])
+        try:
+            out = self._run(torch.stack(crops), [p.job.norm_stats for p in pieces])
+        except Exception as exc:
+            if len(pieces) > 1:
+                half = len(pieces) // 2
+                return self.run_pieces(pieces[:half]) + self.run_pieces(pieces[half:])
+            return self._single_failed(pieces[0], exc)
+        for p, o in zip(pieces, out):
+            p.job.outputs[p.index] = o
+        return []
+
+    def _single_failed(self, piece: Piece, exc: Exception) -> list[Piece]:
+        job = piece.job
+        if not is_out_of_memory(exc):
+            job.error = f"inference failed ({type(exc).__name__}: {exc})"
+            return []
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        t = job.tiles[piece.index]
+        current = max(t.h, t.w)
+        smaller = current // 2 // self.size_rule * self.size_rule
+        if self.tile == 0 and not self.auto:
+            job.error = "out of memory (try --tile auto or a tile size)"
+            return []
+        if smaller < MIN_TILE:
+            job.error = f"out of memory even with {current}px tiles"
+            return []
+        self.tile = min(self.tile or smaller, smaller)
+        return self.plan(job)
+
+    # -- encoder threads
+    def finish(self, job: Job) -> Picture:
+        """Blend tiles and post-process into the output picture (scale × the input size)."""
+        pic = job.picture
+        _, h, w = job.image.shape
+        out = blend(job.tiles, job.outputs, h, w, self.scale).clamp(0.0, 1.0)
+        grey = False
+        if self.kind == "style":
+            if self.preserve_color:
+                out = (job.image + (luminance(out) - luminance(job.image))).clamp(0.0, 1.0)
+            if self.strength < 1.0:
+                out = self.strength * out + (1.0 - self.strength) * job.image
+        elif pic.grey:
+            out, grey = luminance(out).expand(3, -1, -1), True
+        alpha = pic.alpha
+        if alpha is not None and self.scale > 1:
+            a = torch.from_numpy(alpha)[None, None]
+            alpha = F.interpolate(a, scale_factor=self.scale, mode="bicubic", align_corners=False)
+            alpha = alpha[0, 0].clamp(0.0, 1.0).numpy()
+        rgb = np.ascontiguousarray(out.permute(1, 2, 0).numpy(), dtype=np.float32)
+        result = pic.with_pixels(rgb, alpha)
+        result.grey = grey
+        return result
+
+    def process(self, picture: Picture) -> Picture:
+        """One picture through all three steps (no pipeline): for tests, APIs and simple loops."""
+        job = Job(key=None, picture=picture, image=self.prepare(picture))
+        pending = self.plan(job)
+        while pending:
+            group = [p for p in pending if not p.stale]
+            pending = []
+            for i in range(0, len(group), self.batch_size):
+                pending += self.run_pieces(group[i:i + self.batch_size])
+        if job.error:
+            raise PieceFailed(job.error)
+        return self.finish(job)

@@ -1,0 +1,77 @@
+"""Host-side tiling: cut an image into overlapping tiles, and blend the tiles' outputs back seamlessly.
+
+Why: a big photo does not fit through the network in one piece, but cutting it naively leaves seams —
+each tile sees a different border, and instance norm computes different statistics per tile. Tiles here
+are evenly spaced so every neighbour pair overlaps by the same amount, and outputs are blended with linear
+ramps across each overlap (weights sum to one), so tile borders fade into each other instead of meeting
+at an edge. Tile sizes are kept multiples of the model's size rule so inner tiles need no padding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Tile:
+    y: int
+    x: int
+    h: int
+    w: int
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of size ``tile`` covering ``[0, length)``, neighbours overlapping >= ``overlap``."""
+    if tile <= 0 or length <= tile:
+        return [0]
+    overlap = max(0, min(overlap, tile // 2))
+    step = tile - overlap
+    count = -(-(length - overlap) // step)  # ceil
+    span = length - tile
+    return [round(i * span / (count - 1)) for i in range(count)]
+
+
+def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple: int = 1) -> list[Tile]:
+    """Tiles for an image; ``tile`` is rounded down to ``multiple``; 0 means the whole image in one piece."""
+    if tile <= 0 or (height <= tile and width <= tile):
+        return [Tile(0, 0, height, width)]
+    tile = max(multiple, tile // multiple * multiple)
+    th, tw = min(tile, height), min(tile, width)
+    return [Tile(y, x, th, tw) for y in tile_starts(height, th, overlap) for x in tile_starts(width, tw, overlap)]
+
+
+def _ramp(start: int, size: int, total: int, starts: list[int], scale: int) -> torch.Tensor:
+    """1-D blend weights of one tile (in output pixels): ramps up/down over the overlaps with its neighbours."""
+    w = torch.ones(size * scale)
+    i = starts.index(start)
+    if i > 0:  # overlap with the previous tile
+        ov = (starts[i - 1] + size - start) * scale
+        if ov > 0:
+            w[:ov] = torch.minimum(w[:ov], (torch.arange(ov, dtype=torch.float32) + 0.5) / ov)
+    if i < len(starts) - 1:  # overlap with the next tile
+        ov = (start + size - starts[i + 1]) * scale
+        if ov > 0:
+            w[size * scale - ov:] = torch.minimum(w[size * scale - ov:],
+                                                  (torch.arange(ov, 0, -1, dtype=torch.float32) - 0.5) / ov)
+    return w
+
+
+def blend(tiles: list[Tile], outputs: list[torch.Tensor], height: int, width: int, scale: int) -> torch.Tensor:
+    """Blend per-tile outputs (C × h·scale × w·scale each) into one C × H·scale × W·scale image."""
+    if len(tiles) == 1:
+        return outputs[0]
+    channels = outputs[0].shape[0]
+    acc = torch.zeros(channels, height * scale, width * scale)
+    weight = torch.zeros(1, height * scale, width * scale)
+    ys = sorted({t.y for t in tiles})
+    xs = sorted({t.x for t in tiles})
+    for t, out in zip(tiles, outputs):
+        wy = _ramp(t.y, t.h, height, ys, scale)
+        wx = _ramp(t.x, t.w, width, xs, scale)
+        w2 = (wy[:, None] * wx[None, :])[None]
+        sy, sx = t.y * scale, t.x * scale
+        acc[:, sy:sy + t.h * scale, sx:sx + t.w * scale] += out * w2
+        weight[:, sy:sy + t.h * scale, sx:sx + t.w * scale] += w2
+    return acc / weight.clamp_min(1e-8)

@@ -1,0 +1,137 @@
+"""Runtimes and backend selection: ONNX Runtime vs PyTorch parity, auto choice, fallbacks, clear refusals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import engines.cache
+from engines.errors import BackendUnavailable
+from engines.ort_runtime import OrtRuntime
+from engines.select import AUTO_ORDER, open_runtime
+from engines.torch_runtime import TorchRuntime
+from engines.trt_build import load_tensorrt
+from train.checkpoint import describe, save_model
+from train.networks import SRNet, TransformNet
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def _trained_like(net: torch.nn.Module) -> torch.nn.Module:
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One export cache for the module (exports take seconds), never the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        path = tmp_path_factory.mktemp("cache")
+        mp.setenv("PERCEPT_CACHE_DIR", str(path))
+        yield path
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    style, sr = _trained_like(TransformNet()), _trained_like(SRNet(4))
+    return {"style": save_model(root / "style.safetensors", style, describe(style, "style")),
+            "sr": save_model(root / "sr.safetensors", sr, describe(sr, "sr"))}
+
+
+@pytest.mark.parametrize("kind,shape", [("style", (2, 3, 64, 96)), ("sr", (2, 3, 24, 32))])
+def test_onnxruntime_gives_the_same_images_as_torch(cache, models, kind, shape):
+    batch = torch.rand(*shape, generator=torch.Generator().manual_seed(0))
+    ort_rt = open_runtime(models[kind], backend="onnxruntime", device="cpu")
+    torch_rt = open_runtime(models[kind], backend="torch", device="cpu")
+    assert isinstance(ort_rt, OrtRuntime) and ort_rt.name == "onnxruntime" and torch_rt.name == "torch"
+    assert (ort_rt.scale, ort_rt.size_rule, ort_rt.min_size) == (torch_rt.scale, torch_rt.size_rule,
+                                                                  torch_rt.min_size)
+    a, b = ort_rt.run(batch), torch_rt.run(batch)
+    assert a.shape == b.shape == (shape[0], 3, shape[2] * torch_rt.scale, shape[3] * torch_rt.scale)
+    assert a.dtype == torch.float32 and 0 <= a.min() and a.max() <= 1
+    assert (a - b).abs().mean() < 1 / 255 and (a - b).abs().max() < 1e-3
+
+
+def test_auto_on_cpu_says_what_it_chose_and_reuses_the_cached_export(cache, models, monkeypatch):
+    open_runtime(models["style"], backend="onnxruntime", device="cpu")  # populate the cache (or hit it)
+    monkeypatch.setattr(engines.cache, "export_model", lambda *a, **k: pytest.fail("re-exported a cached model"))
+    rt = open_runtime(models["style"], device="cpu")
+    assert rt.name == AUTO_ORDER["cpu"][0] and rt.precision == "fp32"
+    assert rt.note.startswith(f"auto chose {rt.name} (fp32, cpu)")
+    assert len(list((cache / "onnx").glob("*.onnx"))) >= 1
+
+
+def test_onnx_file_opens_directly_and_torch_refuses_it(cache, models):
+    onnx_path = engines.cache.cached_onnx(models["sr"])
+    rt = open_runtime(onnx_path, device="cpu")
+    assert rt.name == "onnxruntime" and rt.scale == 4 and rt.min_size == 5
+    with pytest.raises(BackendUnavailable, match="runs percept model files"):
+        open_runtime(onnx_path, backend="torch", device="cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown without a GPU")
+def test_tensorrt_without_gpu_is_one_clear_line(models):
+    with pytest.raises(BackendUnavailable) as exc:
+        open_runtime(models["style"], backend="tensorrt")
+    assert "\n" not in str(exc.value) and "GPU" in str(exc.value) and "--backend onnxruntime" in str(exc.value)
+
+
+def test_missing_tensorrt_says_how_to_install(monkeypatch):
+    monkeypatch.setattr("engines.trt_build.tensorrt_module", lambda name: None)
+    for flavour, hint in (("tensorrt", "pip install 'percept[tensorrt]'"),
+                          ("tensorrt-rtx", "pip install 'percept[tensorrt-rtx]'")):
+        with pytest.raises(BackendUnavailable, match=f"{flavour} is not installed") as exc:
+            load_tensorrt(flavour)
+        assert hint in str(exc.value) and "\n" not in str(exc.value)
+    with pytest.raises(BackendUnavailable) as exc:
+        load_tensorrt("auto")
+    assert "percept[tensorrt]" in str(exc.value) and "percept[tensorrt-rtx]" in str(exc.value)
+
+
+def test_fp16_with_non_finite_output_falls_back_to_fp32(cache, tmp_path):
+    net = TransformNet().eval()
+    with torch.no_grad():  # a huge instance-norm gain: fine in fp32, overflows to inf in the fp16 graph
+        net.decoder[1][2].weight.mul_(1e5)
+    model = save_model(tmp_path / "overflow.safetensors", net, describe(net, "overflow"))
+    rt = open_runtime(model, backend="onnxruntime", device="cpu", precision="fp16")
+    assert rt.precision == "fp32" and "non-finite" in rt.note
+    assert torch.isfinite(rt.run(torch.rand(1, 3, 32, 32))).all()
+
+
+def test_unknown_choices_and_cpu_only_torch_options(models):
+    with pytest.raises(ValueError, match="unknown backend"):
+        open_runtime(models["style"], backend="tvm")
+    with pytest.raises(ValueError, match="unknown precision"):
+        open_runtime(models["style"], precision="int8")
+    with pytest.raises(ValueError, match="CUDA-only"):
+        TorchRuntime(TransformNet(), describe(TransformNet(), "x"), device="cpu", cuda_graphs=True)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_torch_cuda_fp16_graphs_and_compile_match_cpu_fp32(models):
+    batch = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    ref = open_runtime(models["style"], backend="torch", device="cpu").run(batch)
+    for options in ({}, {"cuda_graphs": True}, {"compile": True}):
+        rt = open_runtime(models["style"], backend="torch", device="cuda", torch_options=options)
+        assert rt.precision == "fp16"
+        for _ in range(2):  # the second call replays the captured graph
+            assert (rt.run(batch) - ref).abs().mean() < 1 / 255, options
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_tensorrt_engine_matches_torch(cache, models):
+    try:
+        load_tensorrt("auto")
+    except BackendUnavailable as exc:
+        pytest.skip(str(exc))
+    batch = torch.rand(2, 3, 128, 128, generator=torch.Generator().manual_seed(0))
+    rt = open_runtime(models["style"], backend="tensorrt", device="cuda")
+    ref = open_runtime(models["style"], backend="torch", device="cpu").run(batch)
+    assert rt.name == "tensorrt" and rt.precision == "fp16"
+    assert (rt.run(batch) - ref).abs().mean() < 1 / 255
