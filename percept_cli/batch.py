@@ -96,6 +96,9 @@ class BatchProcessor:
     """Runs tasks through decoder threads, one inference worker per Inferencer (device), encoder threads.
 
     ``on_result(result, finished)`` is called on the calling thread for every finished file (progress).
+    After ``run``, ``stage_seconds`` holds the busy time of each stage summed over its threads: ``decode``
+    (read + to tensor), ``model`` (tiling + inference) and ``encode`` (blend, post-process, write) —
+    ``percept bench --folder`` reports it as the time split.
     """
 
     def __init__(self, inferencers: list[Inferencer], load_threads: int = 2, save_threads: int = 2,
@@ -109,6 +112,7 @@ class BatchProcessor:
         batch = max(i.batch_size for i in inferencers)
         self.queue_size = queue_size or max(2, 2 * batch * len(inferencers), self.load_threads)
         self.on_result = on_result
+        self.stage_seconds = {"decode": 0.0, "model": 0.0, "encode": 0.0}
 
     # ------------------------------------------------------------------------------------------ plumbing
     def _put(self, q: queue.Queue, item) -> bool:
@@ -125,6 +129,10 @@ class BatchProcessor:
         out = str(ticket.task.output) if status == DONE else None
         self._results.put((ticket.index, FileResult(str(ticket.task.source), out, status, reason,
                                                     round(time.monotonic() - ticket.start, 4), notes or [])))
+
+    def _busy(self, stage: str, since: float) -> None:
+        with self._lock:
+            self.stage_seconds[stage] += time.perf_counter() - since
 
     def _last_one_out(self, counter: str, q: queue.Queue, sentinels: int) -> None:
         with self._lock:
@@ -143,6 +151,7 @@ class BatchProcessor:
                     break
                 index, task = item
                 ticket = _Ticket(index, task, time.monotonic())
+                busy = time.perf_counter()
                 try:
                     pic = read_image(task.source, self.max_pixels)
                     job = Job(key=ticket, picture=pic, image=Inferencer.prepare(pic))
@@ -152,6 +161,8 @@ class BatchProcessor:
                 except Exception as exc:
                     self._finish(ticket, FAILED, f"cannot read ({type(exc).__name__}: {exc})")
                     continue
+                finally:
+                    self._busy("decode", busy)
                 if not self._put(self._decoded, job):
                     break
         finally:
@@ -171,11 +182,14 @@ class BatchProcessor:
                         inputs_done = True
                         break
                     job.key.inferencer = inf
+                    busy = time.perf_counter()
                     try:
                         pending += inf.plan(job)
                     except Exception as exc:
                         job.error = f"cannot prepare ({type(exc).__name__}: {exc})"
                         self._settle(job)
+                    finally:
+                        self._busy("model", busy)
                 pending = [p for p in pending if not p.stale]
                 if not pending:
                     if inputs_done:
@@ -188,7 +202,9 @@ class BatchProcessor:
                 batch = groups[shape][: inf.batch_size]
                 chosen = set(map(id, batch))
                 pending = [p for p in pending if id(p) not in chosen]
+                busy = time.perf_counter()
                 pending += inf.run_pieces(batch)
+                self._busy("model", busy)
                 for job in {id(p.job): p.job for p in batch}.values():
                     self._settle(job)
         finally:
@@ -221,6 +237,7 @@ class BatchProcessor:
             task = ticket.task
             with self._lock:
                 self._writing.add(task.output)
+            busy = time.perf_counter()
             try:
                 out = ticket.inferencer.finish(job)
                 job.image = None  # free the input early: the encoder may hold big outputs for a while
@@ -230,6 +247,7 @@ class BatchProcessor:
                 self._finish(ticket, FAILED, f"cannot write {task.output} ({type(exc).__name__}: {exc})",
                              job.picture.notes)
             finally:
+                self._busy("encode", busy)
                 with self._lock:
                     self._writing.discard(task.output)
 
@@ -244,6 +262,7 @@ class BatchProcessor:
         self._results: queue.Queue = queue.Queue()
         self._left = {"load": self.load_threads, "proc": len(self.inferencers)}
         self._writing: set[Path] = set()
+        self.stage_seconds = {"decode": 0.0, "model": 0.0, "encode": 0.0}
         for item in enumerate(tasks):
             self._tasks.put(item)
         for _ in range(self.load_threads):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field, replace
@@ -193,6 +194,16 @@ def _pillow_pixels(im: Image.Image, icc: bytes | None, notes: list[str]) -> tupl
     return np.asarray(im), icc
 
 
+def _bomb_reason(exc: Exception, max_pixels: int) -> str:
+    """Pillow refuses over twice its limit (set from ``max_pixels``) with a message naming that doubled limit:
+    say it as our own check does."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    pixels = int(found.group(1)) if found else 0
+    if 0 < max_pixels < pixels:
+        return f"too large: {pixels:,} pixels exceeds the limit of {max_pixels:,} (--max-pixels)"
+    return f"too large: {exc}"
+
+
 def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     """Decode the first frame of ``path`` upright, as floats, with its ICC profile and EXIF."""
     path = Path(path)
@@ -205,7 +216,7 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     except UnidentifiedImageError:
         raise ImageReadError("not an image (or a format Pillow cannot read)") from None
     except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"too large: {exc}") from None
+        raise ImageReadError(_bomb_reason(exc, max_pixels)) from None
     except OSError as exc:
         raise ImageReadError(f"cannot open: {exc}") from None
     with im:

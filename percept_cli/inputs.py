@@ -56,16 +56,24 @@ def discover(inputs: list[str], recursive: bool = False, exclude: str | os.PathL
     """Expand files, folders and globs into sources, in a stable order, without duplicates.
 
     Explicit files are taken whatever their extension (a non-image then fails with its reason); folders
-    and globs yield only image files. ``exclude`` (the output folder) is never descended into.
+    and globs yield only image files. ``exclude`` (the output folder) is never descended into, and files
+    found in it by a folder walk or a glob are dropped (they may be earlier outputs); a file named
+    explicitly is always taken, and a folder input that is (or is inside) ``exclude`` is refused.
     """
     excluded = Path(exclude).resolve() if exclude is not None else None
     out: list[Source] = []
+    explicit: set[Path] = set()
     for text in inputs:
         path = Path(text).expanduser()
         if path.is_dir():
+            where = path.resolve()
+            if excluded is not None and (where == excluded or excluded in where.parents):
+                raise UserError(f"{text}: is the output folder or inside it; choose another --out (outputs there "
+                                "would be read back as inputs on the next run)")
             out += _walk(path, recursive, excluded)
         elif path.is_file():
             out.append(Source(path, Path(path.name)))
+            explicit.add(path.resolve())
         elif _has_magic(text):
             matches = sorted(glob.glob(os.path.expanduser(text), recursive=recursive))
             if not matches:
@@ -83,7 +91,7 @@ def discover(inputs: list[str], recursive: bool = False, exclude: str | os.PathL
     unique = []
     for s in out:
         key = s.path.resolve()
-        if excluded is not None and excluded in key.parents:
+        if excluded is not None and excluded in key.parents and key not in explicit:
             continue
         if key not in seen:
             seen.add(key)

@@ -179,3 +179,15 @@ def test_ddp_on_cpu_with_two_processes(tmp_path, photos, style_image, vgg_path):
     assert len(rows) == 4
     net, info = load_model(tmp_path / "ddp" / "mosaic.safetensors")
     assert info.training["processes"] == 2
+
+
+def test_amp_choices_mean_what_they_say():
+    from train.devices import autocast_dtype
+
+    cpu = torch.device("cpu")
+    assert autocast_dtype("off", cpu) is None
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16
+    with pytest.raises(ValueError, match="fp16 needs a CUDA"):
+        autocast_dtype("fp16", cpu)
+    with pytest.raises(ValueError, match="unknown --amp"):
+        autocast_dtype("fast", cpu)

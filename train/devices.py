@@ -35,7 +35,7 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     (docs/BENCHMARKS.md) with the same loss to ~1%; off on other CPUs, where bf16 is emulated and slow.
     """
     if amp == "off":
-        return torch.bfloat16 if cpu_supports_bf16() else None
+        return None
     if amp == "bf16":
         return torch.bfloat16
     if amp == "fp16":
