@@ -22,6 +22,9 @@ class PerceptGroup(TyperGroup):
         except expected_errors() as exc:
             print_error(str(exc))
             ctx.exit(getattr(exc, "exit_code", 2))
+        except KeyboardInterrupt:
+            print_error("interrupted")
+            ctx.exit(130)  # the shell's convention for SIGINT
 
 
 app = typer.Typer(
@@ -60,4 +63,5 @@ def main() -> None:
     except expected_errors() as exc:
         exit_with(exc)
     except KeyboardInterrupt:
-        exit_with(KeyboardInterrupt("interrupted"))
+        print_error("interrupted")
+        raise SystemExit(130) from None

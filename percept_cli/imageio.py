@@ -17,6 +17,7 @@ import io
 import os
 import re
 import struct
+import warnings
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -74,6 +75,8 @@ class Picture:
 def configure_pixel_limit(max_pixels: int) -> None:
     """Align Pillow's own bomb guard with ours: ours rejects first with a clear reason; 0 means no limit."""
     Image.MAX_IMAGE_PIXELS = None if max_pixels <= 0 else max_pixels
+    # Pillow also warns between 1× and 2× its limit; read_image already refuses those with a clear reason.
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
 
 def icc_colour_space(icc: bytes | None) -> str | None:

@@ -71,3 +71,15 @@ def test_wrong_or_missing_key_fails_clearly(tmp_path):
         load_model(tmp_path / "junk.safetensors")
     with pytest.raises(ModelFileError, match="not found"):
         load_model(tmp_path / "absent.safetensors")
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from train.atomic import atomic_write
+
+    old = os.umask(0o022)
+    os.umask(old)
+    path = atomic_write(tmp_path / "a.txt", lambda p: p.write_text("x"))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~old
