@@ -1,7 +1,7 @@
 """Make docs/gallery.jpg for the README with percept itself: every shipped style on a sample photo, and ×4
 crops of the shipped upscalers beside bicubic.
 
-Usage: python tools/gallery.py [--photo examples/chelsea.jpg] [--out docs/gallery.jpg]
+Usage: python tools/gallery.py [--photo examples/chelsea.png] [--out docs/gallery.jpg]
 
 The images come from ``percept stylize`` / ``percept upscale`` runs (the same code path users get), so
 the gallery shows what the CLI produces.
@@ -58,8 +58,8 @@ def column(images: list[Image.Image], gap: int = 6) -> Image.Image:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--photo", type=Path, default=ROOT / "examples" / "chelsea.jpg")
-    ap.add_argument("--sr-photo", type=Path, default=ROOT / "examples" / "astronaut.jpg")
+    ap.add_argument("--photo", type=Path, default=ROOT / "examples" / "chelsea.png")
+    ap.add_argument("--sr-photo", type=Path, default=ROOT / "examples" / "astronaut.png")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "gallery.jpg")
     ap.add_argument("--thumb", type=int, default=200, help="Height of each stylised thumbnail.")
     args = ap.parse_args()

@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
@@ -37,7 +38,7 @@ from train.vgg import VGGLoss  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 SR_SETS = ("Set5", "Set14", "BSD100")
-HELD_OUT = ("chicago.jpg", "tubingen.jpg")
+HELD_OUT = ("chicago.jpg",)
 
 
 def cpu_name() -> str:
@@ -67,7 +68,9 @@ def wall_time(run_dir: Path) -> tuple[float, int]:
 
 def recipe_command(info) -> str:
     t = info.training
-    skip = {"task", "data", "name", "out", "run_dir", "style_image", "skipped", "resume", "vgg_weights"}
+    skip = {"task", "data", "name", "out", "run_dir", "style_image", "skipped", "resume", "vgg_weights", "amp",
+            "device", "final_step", "final_losses", "processes", "skipped_files", "training_images", "wall_time_s",
+            "checkpoint_every", "preview_every"}
     flags = []
     for key, value in sorted(t.items()):
         if key in skip or value is None or isinstance(value, dict | list):
@@ -120,7 +123,7 @@ def style_quality(model: Path, info, vgg: VGGLoss, lbfgs_iters: int) -> tuple[li
         img = Image.open(SHARED / "content" / name).convert("RGB")
         s = 256 / max(img.size)
         img = img.resize((round(img.width * s), round(img.height * s)), Image.BICUBIC)
-        x = torch.from_numpy(__import__("numpy").asarray(img)).permute(2, 0, 1)[None].float() / 255
+        x = torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].float() / 255
         start = time.perf_counter()
         with torch.no_grad():
             y = run_padded(net, x).clamp(0, 1)
@@ -181,6 +184,8 @@ def main() -> None:
     args = ap.parse_args()
     info = read_info(args.model)
     seconds, steps = wall_time(args.run_dir)
+    seconds = float(info.training.get("wall_time_s", seconds))
+    amp = str(info.training.get("amp", "off")).replace("torch.", "")
     threads = torch.get_num_threads()
     lines = [f"# {info.name}", "", f"{info.description}", "",
              f"- kind: {info.kind}" + (f", ×{info.scale}" if info.kind == "sr" else ""),
@@ -193,7 +198,7 @@ def main() -> None:
         lines.insert(5, f"- style image: `{info.style_image['name']}` (sha256 {info.style_image['sha256'][:16]}…)")
     lines += ["## Recipe", "", "Reproduce with:", "", "```", recipe_command(info), "```", "",
               f"Trained for {steps} iterations in {seconds / 60:.0f} min of wall time on {cpu_name()} "
-              f"(CPU, {threads} threads; no GPU was available), bf16 autocast where noted below.", ""]
+              f"(CPU, {threads} threads; no GPU was available), autocast: {amp}.", ""]
     if args.note:
         lines += [args.note, ""]
     lines += ["| setting | value |", "|---|---|"]

@@ -31,8 +31,11 @@ def evaluate(vgg: VGGLoss, image: torch.Tensor, content: torch.Tensor, targets: 
 
 
 def optimize_style(vgg: VGGLoss, content: torch.Tensor, style: torch.Tensor, opts: StyleOptions, iterations: int,
-                   on_iteration: Callable[[int, float], None] | None = None) -> tuple[torch.Tensor, list[float]]:
+                   on_iteration: Callable[[int, float], None] | None = None,
+                   on_image: Callable[[int, torch.Tensor], None] | None = None) -> tuple[torch.Tensor, list[float]]:
     """Run ``iterations`` L-BFGS iterations from ``content``; returns the image and the objective after each.
+
+    ``on_image(i, image)`` sees the (detached) image after iteration ``i``, e.g. to keep snapshots.
 
     Pixels are kept in [0, 1] by clamping after every iteration, as the networks' outputs are.
     """
@@ -58,4 +61,6 @@ def optimize_style(vgg: VGGLoss, content: torch.Tensor, style: torch.Tensor, opt
         history.append(value)
         if on_iteration:
             on_iteration(i + 1, value)
+        if on_image:
+            on_image(i + 1, image.detach())
     return image.detach(), history

@@ -1,0 +1,43 @@
+"""Give the shipped models their one-line descriptions (shown by ``percept models``).
+
+Rewrites only the metadata of each zoo file (weights are re-saved bit-identically in float16).
+Usage: python tools/describe_zoo.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from percept_cli.zoo import list_models  # noqa: E402
+from train.checkpoint import load_model, save_model  # noqa: E402
+
+DESCRIPTIONS = {
+    "starry-night": "Van Gogh, The Starry Night (1889): swirling blue and yellow brushwork",
+    "wave": "Hokusai, The Great Wave off Kanagawa: woodblock blues and foam",
+    "candy": "bright candy-coloured abstract patches",
+    "mosaic": "stained-glass mosaic tiles",
+    "udnie": "Picabia, Udnie (1913): cubist fragments in warm tones",
+    "la-muse": "Picasso, La Muse (1935): bold outlines and flat colour",
+    "sr-x4-pixel": "×4 upscaler, pixel (MSE) loss: highest PSNR, the default for --scale 4",
+    "sr-x4-feature": "×4 upscaler, feature (perceptual) loss at relu2_2: sharper edges and texture",
+    "sr-x8-pixel": "×8 upscaler, pixel (MSE) loss, the default for --scale 8",
+}
+
+
+def main() -> None:
+    for m in list_models():
+        text = DESCRIPTIONS.get(m.name)
+        if text is None or m.info.description == text:
+            continue
+        net, info = load_model(m.path)
+        info.description = text
+        save_model(m.path, net, info, half=True)
+        print(f"{m.name}: {text}")
+
+
+if __name__ == "__main__":
+    main()
