@@ -107,7 +107,7 @@ def main() -> None:
                     "(default: 1:C:1,2:C:2 and auto, C = cores)")
     ap.add_argument("--backends", default="auto,torch", help="comma list: auto, torch, onnxruntime, tensorrt")
     ap.add_argument("--precision", default=None, help="percept's precision (default: as percept stylize)")
-    ap.add_argument("--batch", type=int, default=4, help="percept's --batch-size")
+    ap.add_argument("--batch", type=int, default=0, help="percept's --batch-size (0: auto, as percept stylize)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (inputs and outputs)")
     ap.add_argument("--quick", action="store_true", help="3 images of 64×64, one thread setting: a smoke test")

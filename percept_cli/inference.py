@@ -62,6 +62,12 @@ def is_out_of_memory(exc: BaseException) -> bool:
         isinstance(exc, MemoryError) or "out of memory" in str(exc).lower() or "can't allocate" in str(exc).lower())
 
 
+def auto_batch_size(device: str) -> int:
+    """1 on the CPU: batch 4 of 512² measured 12% slower per image there (docs/BENCHMARKS.md); GPUs need
+    batches to fill their cores."""
+    return 4 if str(device).startswith("cuda") else 1
+
+
 def auto_tile(device: str, kind: str, scale: int, size_rule: int, batch_size: int = 1,
               fraction: float | None = None) -> int:
     """Largest square tile (input pixels) whose batch fits a share of free memory, a multiple of ``size_rule``."""
@@ -125,7 +131,7 @@ class Inferencer:
 
     def __init__(self, runtime: Runtime, kind: str | None = None, tile: int | str = "auto",
                  overlap: int | None = None, strength: float = 1.0, preserve_color: bool = False,
-                 batch_size: int = 1, global_norm: bool = True):
+                 batch_size: int = 0, global_norm: bool = True):
         self.runtime = runtime
         self.scale = int(runtime.scale)
         self.kind = kind or ("sr" if self.scale > 1 else "style")
@@ -133,7 +139,7 @@ class Inferencer:
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be within 0..1, not {strength}")
         self.strength, self.preserve_color = float(strength), bool(preserve_color)
-        self.batch_size = max(1, int(batch_size))
+        self.batch_size = int(batch_size) or auto_batch_size(runtime.device)
         self.overlap = DEFAULT_OVERLAP[self.kind] if overlap is None else max(0, int(overlap))
         self.norms = norm_layers(runtime) if global_norm else []
         self.auto = tile == "auto"

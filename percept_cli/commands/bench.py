@@ -111,7 +111,7 @@ class FolderRow:
         return d
 
 
-def run_pipeline(runtime, tasks, *, load_threads: int, save_threads: int, batch_size: int = 4,
+def run_pipeline(runtime, tasks, *, load_threads: int, save_threads: int, batch_size: int = 0,
                  tile: int | str = "auto", quality: int = 95, warm: bool = True):
     """``tasks`` through the batch pipeline of ``percept stylize``/``upscale`` on an opened runtime.
 
@@ -269,12 +269,12 @@ def bench(
         title = f"percept bench: {path.name}, model only, batch {n}, {dev}, {proc} CPU thread(s)"
         console.print(_model_table(rows, escape(title), escape(caption)))
     else:
-        n = batch or 4
+        n = batch or 0  # 0: the Inferencer's auto batch size, as percept stylize
         record["mode"] = "folder"
         rows_f, errors = _bench_folder(opened, folder, n, load, save, proc, warmup, repeats, log)
         record.update(batch=n, folder=str(folder), threads=f"{load}:{proc}:{save}",
                       rows=[r.to_dict() for r in rows_f], errors=[{"run": w, "error": e} for w, e in errors])
-        title = f"percept bench --folder {folder}: decode → model → encode, batch {n}, {dev}"
+        title = f"percept bench --folder {folder}: decode → model → encode, batch {n or 'auto'}, {dev}"
         console.print(_folder_table(rows_f, escape(title), escape(caption)))
         console.print("ms/img: busy time per image in each stage, summed over that stage's threads; stages overlap, "
                       "so images/s is set by the slowest stage per thread.", highlight=False)

@@ -15,7 +15,7 @@ import typer
 from percept_cli.batch import DONE, FAILED, SKIPPED, BatchProcessor, FileResult, Summary, plan_tasks
 from percept_cli.errors import UserError
 from percept_cli.imageio import DEFAULT_MAX_PIXELS, FORMATS, configure_pixel_limit
-from percept_cli.inference import Inferencer
+from percept_cli.inference import Inferencer, auto_batch_size
 from percept_cli.inputs import check_template, discover
 from percept_cli.zoo import default_sr_model, normalise_name, resolve_model
 from train.checkpoint import ModelInfo, read_info
@@ -27,7 +27,8 @@ RECURSIVE = typer.Option(False, "--recursive", "-r", help="Descend into sub-fold
 BACKEND = typer.Option("auto", "--backend", help="auto, torch, onnxruntime or tensorrt.")
 DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N (several: cuda:0,cuda:1).")
 PRECISION = typer.Option(None, "--precision", help="fp32, bf16 or fp16 (default: fp16 on GPU, fp32 on CPU).")
-BATCH = typer.Option(4, "--batch-size", "-b", min=1, help="Images (or tiles) of equal shape run together.")
+BATCH = typer.Option(0, "--batch-size", "-b", min=0, help="Images (or tiles) of equal shape run together "
+                     "(0: auto — 1 on the CPU, where batching measured slower, 4 on GPUs).")
 THREADS = typer.Option("auto", "--threads", help="LOAD:PROC:SAVE — decoder threads, CPU inference threads, "
                        "encoder threads (auto: min(4, cores):cores:min(4, cores)).")
 TILE = typer.Option("auto", "--tile", help="Tile size in input pixels, auto (from free memory, halved on "
@@ -120,14 +121,16 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
                                    log=lambda m: typer.echo(m, err=True))
             if getattr(runtime, "note", ""):
                 typer.echo(f"{runtime.name}: {runtime.note}", err=True)
+            batch = batch_size or auto_batch_size(runtime.device)
             inferencers.append(Inferencer(runtime, kind=info.kind, tile=tile_size, overlap=overlap,
-                                          strength=strength, preserve_color=preserve_color, batch_size=batch_size))
+                                          strength=strength, preserve_color=preserve_color, batch_size=batch))
         except ValueError as exc:
             raise UserError(str(exc)) from None
     devices = ", ".join(f"{i.runtime.name}/{i.runtime.device}/{i.runtime.precision}" for i in inferencers)
     reporter = ProgressReporter(len(tasks), verb, log_every=5.0)
     reporter.log(f"{verb}: {len(tasks)} images ({len(settled)} already settled) on {devices}, "
-                 f"threads {load}:{proc}:{save}, batch {batch_size}, tile {inferencers[0].tile or 'off'}")
+                 f"threads {load}:{proc}:{save}, batch {inferencers[0].batch_size}, "
+                 f"tile {inferencers[0].tile or 'off'}")
     counts = {DONE: 0, FAILED: 0}
     started = [0.0]
 
