@@ -20,6 +20,10 @@ from train.vgg import VGGLoss
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 
 
+STYLE_WEIGHT_HELP = ("1.5 kept the content recognisable in the measured runs (docs/TRAINING.md); paintings "
+                     "with strong texture statistics (candy, mosaic) want ~0.6.")
+
+
 @dataclass
 class StyleOptions:
     style_image: Path
@@ -28,7 +32,7 @@ class StyleOptions:
     image_size: int = 256
     style_size: int | None = 384  # long side of the style image; None keeps its size
     content_weight: float = 1.0
-    style_weight: float = 4.0
+    style_weight: float = 1.5
     tv_weight: float = 1e-6
     content_layer: str = "relu2_2"
     style_layers: Sequence[str] = STYLE_LAYERS

@@ -18,7 +18,7 @@ from train.optimize import evaluate, optimize_style, style_targets
 from train.preview import tensor_to_image
 from train.progress import ProgressReporter
 from train.sizing import run_padded
-from train.style_task import STYLE_LAYERS, StyleOptions, load_style_image
+from train.style_task import STYLE_LAYERS, STYLE_WEIGHT_HELP, StyleOptions, load_style_image
 from train.vgg import VGGLoss
 
 
@@ -68,7 +68,7 @@ def optimize_style_cmd(
     image_size: int = typer.Option(256, "--image-size", help="Long side of the content image (0 keeps it)."),
     style_size: int = typer.Option(384, "--style-size"),
     content_weight: float = typer.Option(1.0, "--content-weight"),
-    style_weight: float = typer.Option(4.0, "--style-weight"),
+    style_weight: float = typer.Option(1.5, "--style-weight", help=STYLE_WEIGHT_HELP),
     tv_weight: float = typer.Option(1e-5, "--tv-weight"),
     vgg_weights: str = typer.Option(None, "--vgg-weights"),
 ) -> None:
@@ -96,7 +96,7 @@ def style_loss_cmd(
     image_size: int = typer.Option(256, "--image-size", help="Long side of the content image (0 keeps it)."),
     style_size: int = typer.Option(384, "--style-size"),
     content_weight: float = typer.Option(1.0, "--content-weight"),
-    style_weight: float = typer.Option(4.0, "--style-weight"),
+    style_weight: float = typer.Option(1.5, "--style-weight", help=STYLE_WEIGHT_HELP),
     tv_weight: float = typer.Option(1e-5, "--tv-weight"),
     vgg_weights: str = typer.Option(None, "--vgg-weights"),
 ) -> None:

@@ -10,7 +10,7 @@ import typer
 from percept_cli.errors import UserError
 from train.data import DataError, resolve_data_dir
 from train.sr_task import SROptions, SRTask
-from train.style_task import STYLE_LAYERS, StyleOptions, StyleTask
+from train.style_task import STYLE_LAYERS, STYLE_WEIGHT_HELP, StyleOptions, StyleTask
 from train.trainer import Trainer, TrainingError, TrainSettings
 
 
@@ -52,7 +52,7 @@ def train_style(
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
     style_size: int = typer.Option(384, "--style-size", help="Long side of the style image (0 keeps it)."),
     content_weight: float = typer.Option(1.0, "--content-weight"),
-    style_weight: float = typer.Option(4.0, "--style-weight"),
+    style_weight: float = typer.Option(1.5, "--style-weight", help=STYLE_WEIGHT_HELP),
     tv_weight: float = typer.Option(1e-5, "--tv-weight"),
     content_layer: str = typer.Option("relu2_2", "--content-layer"),
     style_layers: str = typer.Option(",".join(STYLE_LAYERS), "--style-layers", help="Comma-separated VGG layers."),
