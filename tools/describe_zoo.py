@@ -18,8 +18,8 @@ from train.checkpoint import load_model, save_model  # noqa: E402
 DESCRIPTIONS = {
     "starry-night": "Van Gogh, The Starry Night (1889): swirling blue and yellow brushwork",
     "wave": "Hokusai, The Great Wave off Kanagawa: woodblock blues and foam",
-    "candy": "bright candy-coloured abstract patches",
-    "mosaic": "stained-glass mosaic tiles",
+    "the-scream": "Munch, The Scream (1893): swirling orange sky and dark flowing lines",
+    "feathers": "Feathers: soft painted feather plumes in blue and ochre",
     "udnie": "Picabia, Udnie (1913): cubist fragments in warm tones",
     "la-muse": "Picasso, La Muse (1935): bold outlines and flat colour",
     "sr-x4-pixel": "×4 upscaler, pixel (MSE) loss: highest PSNR, the default for --scale 4",
