@@ -160,11 +160,9 @@ def sr_preview(model: Path, scale: int) -> Image.Image:
     net, _ = load_model(model)
     hr = Image.open(SHARED / "sr_bench" / "Set14" / "HR" / "comic.png").convert("RGB")
     hr = hr.crop((0, 0, hr.width - hr.width % scale, hr.height - hr.height % scale))
-    import numpy as np
-
     from train.degradations import matlab_imresize
 
-    x = torch.from_numpy(np.asarray(hr)).permute(2, 0, 1).float() / 255
+    x = torch.from_numpy(np.array(hr)).permute(2, 0, 1).float() / 255
     lr = matlab_imresize(x, 1 / scale).clamp(0, 1)
     with torch.no_grad():
         sr = run_padded(net, lr[None])[0].clamp(0, 1)
