@@ -28,10 +28,23 @@ DESCRIPTIONS = {
 }
 
 
+def update_card(name: str, text: str) -> None:
+    """The card's third line is the model's description (see tools/model_card.py)."""
+    card = ROOT / "docs" / "models" / f"{name}.md"
+    if card.is_file():
+        lines = card.read_text().split("\n")
+        if len(lines) > 2 and lines[2] != text:
+            lines[2] = text
+            card.write_text("\n".join(lines))
+
+
 def main() -> None:
     for m in list_models():
         text = DESCRIPTIONS.get(m.name)
-        if text is None or m.info.description == text:
+        if text is None:
+            continue
+        update_card(m.name, text)
+        if m.info.description == text:
             continue
         net, info = load_model(m.path)
         info.description = text
