@@ -85,7 +85,7 @@ def main() -> None:
         hr_crop = hr.crop(box)
         lr = hr_crop.resize((32, 32), Image.BICUBIC)
         lr.save(tmp / "lr.png")
-        crops = [labelled(lr.resize((256, 256), Image.BICUBIC), "bicubic ×4")]
+        crops = [labelled(lr.resize((256, 256), Image.BICUBIC), "bicubic x4")]
         for m in srs:
             percept("upscale", str(tmp / "lr.png"), "--scale", "4", "--model", m.name, "--out", str(tmp / "hr"),
                     "--suffix", f"_{m.name}", "--backend", "torch")
