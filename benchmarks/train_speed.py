@@ -32,7 +32,7 @@ from engines.timing import Timing, machine_info, machine_line, sync  # noqa: E40
 from train.data import PositionSampler  # noqa: E402
 from train.devices import autocast_dtype, resolve_device  # noqa: E402
 from train.style_task import StyleOptions, StyleTask  # noqa: E402
-from train.trainer import _to_device  # noqa: E402  (the trainer's own host→device step)
+from train.trainer import _to_device, optimizer_step  # noqa: E402  (the trainer's own steps)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -90,14 +90,7 @@ def percept_loop(task: StyleTask, batch: int, steps: int, device: torch.device, 
             terms = task.losses(model, x)
         total = sum(terms.values())
         values = torch.stack([t.detach().float() for t in [total, *terms.values()]]).tolist()
-        opt.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(total).backward()
-            scaler.step(opt)
-            scaler.update()
-        else:
-            total.backward()
-            opt.step()
+        optimizer_step(opt, total, scaler)
         sync(device)
         last = values[0]
         now = time.perf_counter()

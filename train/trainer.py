@@ -301,14 +301,7 @@ class Trainer:
                         bad = ", ".join(f"{k}={v}" for k, v in zip(terms, values) if not math.isfinite(v))
                         raise TrainingError(f"loss is not finite at step {step + 1} ({bad}); training stopped, {kept}. "
                                             "Try a lower --lr or smaller loss weights.")
-                    opt.zero_grad(set_to_none=True)
-                    if scaler is not None:
-                        scaler.scale(total).backward()
-                        scaler.step(opt)
-                        scaler.update()
-                    else:
-                        total.backward()
-                        opt.step()
+                    optimizer_step(opt, total, scaler)
                     step += 1
                     n_rate += s.batch_size
                     last = dict(zip(terms, values))
@@ -355,6 +348,19 @@ class Trainer:
             if self.world > 1 and dist.is_initialized():
                 dist.destroy_process_group()
         return TrainResult(model_path, step, last, stopped, time.perf_counter() - t0)
+
+
+def optimizer_step(opt: torch.optim.Optimizer, total: torch.Tensor,
+                   scaler: torch.amp.GradScaler | None = None) -> None:
+    """One backward pass and update, through the fp16 grad scaler when there is one."""
+    opt.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(total).backward()
+        scaler.step(opt)
+        scaler.update()
+    else:
+        total.backward()
+        opt.step()
 
 
 def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:

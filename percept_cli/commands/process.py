@@ -15,7 +15,7 @@ import typer
 from percept_cli.batch import DONE, FAILED, SKIPPED, BatchProcessor, FileResult, Summary, plan_tasks
 from percept_cli.errors import UserError
 from percept_cli.imageio import DEFAULT_MAX_PIXELS, FORMATS, configure_pixel_limit
-from percept_cli.inference import Inferencer, auto_batch_size
+from percept_cli.inference import Inferencer
 from percept_cli.inputs import check_template, discover
 from percept_cli.zoo import default_sr_model, normalise_name, resolve_model
 from train.checkpoint import ModelInfo, read_info
@@ -121,9 +121,8 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
                                    log=lambda m: typer.echo(m, err=True))
             if getattr(runtime, "note", ""):
                 typer.echo(f"{runtime.name}: {runtime.note}", err=True)
-            batch = batch_size or auto_batch_size(runtime.device)
             inferencers.append(Inferencer(runtime, kind=info.kind, tile=tile_size, overlap=overlap,
-                                          strength=strength, preserve_color=preserve_color, batch_size=batch))
+                                          strength=strength, preserve_color=preserve_color, batch_size=batch_size))
         except ValueError as exc:
             raise UserError(str(exc)) from None
     devices = ", ".join(f"{i.runtime.name}/{i.runtime.device}/{i.runtime.precision}" for i in inferencers)
