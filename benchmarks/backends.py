@@ -1,6 +1,6 @@
 """Model-only throughput of a network per backend and precision on this machine, as a Markdown table.
 
-The same measurement as ``percept bench`` (``engines.timing.bench_model``: ``Runtime.run`` on one batch,
+The same measurement as ``percept bench`` (``percept.engines.timing.bench_model``: ``Runtime.run`` on one batch,
 no decoding or saving, median of repeats after warm-up), printed for docs/BENCHMARKS.md with the mean
 difference as well; without --model it times a seeded untrained TransformNet (speed does not depend on
 the weights). Reduced-precision outputs are compared with PyTorch FP32 (images in [0, 1]). A full run
@@ -21,8 +21,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engines.select import file_kind, resolve_device  # noqa: E402
-from engines.timing import (  # noqa: E402
+from percept.engines.select import file_kind, resolve_device  # noqa: E402
+from percept.engines.timing import (  # noqa: E402
     Planned,
     bench_model,
     machine_info,

@@ -1,7 +1,7 @@
 """Print parameter counts and FLOPs of every network at 256² and 512² output (docs/NETWORKS.md)."""
 
-from train.flops import count_flops, count_parameters
-from train.networks import SRNet, TransformNet
+from percept.train.flops import count_flops, count_parameters
+from percept.train.networks import SRNet, TransformNet
 
 ROWS = [
     ("TransformNet (style)", "instance norm, resize-conv", TransformNet()),

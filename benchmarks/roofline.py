@@ -1,6 +1,6 @@
 """The floor on this machine: how fast each network could possibly run, from its FLOPs and memory traffic.
 
-For every network of ``flops_table.py`` and output size: FLOPs per image (``train.flops``), activation
+For every network of ``flops_table.py`` and output size: FLOPs per image (``percept.train.flops``), activation
 traffic per image (each layer reading its input and writing its output once, plus the weights: what an
 unfused eager pass moves when activations do not stay in cache), and two lower bounds on the time per
 image — compute (FLOPs ÷ the measured peak of a large matrix product) and memory (traffic ÷ the measured
@@ -26,17 +26,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flops_table import ROWS  # noqa: E402
 
-from engines.select import resolve_device  # noqa: E402
-from engines.timing import (  # noqa: E402
+from percept.engines.select import resolve_device  # noqa: E402
+from percept.engines.timing import (  # noqa: E402
     machine_info,
     machine_line,
     measure,
     memory_bandwidth_gbs,
     peak_matmul_gflops,
 )
-from train.devices import cpu_supports_bf16  # noqa: E402
-from train.flops import network_cost  # noqa: E402
-from train.sizing import run_padded  # noqa: E402
+from percept.train.devices import cpu_supports_bf16  # noqa: E402
+from percept.train.flops import network_cost  # noqa: E402
+from percept.train.sizing import run_padded  # noqa: E402
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 * plain: the pytorch/examples ``fast_neural_style`` way — images decoded and cropped in the main process,
   fp32 eager forward/backward, ``Adam``; no autocast, no channels_last, no loader workers.
-* percept: the step of ``train.trainer.Trainer.run`` with its defaults — ``--amp auto`` (bf16 autocast on
+* percept: the step of ``percept.train.trainer.Trainer.run`` with its defaults — ``--amp auto`` (bf16 autocast on
   CPUs with native bf16 and on GPUs; fp16 + GradScaler on GPUs without bf16), channels_last on CUDA,
   loader worker processes (one per spare core, up to 4) with pinned memory on CUDA, and the per-step loss
   read-back the trainer does. Also timed with channels_last flipped (on for the CPU, off for CUDA), to show
@@ -28,11 +28,11 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engines.timing import Timing, machine_info, machine_line, sync  # noqa: E402
-from train.data import PositionSampler  # noqa: E402
-from train.devices import autocast_dtype, resolve_device  # noqa: E402
-from train.style_task import StyleOptions, StyleTask  # noqa: E402
-from train.trainer import _to_device, optimizer_step  # noqa: E402  (the trainer's own steps)
+from percept.engines.timing import Timing, machine_info, machine_line, sync  # noqa: E402
+from percept.train.data import PositionSampler  # noqa: E402
+from percept.train.devices import autocast_dtype, resolve_device  # noqa: E402
+from percept.train.style_task import StyleOptions, StyleTask  # noqa: E402
+from percept.train.trainer import _to_device, optimizer_step  # noqa: E402  (the trainer's own steps)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

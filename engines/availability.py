@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from train.devices import cpu_supports_bf16
+from percept.train.devices import cpu_supports_bf16
 
 
 @dataclass(frozen=True)

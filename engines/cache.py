@@ -12,11 +12,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from engines.engine_record import machine, mismatches, read_record
-from engines.errors import EngineError, EngineMismatch
-from engines.export import DEFAULT_OPSET, export_model
-from train.checkpoint import file_sha256
-from train.version import __version__
+from percept.engines.engine_record import machine, mismatches, read_record
+from percept.engines.errors import EngineError, EngineMismatch
+from percept.engines.export import DEFAULT_OPSET, export_model
+from percept.train.checkpoint import file_sha256
+from percept.train.version import __version__
 
 FP32_TOLERANCE = 1e-3  # max |onnxruntime - PyTorch| accepted for a cached export (images are in [0, 1])
 
@@ -45,7 +45,7 @@ def cached_onnx(model_path: str | os.PathLike, fp16: bool = False, opset: int = 
 def cached_engine(onnx_path: str | os.PathLike, precision: str = "fp16", flavour: str = "auto",
                   device: str = "cuda:0", log: Callable[[str], None] | None = None) -> Path:
     """A TensorRT engine for ``onnx_path`` that fits this machine: reused when its record matches, else built."""
-    from engines.trt_build import build_engine, load_tensorrt
+    from percept.engines.trt_build import build_engine, load_tensorrt
 
     trt, flavour = load_tensorrt(flavour)
     here = machine(flavour, trt.__version__, device)

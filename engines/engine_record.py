@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from engines.errors import BackendUnavailable, EngineMismatch
-from train.atomic import atomic_path
+from percept.engines.errors import BackendUnavailable, EngineMismatch
+from percept.train.atomic import atomic_path
 
 FORMAT = "percept-engine/1"
 CPU_BUILD = "cpu-build"  # the GPU name recorded for a TensorRT-RTX engine built on a machine without a GPU

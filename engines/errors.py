@@ -1,7 +1,7 @@
 """Errors the deployment side raises with a complete, user-facing message.
 
 ``EngineError`` is a ``ValueError`` so callers that already turn ``ValueError`` into a one-line CLI error
-keep working; ``percept_cli`` maps it to its ``UserError`` (engines never import percept_cli).
+keep working; ``percept_cli`` maps it to its ``UserError`` (engines never import percept.cli).
 """
 
 from __future__ import annotations

@@ -21,11 +21,11 @@ import onnx
 import torch
 from torch import nn
 
-from engines.errors import EngineError
-from engines.fp16 import convert_to_fp16
-from train.atomic import atomic_path
-from train.checkpoint import ModelInfo, load_model
-from train.version import __version__
+from percept.engines.errors import EngineError
+from percept.engines.fp16 import convert_to_fp16
+from percept.train.atomic import atomic_path
+from percept.train.checkpoint import ModelInfo, load_model
+from percept.train.version import __version__
 
 DEFAULT_OPSET = 18  # the dynamo exporter's native opset: no version conversion; TensorRT 10+/ORT parse it
 MIN_OPSET = 18  # below it the exporter would try a down-conversion that fails for Pad and keep 18 anyway

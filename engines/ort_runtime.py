@@ -1,6 +1,6 @@
 """ONNX Runtime backend: a percept .onnx file on the CPU, or on CUDA when onnxruntime-gpu is installed.
 
-Scale, size rule and min size come from the file's ``metadata_props`` (written by ``engines.export``), so an
+Scale, size rule and min size come from the file's ``metadata_props`` (written by ``percept.engines.export``), so an
 exported file runs without the model file it came from.
 """
 
@@ -11,8 +11,8 @@ import os
 import numpy as np
 import torch
 
-from engines.errors import BackendUnavailable, EngineError
-from engines.export import info_from_metadata
+from percept.engines.errors import BackendUnavailable, EngineError
+from percept.engines.export import info_from_metadata
 
 
 def session_options(threads: int | None = None):

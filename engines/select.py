@@ -6,7 +6,7 @@
     with extra copies, so it is never preferred.
   * CPU: ``onnxruntime`` then ``torch`` — measured on the development machine (2-core AVX-512 EPYC,
     ``benchmarks/backends.py``): ONNX Runtime FP32 was faster than PyTorch FP32 eager on the style net at
-    every size, and matches it to ~1e-6. The ONNX file is exported once into the cache (``engines.cache``).
+    every size, and matches it to ~1e-6. The ONNX file is exported once into the cache (``percept.engines.cache``).
 A model file (``.safetensors``) works with every backend; an ``.onnx`` file with onnxruntime/tensorrt; an
 engine (a file with a ``<engine>.json`` record) with tensorrt only. FP16/BF16 runtimes are probed on a
 small batch when opened and replaced by FP32 if their output is not finite.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from engines.errors import BackendUnavailable, EngineError, EngineMismatch
-from engines.runtime import Runtime
+from percept.engines.errors import BackendUnavailable, EngineError, EngineMismatch
+from percept.engines.runtime import Runtime
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -55,8 +55,8 @@ def default_precision(device: str) -> str:
 
 
 def _open_torch(path: Path, kind: str, device: str, precision: str, **options) -> Runtime:
-    from engines.torch_runtime import TorchRuntime
-    from train.checkpoint import load_model
+    from percept.engines.torch_runtime import TorchRuntime
+    from percept.train.checkpoint import load_model
 
     if kind != "model":
         raise BackendUnavailable(f"{path.name}: the torch backend runs percept model files (.safetensors), not "
@@ -67,8 +67,8 @@ def _open_torch(path: Path, kind: str, device: str, precision: str, **options) -
 
 def _open_onnxruntime(path: Path, kind: str, device: str, precision: str,
                       log: Callable[[str], None] | None) -> Runtime:
-    from engines.cache import cached_onnx
-    from engines.ort_runtime import OrtRuntime
+    from percept.engines.cache import cached_onnx
+    from percept.engines.ort_runtime import OrtRuntime
 
     if precision == "bf16":
         raise BackendUnavailable("onnxruntime runs fp32 or fp16 graphs, not bf16; use --backend torch for bf16")
@@ -83,9 +83,9 @@ def _open_onnxruntime(path: Path, kind: str, device: str, precision: str,
 
 def _open_tensorrt(path: Path, kind: str, device: str, precision: str,
                    log: Callable[[str], None] | None) -> Runtime:
-    from engines.cache import cached_engine, cached_onnx, rebuild_if_possible
-    from engines.trt_build import load_tensorrt
-    from engines.trt_runtime import TensorRTRuntime
+    from percept.engines.cache import cached_engine, cached_onnx, rebuild_if_possible
+    from percept.engines.trt_build import load_tensorrt
+    from percept.engines.trt_runtime import TensorRTRuntime
 
     if not device.startswith("cuda"):
         raise BackendUnavailable("TensorRT runs on NVIDIA GPUs only and no CUDA device is in use "

@@ -3,11 +3,11 @@
 * ``measure``: warm-up calls, then the median of timed repeats (CUDA is synchronised around each call).
 * ``plan_configs`` / ``open_configs`` / ``bench_model``: model-only throughput of a percept model on every
   backend and precision asked for, with PyTorch FP32 eager as the first (baseline) row: images/s,
-  ms/image, achieved GFLOP/s (``train.flops``), ratio to the baseline and the largest output difference.
+  ms/image, achieved GFLOP/s (``percept.train.flops``), ratio to the baseline and the largest output difference.
 * ``machine_info``, ``peak_matmul_gflops``, ``memory_bandwidth_gbs``: what this machine can do at best,
   for the roofline (``benchmarks/roofline.py``).
 
-Engines never import percept_cli: problems are ``ValueError``/``EngineError`` for the CLI to map.
+Engines never import percept.cli: problems are ``ValueError``/``EngineError`` for the CLI to map.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
-from engines.errors import EngineError
-from train.devices import cpu_supports_bf16
-from train.sizing import padded_size
+from percept.engines.errors import EngineError
+from percept.train.devices import cpu_supports_bf16
+from percept.train.sizing import padded_size
 
 Log = Callable[[str], None]
 
@@ -225,7 +225,7 @@ def open_configs(model_path: str | os.PathLike, planned: list[Planned], device: 
                  log: Log | None = None) -> tuple[list[Opened], list[tuple[str, str]]]:
     """Open each planned runtime (exports/builds are cached); failures are returned with their reason.
     Two plans that end up on the same runtime and precision (``auto`` picking the baseline) run once."""
-    from engines.select import open_runtime
+    from percept.engines.select import open_runtime
 
     opened: list[Opened] = []
     failed: list[tuple[str, str]] = []
@@ -243,16 +243,16 @@ def open_configs(model_path: str | os.PathLike, planned: list[Planned], device: 
 
 def network_of(model_path: str | os.PathLike):
     """An nn.Module of the model's architecture (for FLOP counts), or None when the file does not say."""
-    from engines.select import file_kind
-    from train.checkpoint import load_model
-    from train.networks import build_network
+    from percept.engines.select import file_kind
+    from percept.train.checkpoint import load_model
+    from percept.train.networks import build_network
 
     kind = file_kind(model_path)
     try:
         if kind == "model":
             return load_model(model_path)[0]
         if kind == "onnx":
-            from engines.export import info_from_metadata, read_metadata
+            from percept.engines.export import info_from_metadata, read_metadata
 
             info = info_from_metadata(read_metadata(model_path))
             return build_network(info.config) if info is not None else None
@@ -304,7 +304,7 @@ def bench_model(opened: list[Opened], sizes: list[int], batch: int = 1, warmup: 
                 on_row: Callable[[ModelRow], None] | None = None) -> tuple[list[ModelRow], list[tuple[str, str]]]:
     """Time ``Runtime.run`` on a random batch per size for each opened runtime (model only: no decoding or
     encoding). Returns rows (a size's first row is its baseline) and (what, error) for runs that failed."""
-    from train.flops import count_flops
+    from percept.train.flops import count_flops
 
     rows: list[ModelRow] = []
     errors: list[tuple[str, str]] = []
@@ -353,8 +353,8 @@ def bench_model(opened: list[Opened], sizes: list[int], batch: int = 1, warmup: 
 def save_random_model(path: str | os.PathLike, scale: int = 1, seed: int = 0) -> Path:
     """A seeded untrained network (style for ``scale`` 1, else SR ×scale) saved as a percept model file, for
     benchmarks without a trained model: speed does not depend on the weights."""
-    from train.checkpoint import describe, save_model
-    from train.networks import SRNet, TransformNet
+    from percept.train.checkpoint import describe, save_model
+    from percept.train.networks import SRNet, TransformNet
 
     torch.manual_seed(seed)
     net = TransformNet() if scale == 1 else SRNet(scale)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from train.checkpoint import ModelInfo
+from percept.train.checkpoint import ModelInfo
 
 
 class TorchRuntime:

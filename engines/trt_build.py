@@ -4,7 +4,7 @@ Precision, by what the installed TensorRT offers (detected from its attributes, 
   * ``BuilderFlag.FP16`` exists (TensorRT ≤ 10): FP32 ONNX + the FP16 builder flag (weakly typed network;
     TensorRT picks FP16 kernels layer by layer).
   * no FP16 flag (TensorRT ≥ 11, TensorRT-RTX): networks are strongly typed, so FP16 must be in the graph:
-    the FP32 ONNX is converted with ``engines.fp16`` (FP32 I/O, instance norm in FP32) and the network is
+    the FP32 ONNX is converted with ``percept.engines.fp16`` (FP32 I/O, instance norm in FP32) and the network is
     created ``STRONGLY_TYPED`` (where that flag still exists; TensorRT 11 ignores it, strong typing is on).
   * an ONNX that is already FP16 is always built strongly typed, whatever the version.
 TensorRT-RTX builds ahead of time on the CPU (no GPU needed) and JIT-compiles kernels on the user's GPU;
@@ -26,14 +26,14 @@ from typing import Any
 import onnx
 import torch
 
-from engines.availability import tensorrt_module
-from engines.engine_record import CPU_BUILD, FLAVOURS, gpu_info, rtx_default_targets, write_record
-from engines.errors import BackendUnavailable, EngineError
-from engines.export import read_metadata
-from engines.fp16 import convert_to_fp16, is_fp16_graph
-from train.atomic import atomic_path
-from train.checkpoint import file_sha256
-from train.version import __version__
+from percept.engines.availability import tensorrt_module
+from percept.engines.engine_record import CPU_BUILD, FLAVOURS, gpu_info, rtx_default_targets, write_record
+from percept.engines.errors import BackendUnavailable, EngineError
+from percept.engines.export import read_metadata
+from percept.engines.fp16 import convert_to_fp16, is_fp16_graph
+from percept.train.atomic import atomic_path
+from percept.train.checkpoint import file_sha256
+from percept.train.version import __version__
 
 Dims = tuple[int, int, int, int]
 INSTALL = {"tensorrt": "pip install 'percept[tensorrt]'", "tensorrt-rtx": "pip install 'percept[tensorrt-rtx]'"}

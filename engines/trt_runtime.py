@@ -3,7 +3,7 @@
 No pycuda: device buffers are torch tensors (``set_tensor_address(name, tensor.data_ptr())``) and
 ``execute_async_v3`` runs on a torch CUDA stream, so memory comes from torch's caching allocator and
 nothing else initialises CUDA. The engine's JSON record is checked against this machine before
-deserialising (``engines.engine_record``). For TensorRT-RTX, JIT-compiled kernels are kept in a runtime
+deserialising (``percept.engines.engine_record``). For TensorRT-RTX, JIT-compiled kernels are kept in a runtime
 cache file beside the engine (``<engine>.rtxcache``) so the next start skips the compilation.
 """
 
@@ -15,12 +15,12 @@ from typing import Any
 
 import torch
 
-from engines.availability import tensorrt_module
-from engines.engine_record import FLAVOURS, check_record, machine, read_record
-from engines.errors import BackendUnavailable, EngineError
-from engines.trt_build import INSTALL, make_logger
-from train.atomic import atomic_path
-from train.checkpoint import ModelInfo, file_sha256
+from percept.engines.availability import tensorrt_module
+from percept.engines.engine_record import FLAVOURS, check_record, machine, read_record
+from percept.engines.errors import BackendUnavailable, EngineError
+from percept.engines.trt_build import INSTALL, make_logger
+from percept.train.atomic import atomic_path
+from percept.train.checkpoint import ModelInfo, file_sha256
 
 TORCH_DTYPES = {"FLOAT": torch.float32, "HALF": torch.float16, "BF16": torch.bfloat16, "INT32": torch.int32}
 
@@ -30,7 +30,7 @@ def _torch_dtype(trt_dtype: Any) -> torch.dtype:
 
 
 class TensorRTRuntime:
-    """Runs a percept engine built by ``engines.trt_build`` on one CUDA device."""
+    """Runs a percept engine built by ``percept.engines.trt_build`` on one CUDA device."""
 
     note = ""
 

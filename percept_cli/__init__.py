@@ -1,5 +1,5 @@
 """percept's command line: commands, the batch processor, image I/O, tiling, and the model zoo."""
 
-from train.version import __version__
+from percept.train.version import __version__
 
 __all__ = ["__version__"]

@@ -1,3 +1,3 @@
-from percept_cli.app import main
+from percept.cli.app import main
 
 main()

@@ -1,4 +1,4 @@
-"""The ``percept`` Typer application. Each module in ``percept_cli.commands`` registers its commands."""
+"""The ``percept`` Typer application. Each module in ``percept.cli.commands`` registers its commands."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pkgutil
 import typer
 from typer.core import TyperGroup
 
-from percept_cli import commands
-from percept_cli.errors import exit_with, expected_errors, print_error
-from train.version import __version__
+from percept.cli import commands
+from percept.cli.errors import exit_with, expected_errors, print_error
+from percept.train.version import __version__
 
 
 class PerceptGroup(TyperGroup):

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from percept_cli.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image, write_image
-from percept_cli.inference import Inferencer, Job, Piece
-from train.atomic import atomic_path
+from percept.cli.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image, write_image
+from percept.cli.inference import Inferencer, Job, Piece
+from percept.train.atomic import atomic_path
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 _POLL = 0.1
@@ -319,8 +319,8 @@ def plan_tasks(sources, out_dir: Path, template: str, suffix: str, format_choice
     output that would replace an input or another file's output fails with the reason.
     Returns (tasks to run, results already settled), both in input order.
     """
-    from percept_cli.imageio import extension_for, format_from_suffix, output_format
-    from percept_cli.inputs import output_path
+    from percept.cli.imageio import extension_for, format_from_suffix, output_format
+    from percept.cli.inputs import output_path
 
     inputs = {s.path.resolve() for s in sources}
     claimed: dict[Path, Path] = {}

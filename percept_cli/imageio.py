@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
-from train.atomic import atomic_path
+from percept.train.atomic import atomic_path
 
 DEFAULT_MAX_PIXELS = 100_000_000
 _UMASK = os.umask(0)

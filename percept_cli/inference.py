@@ -16,11 +16,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engines.runtime import Runtime
-from percept_cli.imageio import Picture
-from percept_cli.instancenorm import Stats, imposed, measure, norm_layers
-from percept_cli.tiling import Tile, blend, plan_tiles
-from train.sizing import pad_to_multiple
+from percept.cli.imageio import Picture
+from percept.cli.instancenorm import Stats, imposed, measure, norm_layers
+from percept.cli.tiling import Tile, blend, plan_tiles
+from percept.engines.runtime import Runtime
+from percept.train.sizing import pad_to_multiple
 
 MIN_TILE = 32
 # Peak activation memory per input pixel at batch 1 (measured on CPU, fp32): TransformNet ~1.2 KB;
@@ -125,7 +125,7 @@ class Inferencer:
     ``tile``: input-pixel tile size, ``0`` for whole images, or ``"auto"`` (sized from free memory, halved
     on out-of-memory). ``overlap`` defaults to 128 px for style nets (wide context) and 16 px for SR.
     ``global_norm``: tiles of a style image share instance-norm statistics measured on the whole image
-    (PyTorch runtime only; see ``percept_cli.instancenorm``). ``strength`` blends a stylised result with
+    (PyTorch runtime only; see ``percept.cli.instancenorm``). ``strength`` blends a stylised result with
     the original; ``preserve_color`` keeps the input's chroma and takes only the stylised luminance.
     """
 

@@ -49,7 +49,7 @@ def _hooks(layers: Sequence[nn.Module], hook) -> Iterator[None]:
 
 def measure(runtime, layers: list[nn.InstanceNorm2d], image: torch.Tensor, max_side: int) -> Stats:
     """Statistics of every layer for ``image`` (3×H×W) downscaled so its longer side is at most ``max_side``."""
-    from train.sizing import pad_to_multiple
+    from percept.train.sizing import pad_to_multiple
 
     h, w = image.shape[-2:]
     factor = min(1.0, max_side / max(h, w))

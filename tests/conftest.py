@@ -33,7 +33,7 @@ def vgg_path() -> Path:
 
 @pytest.fixture(scope="session")
 def vgg(vgg_path):
-    from train.vgg import VGGLoss
+    from percept.train.vgg import VGGLoss
 
     return VGGLoss(vgg_path)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from train.checkpoint import describe, save_model
-from train.networks import SRNet, TransformNet
+from percept.train.checkpoint import describe, save_model
+from percept.train.networks import SRNet, TransformNet
 
 
 def photo(h: int, w: int, seed: int = 0) -> np.ndarray:

@@ -9,10 +9,10 @@ from PIL import Image
 from process_helpers import photo, save_sr_model
 from typer.testing import CliRunner
 
-from engines.timing import measure, plan_configs
-from percept_cli.app import app
-from train.flops import count_flops, network_cost
-from train.networks import SRNet, TransformNet
+from percept.cli.app import app
+from percept.engines.timing import measure, plan_configs
+from percept.train.flops import count_flops, network_cost
+from percept.train.networks import SRNet, TransformNet
 
 runner = CliRunner()
 QUIET = ["--threads", "1:1:1"]  # one inference thread: fast and steady on a busy 2-core machine
@@ -74,9 +74,9 @@ def test_bad_options_are_one_line(sr_model, args, words):
 
 
 def test_no_model_shipped_asks_for_one(monkeypatch):
-    import percept_cli.zoo
+    import percept.cli.zoo
 
-    monkeypatch.setattr(percept_cli.zoo, "list_models", lambda: [])
+    monkeypatch.setattr(percept.cli.zoo, "list_models", lambda: [])
     r = runner.invoke(app, ["bench", "--sizes", "32"])
     assert r.exit_code == 2 and "--model" in r.output
 

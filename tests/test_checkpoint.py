@@ -4,8 +4,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from train.checkpoint import ModelFileError, describe, load_model, read_info, save_model
-from train.networks import SRNet, TransformNet
+from percept.train.checkpoint import ModelFileError, describe, load_model, read_info, save_model
+from percept.train.networks import SRNet, TransformNet
 
 
 def _trained_like(net):
@@ -77,7 +77,7 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     import os
     import stat
 
-    from train.atomic import atomic_write
+    from percept.train.atomic import atomic_write
 
     old = os.umask(0o022)
     os.umask(old)

@@ -3,8 +3,8 @@ import sys
 
 from typer.testing import CliRunner
 
-from percept_cli.app import app
-from train.version import __version__
+from percept.cli.app import app
+from percept.train.version import __version__
 
 runner = CliRunner()
 
@@ -25,5 +25,19 @@ def test_doctor_reports_components_and_vgg(vgg_path, monkeypatch):
 
 
 def test_console_script_runs_as_module():
-    out = subprocess.run([sys.executable, "-m", "percept_cli", "--version"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "percept.cli", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and __version__ in out.stdout
+
+
+def test_a_users_own_train_and_engines_modules_do_not_shadow_percept(tmp_path):
+    """ML projects often have a train.py (and an engines.py) beside their scripts: percept must still import."""
+    for name in ("train.py", "engines.py", "percept_cli.py"):
+        (tmp_path / name).write_text("raise SystemExit('user module imported instead of percept')\n")
+    code = ("import percept.cli.app, percept.train.networks, percept.engines.select, sys; "
+            "print(percept.cli.app.__file__)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert str(tmp_path) not in out.stdout
+    out = subprocess.run([sys.executable, "-m", "percept.cli", "--version"], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and __version__ in out.stdout, out.stderr

@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from train.degradations import (
+from percept.train.degradations import (
     gaussian_blur,
     histogram_match,
     matlab_imresize,

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-import engines.cache
-from engines.errors import BackendUnavailable
-from engines.ort_runtime import OrtRuntime
-from engines.select import AUTO_ORDER, open_runtime
-from engines.torch_runtime import TorchRuntime
-from engines.trt_build import load_tensorrt
-from train.checkpoint import describe, save_model
-from train.networks import SRNet, TransformNet
+import percept.engines.cache
+from percept.engines.errors import BackendUnavailable
+from percept.engines.ort_runtime import OrtRuntime
+from percept.engines.select import AUTO_ORDER, open_runtime
+from percept.engines.torch_runtime import TorchRuntime
+from percept.engines.trt_build import load_tensorrt
+from percept.train.checkpoint import describe, save_model
+from percept.train.networks import SRNet, TransformNet
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -58,7 +58,8 @@ def test_onnxruntime_gives_the_same_images_as_torch(cache, models, kind, shape):
 
 def test_auto_on_cpu_says_what_it_chose_and_reuses_the_cached_export(cache, models, monkeypatch):
     open_runtime(models["style"], backend="onnxruntime", device="cpu")  # populate the cache (or hit it)
-    monkeypatch.setattr(engines.cache, "export_model", lambda *a, **k: pytest.fail("re-exported a cached model"))
+    monkeypatch.setattr(percept.engines.cache, "export_model",
+                        lambda *a, **k: pytest.fail("re-exported a cached model"))
     rt = open_runtime(models["style"], device="cpu")
     assert rt.name == AUTO_ORDER["cpu"][0] and rt.precision == "fp32"
     assert rt.note.startswith(f"auto chose {rt.name} (fp32, cpu)")
@@ -66,7 +67,7 @@ def test_auto_on_cpu_says_what_it_chose_and_reuses_the_cached_export(cache, mode
 
 
 def test_onnx_file_opens_directly_and_torch_refuses_it(cache, models):
-    onnx_path = engines.cache.cached_onnx(models["sr"])
+    onnx_path = percept.engines.cache.cached_onnx(models["sr"])
     rt = open_runtime(onnx_path, device="cpu")
     assert rt.name == "onnxruntime" and rt.scale == 4 and rt.min_size == 5
     with pytest.raises(BackendUnavailable, match="runs percept model files"):
@@ -81,7 +82,7 @@ def test_tensorrt_without_gpu_is_one_clear_line(models):
 
 
 def test_missing_tensorrt_says_how_to_install(monkeypatch):
-    monkeypatch.setattr("engines.trt_build.tensorrt_module", lambda name: None)
+    monkeypatch.setattr("percept.engines.trt_build.tensorrt_module", lambda name: None)
     for flavour, hint in (("tensorrt", "pip install 'percept[tensorrt]'"),
                           ("tensorrt-rtx", "pip install 'percept[tensorrt-rtx]'")):
         with pytest.raises(BackendUnavailable, match=f"{flavour} is not installed") as exc:

@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from percept_cli.app import app, main
-from train.checkpoint import describe, save_model
-from train.evaluate_sr import (
+from percept.cli.app import app, main
+from percept.train.checkpoint import describe, save_model
+from percept.train.evaluate_sr import (
     EvalDataError,
     Pair,
     dataset_name,
@@ -21,7 +21,7 @@ from train.evaluate_sr import (
     results_json,
     save_png,
 )
-from train.networks import SRNet
+from percept.train.networks import SRNet
 
 runner = CliRunner()
 SIZES = {"alpha": (61, 50), "beta": (48, 64)}  # (W, H); alpha is cropped to 60x48

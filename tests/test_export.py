@@ -11,13 +11,13 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from typer.testing import CliRunner
 
-from engines.errors import EngineError
-from engines.export import export_network, info_from_metadata, read_metadata, run_onnx
-from engines.fp16 import convert_to_fp16, fp32_op_types, is_fp16_graph
-from percept_cli.app import app
-from percept_cli.errors import UserError
-from train.checkpoint import describe, read_info, save_model
-from train.networks import SRNet, TransformNet
+from percept.cli.app import app
+from percept.cli.errors import UserError
+from percept.engines.errors import EngineError
+from percept.engines.export import export_network, info_from_metadata, read_metadata, run_onnx
+from percept.engines.fp16 import convert_to_fp16, fp32_op_types, is_fp16_graph
+from percept.train.checkpoint import describe, read_info, save_model
+from percept.train.networks import SRNet, TransformNet
 
 
 def trained_like(net: torch.nn.Module, seed: int = 1) -> torch.nn.Module:

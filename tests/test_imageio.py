@@ -1,4 +1,4 @@
-"""Image fidelity of percept_cli.imageio: orientation, ICC/EXIF, alpha, grey/palette/CMYK, 16-bit, animation,
+"""Image fidelity of percept.cli.imageio: orientation, ICC/EXIF, alpha, grey/palette/CMYK, 16-bit, animation,
 bomb guard, and one-line reasons for unreadable files."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import tifffile
 from PIL import Image, ImageCms, ImageOps
 from process_helpers import photo
 
-from percept_cli.imageio import ImageReadError, Picture, encode_png16, read_image, write_image
+from percept.cli.imageio import ImageReadError, Picture, encode_png16, read_image, write_image
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from train.losses import (
+from percept.train.losses import (
     FeatureLoss,
     StyleLoss,
     TVLoss,

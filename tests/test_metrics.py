@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from train.evaluate_sr import bicubic_upscaler, evaluate, iter_pairs, match_files
-from train.metrics import gaussian_kernel, mean_psnr, psnr, quantize_8bit, rgb_to_y, ssim
+from percept.train.evaluate_sr import bicubic_upscaler, evaluate, iter_pairs, match_files
+from percept.train.metrics import gaussian_kernel, mean_psnr, psnr, quantize_8bit, rgb_to_y, ssim
 
 
 def grey(value: float, size: int = 32) -> torch.Tensor:

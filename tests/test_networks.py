@@ -1,9 +1,9 @@
 import pytest
 import torch
 
+from percept.train.networks import SRNet, TransformNet, build_network
+from percept.train.sizing import pad_to_multiple, padded_size, run_padded
 from tests.conftest import devices
-from train.networks import SRNet, TransformNet, build_network
-from train.sizing import pad_to_multiple, padded_size, run_padded
 
 
 @pytest.mark.parametrize("norm", ["instance", "batch"])

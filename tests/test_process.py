@@ -24,10 +24,10 @@ from PIL import Image, ImageCms, ImageOps
 from process_helpers import no_partial_files, photo, save_sr_model, save_style_model
 from typer.testing import CliRunner
 
-import percept_cli.commands.process as process_cmd
-from percept_cli.app import app
-from percept_cli.imageio import encode_png16
-from percept_cli.inference import Inferencer
+import percept.cli.commands.process as process_cmd
+from percept.cli.app import app
+from percept.cli.imageio import encode_png16
+from percept.cli.inference import Inferencer
 
 runner = CliRunner()
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -601,7 +601,7 @@ def test_real_sigint_stops_cleanly(tmp_path, models):
     for i in range(60):
         save(src / f"img{i:02d}.png", photo(48, 48, i))
     env = {**os.environ, "PERCEPT_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "percept_cli", "upscale", str(src), "-o", str(out), "-m", str(models.sr_net),
+    cmd = [sys.executable, "-m", "percept.cli", "upscale", str(src), "-o", str(out), "-m", str(models.sr_net),
            "--scale", "4", "--backend", "torch", "--threads", "1:1:1", "-b", "1", "--tile", "0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:

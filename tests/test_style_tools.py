@@ -5,11 +5,11 @@ from pathlib import Path
 import torch
 from typer.testing import CliRunner
 
-from percept_cli.app import app
-from train.checkpoint import describe, save_model
-from train.networks import TransformNet
-from train.optimize import evaluate, optimize_style, style_targets
-from train.style_task import StyleOptions, load_style_image
+from percept.cli.app import app
+from percept.train.checkpoint import describe, save_model
+from percept.train.networks import TransformNet
+from percept.train.optimize import evaluate, optimize_style, style_targets
+from percept.train.style_task import StyleOptions, load_style_image
 
 
 def test_lbfgs_lowers_the_objective(vgg, shared_dir):
@@ -43,14 +43,14 @@ def test_style_loss_and_optimize_cli(tmp_path, vgg_path, shared_dir):
 
 
 def test_bf16_autocast_objective_close_to_fp32(vgg, shared_dir):
-    from train.devices import cpu_supports_bf16
+    from percept.train.devices import cpu_supports_bf16
 
     torch.manual_seed(0)
     x = load_style_image(shared_dir / "data" / "content" / "amber.jpg", 64)
     net = TransformNet()
     opts = StyleOptions(style_image=Path("s"), data=Path("."), name="o")
     targets = style_targets(vgg, load_style_image(shared_dir / "data" / "styles" / "udnie.jpg", 64), opts.style_layers)
-    from train.style_task import objective
+    from percept.train.style_task import objective
 
     with torch.no_grad():
         ref = sum(objective(vgg, net(x), x, targets, opts).values()).item()

@@ -7,13 +7,13 @@ import pytest
 import torch
 from process_helpers import photo
 
-import percept_cli.inference as inference
-from engines.torch_runtime import TorchRuntime
-from percept_cli.imageio import Picture
-from percept_cli.inference import Inferencer, PieceFailed, auto_tile
-from percept_cli.tiling import Tile, blend, plan_tiles, tile_starts
-from train.checkpoint import describe
-from train.networks import SRNet, TransformNet
+import percept.cli.inference as inference
+from percept.cli.imageio import Picture
+from percept.cli.inference import Inferencer, PieceFailed, auto_tile
+from percept.cli.tiling import Tile, blend, plan_tiles, tile_starts
+from percept.engines.torch_runtime import TorchRuntime
+from percept.train.checkpoint import describe
+from percept.train.networks import SRNet, TransformNet
 
 
 def runtime(net):

@@ -7,11 +7,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from percept_cli.app import app
+from percept.cli.app import app
+from percept.train.checkpoint import load_model
+from percept.train.sr_task import PatchPair, SROptions, SRTask
+from percept.train.trainer import Trainer, TrainSettings
 from tests.test_train_style import make_photos
-from train.checkpoint import load_model
-from train.sr_task import PatchPair, SROptions, SRTask
-from train.trainer import Trainer, TrainSettings
 
 
 @pytest.mark.parametrize("degradation", ["paper", "bicubic"])

@@ -14,11 +14,11 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from percept_cli.app import app
-from train.checkpoint import load_model
-from train.data import DataError
-from train.style_task import StyleOptions, StyleTask
-from train.trainer import Trainer, TrainingError, TrainSettings
+from percept.cli.app import app
+from percept.train.checkpoint import load_model
+from percept.train.data import DataError
+from percept.train.style_task import StyleOptions, StyleTask
+from percept.train.trainer import Trainer, TrainingError, TrainSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -168,7 +168,7 @@ def test_ddp_on_cpu_with_two_processes(tmp_path, photos, style_image, vgg_path):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
     assert torchrun, "torchrun not found"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "percept_cli", "train-style", str(style_image),
+    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "percept.cli", "train-style", str(style_image),
            "--data", str(photos), "--image-size", "32", "--style-size", "32", "--iterations", "4",
            "--batch-size", "4", "--workers", "0", "--device", "cpu", "--amp", "off",
            "--run-dir", str(tmp_path / "ddp"), "--vgg-weights", str(vgg_path)]
@@ -182,7 +182,7 @@ def test_ddp_on_cpu_with_two_processes(tmp_path, photos, style_image, vgg_path):
 
 
 def test_amp_choices_mean_what_they_say():
-    from train.devices import autocast_dtype
+    from percept.train.devices import autocast_dtype
 
     cpu = torch.device("cpu")
     assert autocast_dtype("off", cpu) is None

@@ -11,17 +11,17 @@ import torch
 from onnx import TensorProto, helper
 from typer.testing import CliRunner
 
-from engines.availability import tensorrt_module
-from engines.cache import rebuild_if_possible
-from engines.engine_record import CPU_BUILD, mismatches, read_record, record_path, write_record
-from engines.errors import EngineError, EngineMismatch
-from engines.export import export_network
-from engines.fp16 import convert_to_fp16
-from engines.trt_build import Profile, build_engine, check_profile, default_profile, parse_dims
-from engines.trt_runtime import TensorRTRuntime
-from percept_cli.app import app
-from train.checkpoint import describe, file_sha256
-from train.networks import TransformNet
+from percept.cli.app import app
+from percept.engines.availability import tensorrt_module
+from percept.engines.cache import rebuild_if_possible
+from percept.engines.engine_record import CPU_BUILD, mismatches, read_record, record_path, write_record
+from percept.engines.errors import EngineError, EngineMismatch
+from percept.engines.export import export_network
+from percept.engines.fp16 import convert_to_fp16
+from percept.engines.trt_build import Profile, build_engine, check_profile, default_profile, parse_dims
+from percept.engines.trt_runtime import TensorRTRuntime
+from percept.train.checkpoint import describe, file_sha256
+from percept.train.networks import TransformNet
 
 rtx = tensorrt_module("tensorrt_rtx")
 pytestmark = pytest.mark.skipif(rtx is None, reason="tensorrt-rtx is not installed or does not load "
@@ -175,7 +175,7 @@ def test_cli_build_engine(style_onnx, tmp_path, monkeypatch):
     assert "precision: fp16 (strongly typed FP16 ONNX)" in result.output and "NORMALIZATION fp32×15" in result.output
     assert "profile input: min 1x3x64x64, opt 1x3x128x128, max 2x3x256x256" in result.output
     assert record_path(out).is_file()
-    monkeypatch.setattr("engines.trt_build.tensorrt_module", lambda name: None)
+    monkeypatch.setattr("percept.engines.trt_build.tensorrt_module", lambda name: None)
     missing = CliRunner().invoke(app, ["build-engine", str(style_onnx), "--flavour", "tensorrt-rtx"])
     assert missing.exit_code == 2
     assert missing.output.strip() == ("error: tensorrt-rtx is not installed (or does not load): "

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from train.vgg import LAYER_INDEX, VGGLoss, VGGWeightsError, find_weights, load_vgg_state
+from percept.train.vgg import LAYER_INDEX, VGGLoss, VGGWeightsError, find_weights, load_vgg_state
 
 
 def photo(shared_dir: Path, size: int = 96) -> torch.Tensor:

@@ -12,8 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from percept_cli.zoo import list_models  # noqa: E402
-from train.checkpoint import load_model, save_model  # noqa: E402
+from percept.cli.zoo import list_models  # noqa: E402
+from percept.train.checkpoint import load_model, save_model  # noqa: E402
 
 DESCRIPTIONS = {
     "starry-night": "Van Gogh, The Starry Night (1889): swirling blue and yellow brushwork",

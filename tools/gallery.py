@@ -20,13 +20,13 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from percept_cli.zoo import list_models  # noqa: E402
+from percept.cli.zoo import list_models  # noqa: E402
 
 LABEL = 18
 
 
 def percept(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "percept_cli", *args], check=True, cwd=ROOT)
+    subprocess.run([sys.executable, "-m", "percept.cli", *args], check=True, cwd=ROOT)
 
 
 def labelled(img: Image.Image, text: str) -> Image.Image:

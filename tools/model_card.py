@@ -29,12 +29,12 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from train.checkpoint import load_model, read_info  # noqa: E402
-from train.optimize import evaluate, optimize_style, style_targets  # noqa: E402
-from train.preview import tensor_to_image  # noqa: E402
-from train.sizing import run_padded  # noqa: E402
-from train.style_task import STYLE_LAYERS, StyleOptions, load_style_image  # noqa: E402
-from train.vgg import VGGLoss  # noqa: E402
+from percept.train.checkpoint import load_model, read_info  # noqa: E402
+from percept.train.optimize import evaluate, optimize_style, style_targets  # noqa: E402
+from percept.train.preview import tensor_to_image  # noqa: E402
+from percept.train.sizing import run_padded  # noqa: E402
+from percept.train.style_task import STYLE_LAYERS, StyleOptions, load_style_image  # noqa: E402
+from percept.train.vgg import VGGLoss  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 SR_SETS = ("Set5", "Set14", "BSD100")
@@ -91,7 +91,7 @@ def sr_quality(model: Path, scale: int) -> tuple[list[str], dict]:
     rows, raw = [], {}
     for name in SR_SETS:
         hr = SHARED / "sr_bench" / name / "HR"
-        cmd = [sys.executable, "-m", "percept_cli", "eval-sr", str(hr), "--scale", str(scale), "-m", str(model),
+        cmd = [sys.executable, "-m", "percept.cli", "eval-sr", str(hr), "--scale", str(scale), "-m", str(model),
                "--backend", "torch"]
         lr = SHARED / "sr_bench" / name / f"LR_bicubic_x{scale}"
         if lr.is_dir():
@@ -160,7 +160,7 @@ def sr_preview(model: Path, scale: int) -> Image.Image:
     net, _ = load_model(model)
     hr = Image.open(SHARED / "sr_bench" / "Set14" / "HR" / "comic.png").convert("RGB")
     hr = hr.crop((0, 0, hr.width - hr.width % scale, hr.height - hr.height % scale))
-    from train.degradations import matlab_imresize
+    from percept.train.degradations import matlab_imresize
 
     x = torch.from_numpy(np.array(hr)).permute(2, 0, 1).float() / 255
     lr = matlab_imresize(x, 1 / scale).clamp(0, 1)

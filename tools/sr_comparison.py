@@ -19,11 +19,11 @@ sys.path.insert(0, str(ROOT))
 
 from model_card import SHARED, strip  # noqa: E402
 
-from percept_cli.zoo import list_models  # noqa: E402
-from train.checkpoint import load_model  # noqa: E402
-from train.degradations import matlab_imresize  # noqa: E402
-from train.preview import tensor_to_image  # noqa: E402
-from train.sizing import run_padded  # noqa: E402
+from percept.cli.zoo import list_models  # noqa: E402
+from percept.train.checkpoint import load_model  # noqa: E402
+from percept.train.degradations import matlab_imresize  # noqa: E402
+from percept.train.preview import tensor_to_image  # noqa: E402
+from percept.train.sizing import run_padded  # noqa: E402
 
 CROPS = [("Set14", "comic.png", (60, 40)), ("Set5", "butterfly.png", (60, 60)), ("Set14", "zebra.png", (120, 80))]
 SIZE = 128

@@ -23,13 +23,13 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from percept_cli.zoo import resolve_model  # noqa: E402
-from train.checkpoint import load_model  # noqa: E402
-from train.optimize import evaluate, optimize_style, style_targets  # noqa: E402
-from train.preview import tensor_to_image  # noqa: E402
-from train.sizing import run_padded  # noqa: E402
-from train.style_task import STYLE_LAYERS, StyleOptions, load_style_image  # noqa: E402
-from train.vgg import VGGLoss  # noqa: E402
+from percept.cli.zoo import resolve_model  # noqa: E402
+from percept.train.checkpoint import load_model  # noqa: E402
+from percept.train.optimize import evaluate, optimize_style, style_targets  # noqa: E402
+from percept.train.preview import tensor_to_image  # noqa: E402
+from percept.train.sizing import run_padded  # noqa: E402
+from percept.train.style_task import STYLE_LAYERS, StyleOptions, load_style_image  # noqa: E402
+from percept.train.vgg import VGGLoss  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 

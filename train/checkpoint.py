@@ -19,9 +19,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from train.atomic import atomic_path
-from train.networks import build_network
-from train.version import __version__
+from percept.train.atomic import atomic_path
+from percept.train.networks import build_network
+from percept.train.version import __version__
 
 FORMAT = "percept-model/1"
 METADATA_KEY = "percept"

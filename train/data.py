@@ -90,6 +90,31 @@ def resize_center_crop(img: Image.Image, size: int) -> Image.Image:
     return img.crop((left, top, left + size, top + size))
 
 
+class RandomCropFlip:
+    """Picklable training transform: a random square crop at the photo's own scale, flipped half the time.
+
+    The photo is resized only when its short side is below ``size``. Keeping the photo's own scale
+    matches how the network is used (whole photos, not crops of upscaled ones), and a fresh crop per
+    epoch shows the network new content instead of the same centre crop every time.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __call__(self, img: Image.Image, rng: np.random.Generator) -> torch.Tensor:
+        w, h = img.size
+        if min(w, h) < self.size:
+            s = self.size / min(w, h)
+            w, h = max(self.size, round(w * s)), max(self.size, round(h * s))
+            img = img.resize((w, h), Image.BICUBIC)
+        left = int(rng.integers(0, w - self.size + 1))
+        top = int(rng.integers(0, h - self.size + 1))
+        img = img.crop((left, top, left + self.size, top + self.size))
+        if rng.random() < 0.5:
+            img = img.transpose(Image.FLIP_LEFT_RIGHT)
+        return to_tensor(img)
+
+
 def sample_rng(seed: int, position: int) -> np.random.Generator:
     """The RNG for one sample: a function of the run seed and the global sample position only."""
     return np.random.default_rng([seed, position])

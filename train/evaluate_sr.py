@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from train.atomic import atomic_path
-from train.data import to_tensor
-from train.degradations import crop_to_multiple, histogram_match, matlab_imresize
-from train.metrics import mean_psnr, psnr, quantize_8bit, ssim
+from percept.train.atomic import atomic_path
+from percept.train.data import to_tensor
+from percept.train.degradations import crop_to_multiple, histogram_match, matlab_imresize
+from percept.train.metrics import mean_psnr, psnr, quantize_8bit, ssim
 
 Upscaler = Callable[[torch.Tensor], torch.Tensor]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
@@ -38,7 +38,7 @@ class EvalDataError(ValueError):
 class Pair:
     """One benchmark image: ground truth cropped to a multiple of the scale and its LR input (float32 RGB CHW).
 
-    ``grey`` images are upscaled as RGB but scored on their grey values (see ``train.metrics``).
+    ``grey`` images are upscaled as RGB but scored on their grey values (see ``percept.train.metrics``).
     """
 
     name: str

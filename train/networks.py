@@ -4,7 +4,7 @@ Tensor contract, shared by every network here and by everything that runs them:
   input  — float32 (or autocast) RGB, NCHW, values in [0, 1];
   output — RGB, NCHW, values in [0, 1]; style nets keep H×W, SR nets return (scale·H)×(scale·W).
 Size rule: ``net.size_rule`` is the multiple H and W must be padded to and ``net.min_size`` the smallest
-H/W the reflection padding accepts (see ``train.sizing``).
+H/W the reflection padding accepts (see ``percept.train.sizing``).
 Each network also reports ``kind``, ``scale`` and ``config()`` so a checkpoint can rebuild it.
 """
 

@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 import torch
 
-from train.losses import gram_matrix
-from train.style_task import StyleOptions, objective
-from train.vgg import VGGLoss
+from percept.train.losses import gram_matrix
+from percept.train.style_task import StyleOptions, objective
+from percept.train.vgg import VGGLoss
 
 
 def style_targets(vgg: VGGLoss, style: torch.Tensor, layers) -> dict[str, torch.Tensor]:

@@ -11,12 +11,12 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from train.checkpoint import ModelInfo, describe
-from train.data import ImageFolderDataset, load_rgb, scan_images, to_tensor
-from train.degradations import matlab_imresize, random_patch_pair
-from train.losses import feature_loss, pixel_loss, total_variation
-from train.networks import SRNet
-from train.vgg import VGGLoss
+from percept.train.checkpoint import ModelInfo, describe
+from percept.train.data import ImageFolderDataset, load_rgb, scan_images, to_tensor
+from percept.train.degradations import matlab_imresize, random_patch_pair
+from percept.train.losses import feature_loss, pixel_loss, total_variation
+from percept.train.networks import SRNet
+from percept.train.vgg import VGGLoss
 
 LOSSES = ("feature", "pixel", "feature+pixel")
 DEGRADATIONS = ("paper", "bicubic")

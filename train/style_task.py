@@ -11,11 +11,19 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import nn
 
-from train.checkpoint import ModelInfo, describe
-from train.data import DataError, ImageFolderDataset, load_rgb, resize_center_crop, scan_images, to_tensor
-from train.losses import feature_loss, gram_matrix, style_loss, total_variation
-from train.networks import TransformNet
-from train.vgg import VGGLoss
+from percept.train.checkpoint import ModelFileError, ModelInfo, describe, load_model
+from percept.train.data import (
+    DataError,
+    ImageFolderDataset,
+    RandomCropFlip,
+    load_rgb,
+    resize_center_crop,
+    scan_images,
+    to_tensor,
+)
+from percept.train.losses import feature_loss, gram_matrix, style_loss, total_variation
+from percept.train.networks import TransformNet
+from percept.train.vgg import VGGLoss
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 
@@ -30,7 +38,9 @@ class StyleOptions:
     data: Path
     name: str
     image_size: int = 256
-    style_size: int | None = 384  # long side of the style image; None keeps its size
+    style_size: int | None = 512  # long side of the style image; None keeps its size
+    crops: str = "random"  # random crops + flips at the photo's own scale, or "center" (one fixed crop per photo)
+    init: Path | None = None  # warm start: a trained style network with the same architecture
     content_weight: float = 1.0
     style_weight: float = 1.5
     tv_weight: float = 1e-6
@@ -83,10 +93,15 @@ class StyleTask:
         self.targets: dict[str, torch.Tensor] = {}
 
     def build_model(self) -> nn.Module:
-        return TransformNet(norm=self.o.norm, upsample=self.o.upsample)
+        net = TransformNet(norm=self.o.norm, upsample=self.o.upsample)
+        if self.o.init is not None:
+            net.load_state_dict(warm_start_weights(self.o.init, net))
+        return net
 
     def dataset(self, seed: int) -> ImageFolderDataset:
-        return ImageFolderDataset(self.files, CenterCrop(self.o.image_size), seed)
+        if self.o.crops == "center":
+            return ImageFolderDataset(self.files, CenterCrop(self.o.image_size), seed)
+        return ImageFolderDataset(self.files, RandomCropFlip(self.o.image_size), seed)
 
     def setup(self, device: torch.device) -> None:
         self.vgg = VGGLoss(self.o.vgg_weights).to(device)
@@ -109,11 +124,24 @@ class StyleTask:
                 "image_size": o.image_size, "style_size": o.style_size, "content_weight": o.content_weight,
                 "style_weight": o.style_weight, "tv_weight": o.tv_weight, "content_layer": o.content_layer,
                 "style_layers": list(o.style_layers), "training_images": len(self.files),
-                "skipped_files": len(o.skipped)}
+                "skipped_files": len(o.skipped), "crops": o.crops, "init": str(o.init) if o.init else None}
 
     def describe(self, model: nn.Module, training: dict[str, Any]) -> ModelInfo:
         return describe(model, self.name, self.o.description or f"style of {Path(self.o.style_image).name}",
                         training=training, style_image=self.o.style_image)
+
+
+def warm_start_weights(path: Path, net: nn.Module) -> dict[str, torch.Tensor]:
+    """The weights of a trained style network to start from; refused with one line if they cannot fit ``net``.
+
+    A trained network already reconstructs photos, so a new style starts from there instead of from noise."""
+    try:
+        source, info = load_model(path)
+    except ModelFileError as exc:
+        raise DataError(f"--init {exc}") from None
+    if info.kind != "style" or source.config() != net.config():
+        raise DataError(f"--init {path}: a {info.kind} network {info.config}, not a style network {net.config()}")
+    return {k: v.float() for k, v in source.state_dict().items()}
 
 
 def objective(vgg: VGGLoss, output: torch.Tensor, content: torch.Tensor, style_grams: dict[str, torch.Tensor],

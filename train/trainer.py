@@ -24,13 +24,13 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from train.atomic import atomic_path
-from train.checkpoint import ModelInfo, save_model
-from train.data import PositionSampler
-from train.devices import autocast_dtype, resolve_device
-from train.plot import plot_losses
-from train.preview import grid, save_image
-from train.progress import ProgressReporter
+from percept.train.atomic import atomic_path
+from percept.train.checkpoint import ModelInfo, save_model
+from percept.train.data import PositionSampler
+from percept.train.devices import autocast_dtype, resolve_device
+from percept.train.plot import plot_losses
+from percept.train.preview import grid, save_image
+from percept.train.progress import ProgressReporter
 
 CHECKPOINT_FORMAT = "percept-train/1"
 
@@ -60,6 +60,8 @@ class TrainSettings:
     iterations: int = 40000
     batch_size: int = 4
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # constant | cosine (to lr_final_ratio × lr at the last step)
+    lr_final_ratio: float = 0.1
     seed: int = 0
     device: str = "auto"
     amp: str = "auto"
@@ -67,6 +69,7 @@ class TrainSettings:
     checkpoint_every: int = 1000
     preview_every: int = 500
     resume: bool = False
+    force: bool = False  # start over even if RUN_DIR holds an earlier run
     half: bool = False  # store the final model in float16
     log_every_s: float = 10.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -172,6 +175,15 @@ class Trainer:
                           pin_memory=torch.cuda.is_available(), drop_last=True,
                           persistent_workers=False, prefetch_factor=4 if workers else None)
 
+    def _refuse_overwrite(self) -> None:
+        """Never replace an earlier run silently: it may be hours of training."""
+        if self.s.resume or self.s.force:
+            return
+        for earlier in (self.ckpt_path, Path(self.s.out)):
+            if earlier.is_file():
+                raise TrainingError(f"{earlier} exists from an earlier run: add --resume to continue it, "
+                                    "or --force to start over")
+
     # -- checkpoints --------------------------------------------------------------------------
     def _save_checkpoint(self, model: nn.Module, opt, scaler, step: int) -> None:
         if not self.is_main:
@@ -246,6 +258,7 @@ class Trainer:
         s = self.s
         if s.batch_size % self.world:
             raise TrainingError(f"--batch-size {s.batch_size} must be a multiple of the {self.world} processes")
+        self._refuse_overwrite()
         device = self._device()
         self._init_distributed(device)
         seed_everything(s.seed)
@@ -258,6 +271,7 @@ class Trainer:
         opt = torch.optim.Adam(model.parameters(), lr=s.lr)
         scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
         start = self._load_checkpoint(model, opt, scaler) if s.resume else 0
+        learning_rate(s, 0)  # an unknown schedule fails before any work
         if start >= s.iterations:
             raise TrainingError(f"{self.ckpt_path}: already at step {start} >= --iterations {s.iterations}; "
                                 "raise --iterations to train longer")
@@ -301,6 +315,7 @@ class Trainer:
                         bad = ", ".join(f"{k}={v}" for k, v in zip(terms, values) if not math.isfinite(v))
                         raise TrainingError(f"loss is not finite at step {step + 1} ({bad}); training stopped, {kept}. "
                                             "Try a lower --lr or smaller loss weights.")
+                    set_lr(opt, learning_rate(s, step))
                     optimizer_step(opt, total, scaler)
                     step += 1
                     n_rate += s.batch_size
@@ -348,6 +363,24 @@ class Trainer:
             if self.world > 1 and dist.is_initialized():
                 dist.destroy_process_group()
         return TrainResult(model_path, step, last, stopped, time.perf_counter() - t0)
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate(s: TrainSettings, step: int) -> float:
+    """The learning rate of step ``step`` (0-based): a pure function of the step, so resuming keeps it."""
+    if s.lr_schedule == "constant":
+        return s.lr
+    if s.lr_schedule == "cosine":
+        t = min(1.0, step / max(1, s.iterations - 1))
+        return s.lr * (s.lr_final_ratio + (1 - s.lr_final_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+    raise TrainingError(f"unknown --lr-schedule {s.lr_schedule!r}; choose from {', '.join(LR_SCHEDULES)}")
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
 
 
 def optimizer_step(opt: torch.optim.Optimizer, total: torch.Tensor,

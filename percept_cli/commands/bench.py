@@ -6,7 +6,7 @@ PyTorch FP32 eager as the first row, the baseline of the ratio column. ``--folde
 through the same pipeline as ``percept stylize``/``upscale`` (decoder threads → model → encoder threads)
 and reports images/s and the split of busy time between decode, model and encode.
 
-The timing itself lives in ``engines.timing`` (shared with ``benchmarks/``).
+The timing itself lives in ``percept.engines.timing`` (shared with ``benchmarks/``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from engines.timing import (
+from percept.cli.errors import UserError
+from percept.engines.timing import (
     BACKEND_CHOICES,
     PRECISION_CHOICES,
     ModelRow,
@@ -34,7 +35,6 @@ from engines.timing import (
     open_configs,
     plan_configs,
 )
-from percept_cli.errors import UserError
 
 DEFAULT_SIZES = "256,512,1024"
 STAGES = ("decode", "model", "encode")
@@ -72,7 +72,7 @@ def _check_sizes(sizes: list[int], scale: int, size_rule: int, min_size: int) ->
 
 def default_model() -> Path:
     """The first shipped style model (else any shipped model); a clear error when none is shipped."""
-    from percept_cli.zoo import list_models
+    from percept.cli.zoo import list_models
 
     models = list_models()
     styles = [m for m in models if m.info.kind == "style"]
@@ -118,9 +118,9 @@ def run_pipeline(runtime, tasks, *, load_threads: int, save_threads: int, batch_
     ``warm``: one untimed image through the model first (first-call allocations and kernel choice).
     Returns the Summary and the busy seconds per stage (``BatchProcessor.stage_seconds``).
     """
-    from percept_cli.batch import BatchProcessor
-    from percept_cli.imageio import read_image
-    from percept_cli.inference import Inferencer
+    from percept.cli.batch import BatchProcessor
+    from percept.cli.imageio import read_image
+    from percept.cli.inference import Inferencer
 
     inferencer = Inferencer(runtime, tile=tile, batch_size=batch_size)
     if warm and tasks:
@@ -134,7 +134,7 @@ def run_pipeline(runtime, tasks, *, load_threads: int, save_threads: int, batch_
 
 
 def folder_row(item: Opened, summary, stages: dict[str, float], threads: str, batch: int) -> FolderRow:
-    from percept_cli.batch import DONE, FAILED
+    from percept.cli.batch import DONE, FAILED
 
     done = summary.count(DONE)
     per = 1000.0 / max(1, done)
@@ -206,7 +206,7 @@ def bench(
                                        "of this folder (outputs go to a temporary folder)."),
 ) -> None:
     """Measure throughput: model-only per backend and precision, or end to end over a folder (--folder)."""
-    from percept_cli.commands.process import parse_threads
+    from percept.cli.commands.process import parse_threads
 
     size_list = parse_sizes(sizes)
     precisions = parse_precisions(precision)
@@ -224,8 +224,8 @@ def bench(
 
     import torch
 
-    from engines.select import file_kind, resolve_device
-    from percept_cli.zoo import resolve_model
+    from percept.cli.zoo import resolve_model
+    from percept.engines.select import file_kind, resolve_device
 
     path = resolve_model(model) if model is not None else default_model()
     try:
@@ -235,7 +235,7 @@ def bench(
     except ValueError as exc:
         raise UserError(escape(str(exc))) from None
     if kind == "model" and folder is None:  # fail before any export or engine build
-        from train.checkpoint import read_info
+        from percept.train.checkpoint import read_info
 
         info = read_info(path)
         _check_sizes(size_list, int(info.scale), int(info.size_rule), int(info.min_size))
@@ -283,7 +283,7 @@ def bench(
     for what, why in errors:
         log(f"failed {what}: {why}")
     if json_out is not None:
-        from train.atomic import atomic_path
+        from percept.train.atomic import atomic_path
 
         with atomic_path(json_out) as tmp:
             tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -294,8 +294,8 @@ def bench(
 
 def _bench_folder(opened: list[Opened], folder: Path, batch: int, load: int, save: int, proc: int,
                   warmup: int | None, repeats: int | None, log) -> tuple[list[FolderRow], list[tuple[str, str]]]:
-    from percept_cli.batch import plan_tasks
-    from percept_cli.inputs import discover
+    from percept.cli.batch import plan_tasks
+    from percept.cli.inputs import discover
 
     sources = discover([str(folder)])
     if not sources:

@@ -7,14 +7,14 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from engines.errors import EngineError
-from engines.trt_build import Profile, build_engine, default_profile, parse_dims
-from percept_cli.errors import UserError, err_console
-from percept_cli.zoo import resolve_model
+from percept.cli.errors import UserError, err_console
+from percept.cli.zoo import resolve_model
+from percept.engines.errors import EngineError
+from percept.engines.trt_build import Profile, build_engine, default_profile, parse_dims
 
 
 def _profile(onnx_path: Path, low: str | None, opt: str | None, high: str | None) -> Profile:
-    from engines.export import read_metadata
+    from percept.engines.export import read_metadata
 
     base = default_profile(read_metadata(onnx_path))
     return Profile(parse_dims(low) if low else base.min, parse_dims(opt) if opt else base.opt,
@@ -48,7 +48,7 @@ def build_engine_command(
     try:
         path = Path(model)
         if path.suffix != ".onnx":
-            from engines.cache import cached_onnx
+            from percept.engines.cache import cached_onnx
 
             path = cached_onnx(resolve_model(model), log=_log)
         elif not path.is_file():

@@ -7,8 +7,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from engines.availability import components
-from train.vgg import HOW_TO_PROVIDE, VGGWeightsError, find_weights
+from percept.engines.availability import components
+from percept.train.vgg import HOW_TO_PROVIDE, VGGWeightsError, find_weights
 
 
 def vgg_status() -> tuple[bool, str]:

@@ -1,6 +1,6 @@
 """``percept eval-sr``: PSNR/SSIM of SR models against MATLAB bicubic on a benchmark folder.
 
-The protocol lives in ``train.evaluate_sr``; this module only turns model files into upscalers
+The protocol lives in ``percept.train.evaluate_sr``; this module only turns model files into upscalers
 (any backend, padded to the runtime's size rule) and prints/writes the results.
 """
 
@@ -15,13 +15,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from engines.runtime import Runtime
-from engines.select import BACKENDS, open_runtime
-from percept_cli.errors import UserError
-from percept_cli.zoo import resolve_model
-from train.atomic import atomic_path
-from train.checkpoint import read_info
-from train.evaluate_sr import (
+from percept.cli.errors import UserError
+from percept.cli.zoo import resolve_model
+from percept.engines.runtime import Runtime
+from percept.engines.select import BACKENDS, open_runtime
+from percept.train.atomic import atomic_path
+from percept.train.checkpoint import read_info
+from percept.train.evaluate_sr import (
     EvalDataError,
     Scores,
     Upscaler,
@@ -33,8 +33,8 @@ from train.evaluate_sr import (
     results_json,
     with_histogram_match,
 )
-from train.progress import ProgressReporter
-from train.sizing import pad_to_multiple
+from percept.train.progress import ProgressReporter
+from percept.train.sizing import pad_to_multiple
 
 SCALES = (2, 4, 8)
 

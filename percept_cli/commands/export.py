@@ -7,11 +7,11 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from engines.cache import FP32_TOLERANCE
-from engines.errors import EngineError
-from engines.export import DEFAULT_OPSET, export_model, parse_hw
-from percept_cli.errors import UserError
-from percept_cli.zoo import resolve_model
+from percept.cli.errors import UserError
+from percept.cli.zoo import resolve_model
+from percept.engines.cache import FP32_TOLERANCE
+from percept.engines.errors import EngineError
+from percept.engines.export import DEFAULT_OPSET, export_model, parse_hw
 
 
 def _shape(c) -> str:

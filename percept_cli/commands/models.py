@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from percept_cli.zoo import DEFAULT_SR, list_models
+from percept.cli.zoo import DEFAULT_SR, list_models
 
 
 def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:

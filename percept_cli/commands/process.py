@@ -1,7 +1,7 @@
 """``percept stylize`` and ``percept upscale``: files, folders or globs through a model, fast and safely.
 
-The commands only parse options, pick the model and print; the work is in ``percept_cli.batch`` (the
-pipeline), ``percept_cli.inference`` (tiling and post-processing) and ``percept_cli.imageio`` (files).
+The commands only parse options, pick the model and print; the work is in ``percept.cli.batch`` (the
+pipeline), ``percept.cli.inference`` (tiling and post-processing) and ``percept.cli.imageio`` (files).
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from pathlib import Path
 
 import typer
 
-from percept_cli.batch import DONE, FAILED, SKIPPED, BatchProcessor, FileResult, Summary, plan_tasks
-from percept_cli.errors import UserError
-from percept_cli.imageio import DEFAULT_MAX_PIXELS, FORMATS, configure_pixel_limit
-from percept_cli.inference import Inferencer
-from percept_cli.inputs import check_template, discover
-from percept_cli.zoo import default_sr_model, normalise_name, resolve_model
-from train.checkpoint import ModelInfo, read_info
-from train.progress import ProgressReporter
+from percept.cli.batch import DONE, FAILED, SKIPPED, BatchProcessor, FileResult, Summary, plan_tasks
+from percept.cli.errors import UserError
+from percept.cli.imageio import DEFAULT_MAX_PIXELS, FORMATS, configure_pixel_limit
+from percept.cli.inference import Inferencer
+from percept.cli.inputs import check_template, discover
+from percept.cli.zoo import default_sr_model, normalise_name, resolve_model
+from percept.train.checkpoint import ModelInfo, read_info
+from percept.train.progress import ProgressReporter
 
 INPUTS = typer.Argument(..., help="Image files, folders or glob patterns.", show_default=False)
 OUT = typer.Option(..., "--out", "-o", help="Output folder (created if missing).", show_default=False)
@@ -111,7 +111,7 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
 
     import torch
 
-    from engines.select import open_runtime
+    from percept.engines.select import open_runtime
 
     torch.set_num_threads(proc)  # before opening: ONNX Runtime sizes its thread pool from it
     inferencers = []

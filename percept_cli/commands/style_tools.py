@@ -10,16 +10,16 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
-from percept_cli.errors import UserError
-from percept_cli.zoo import resolve_model
-from train.checkpoint import ModelFileError, load_model
-from train.data import DataError, load_rgb, to_tensor
-from train.optimize import evaluate, optimize_style, style_targets
-from train.preview import tensor_to_image
-from train.progress import ProgressReporter
-from train.sizing import run_padded
-from train.style_task import STYLE_LAYERS, STYLE_WEIGHT_HELP, StyleOptions, load_style_image
-from train.vgg import VGGLoss
+from percept.cli.errors import UserError
+from percept.cli.zoo import resolve_model
+from percept.train.checkpoint import ModelFileError, load_model
+from percept.train.data import DataError, load_rgb, to_tensor
+from percept.train.optimize import evaluate, optimize_style, style_targets
+from percept.train.preview import tensor_to_image
+from percept.train.progress import ProgressReporter
+from percept.train.sizing import run_padded
+from percept.train.style_task import STYLE_LAYERS, STYLE_WEIGHT_HELP, StyleOptions, load_style_image
+from percept.train.vgg import VGGLoss
 
 
 def load_content(path: Path, long_side: int) -> torch.Tensor:
@@ -79,7 +79,7 @@ def optimize_style_cmd(
     with ProgressReporter(iterations, "optimize-style", log_every=5.0) as progress:
         image, history = optimize_style(vgg, x, s, opts, iterations,
                                         on_iteration=lambda i, v: progress.update(i, objective=v))
-    from train.atomic import atomic_path
+    from percept.train.atomic import atomic_path
 
     with atomic_path(out) as tmp:
         tensor_to_image(image[0]).save(tmp, format=(out.suffix.lstrip(".") or "png").upper().replace("JPG", "JPEG"))

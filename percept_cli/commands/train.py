@@ -7,11 +7,12 @@ from pathlib import Path
 
 import typer
 
-from percept_cli.errors import UserError
-from train.data import DataError, resolve_data_dir
-from train.sr_task import SROptions, SRTask
-from train.style_task import STYLE_LAYERS, STYLE_WEIGHT_HELP, StyleOptions, StyleTask
-from train.trainer import Trainer, TrainingError, TrainSettings
+from percept.cli.errors import UserError
+from percept.cli.zoo import resolve_model
+from percept.train.data import DataError, resolve_data_dir
+from percept.train.sr_task import SROptions, SRTask
+from percept.train.style_task import STYLE_LAYERS, STYLE_WEIGHT_HELP, StyleOptions, StyleTask
+from percept.train.trainer import Trainer, TrainingError, TrainSettings
 
 
 def _slug(text: str) -> str:
@@ -35,6 +36,11 @@ def _run(task_factory, settings: TrainSettings) -> None:
                f"loss plot and previews in {settings.run_dir}")
 
 
+def resolve_style_model(name_or_path: Path) -> Path:
+    """``--init``: a style model file or a shipped style's name."""
+    return resolve_model(name_or_path, kind="style")
+
+
 def _settings(name: str, out: Path | None, run_dir: Path | None, **kw) -> TrainSettings:
     run_dir = run_dir or Path("runs") / name
     return TrainSettings(run_dir=run_dir, out=out or run_dir / f"{name}.safetensors", **kw)
@@ -46,11 +52,16 @@ def train_style(
     out: Path = typer.Option(None, "--out", help="Model file to write [default: RUN_DIR/NAME.safetensors]."),
     name: str = typer.Option(None, "--name", help="Model name [default: the style image's stem]."),
     run_dir: Path = typer.Option(None, "--run-dir", help="Checkpoints, CSV log, loss plot, previews [runs/NAME]."),
-    image_size: int = typer.Option(256, "--image-size", help="Training crops (resize + centre crop)."),
+    image_size: int = typer.Option(256, "--image-size", help="Training crop size (square)."),
+    crops: str = typer.Option("random", "--crops",
+                              help="random (a new crop and flip per epoch, at the photo's scale) | center"),
+    init: Path = typer.Option(None, "--init", help="Warm start from a trained style network (a file or a "
+                              "shipped name, e.g. wave): it already reconstructs photos, so training is shorter."),
     batch_size: int = typer.Option(4, "--batch-size"),
     iterations: int = typer.Option(40000, "--iterations"),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
-    style_size: int = typer.Option(384, "--style-size", help="Long side of the style image (0 keeps it)."),
+    lr_schedule: str = typer.Option("constant", "--lr-schedule", help="constant | cosine (down to lr/10)."),
+    style_size: int = typer.Option(512, "--style-size", help="Long side of the style image (0 keeps it)."),
     content_weight: float = typer.Option(1.0, "--content-weight"),
     style_weight: float = typer.Option(1.5, "--style-weight", help=STYLE_WEIGHT_HELP),
     tv_weight: float = typer.Option(1e-5, "--tv-weight"),
@@ -65,6 +76,7 @@ def train_style(
     checkpoint_every: int = typer.Option(1000, "--checkpoint-every"),
     preview_every: int = typer.Option(500, "--preview-every"),
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint.pt."),
+    force: bool = typer.Option(False, "--force", help="Start over, replacing an earlier run in RUN_DIR."),
     half: bool = typer.Option(False, "--half", help="Store the model in float16 (half the size)."),
     vgg_weights: str = typer.Option(None, "--vgg-weights", help="VGG-16 weights file (else $PERCEPT_VGG_WEIGHTS)."),
 ) -> None:
@@ -76,10 +88,14 @@ def train_style(
         opts = StyleOptions(style_image=style_image, data=resolve_data_dir(data), name=name, image_size=image_size,
                             style_size=style_size or None, content_weight=content_weight, style_weight=style_weight,
                             tv_weight=tv_weight, content_layer=content_layer, style_layers=layers, norm=norm,
-                            upsample=upsample, vgg_weights=vgg_weights)
+                            upsample=upsample, vgg_weights=vgg_weights, crops=crops,
+                            init=resolve_style_model(init) if init else None)
         return StyleTask(opts)
 
+    if crops not in ("random", "center"):
+        raise UserError(f"--crops {crops!r}: choose random or center")
     _run(task, _settings(name, out, run_dir, iterations=iterations, batch_size=batch_size, lr=lr, seed=seed,
+                         lr_schedule=lr_schedule, force=force,
                          device=device, amp=amp, workers=workers, checkpoint_every=checkpoint_every,
                          preview_every=preview_every, resume=resume, half=half,
                          log_every_s=10.0 if sys.stderr.isatty() else 30.0))
@@ -113,11 +129,13 @@ def train_sr(
     checkpoint_every: int = typer.Option(1000, "--checkpoint-every"),
     preview_every: int = typer.Option(500, "--preview-every"),
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint.pt."),
+    force: bool = typer.Option(False, "--force", help="Start over, replacing an earlier run in RUN_DIR."),
     half: bool = typer.Option(False, "--half", help="Store the model in float16 (half the size)."),
     vgg_weights: str = typer.Option(None, "--vgg-weights", help="VGG-16 weights file (else $PERCEPT_VGG_WEIGHTS)."),
 ) -> None:
     """Train a ×4/×8 super-resolution network with perceptual (feature) or pixel loss."""
-    name = name or f"sr-x{scale}-{loss.replace('+', '-')}"
+    # "my-" keeps a user's model from being named like a shipped one (sr-x4-feature).
+    name = name or f"my-sr-x{scale}-{loss.replace('+', '-')}"
 
     def task():
         opts = SROptions(data=resolve_data_dir(data), name=name, scale=scale, loss=loss, patch=patch, sigma=sigma,
@@ -128,7 +146,7 @@ def train_sr(
 
     _run(task, _settings(name, out, run_dir, iterations=iterations, batch_size=batch_size, lr=lr, seed=seed,
                          device=device, amp=amp, workers=workers, checkpoint_every=checkpoint_every,
-                         preview_every=preview_every, resume=resume, half=half,
+                         preview_every=preview_every, resume=resume, force=force, half=half,
                          log_every_s=10.0 if sys.stderr.isatty() else 30.0))
 
 

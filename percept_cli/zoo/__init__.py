@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from percept_cli.errors import UserError
-from train.checkpoint import ModelFileError, ModelInfo, read_info
+from percept.cli.errors import UserError
+from percept.train.checkpoint import ModelFileError, ModelInfo, read_info
 
 ZOO_DIR = Path(__file__).resolve().parent
 SUFFIX = ".safetensors"
