@@ -630,7 +630,7 @@ def test_real_sigint_stops_cleanly(tmp_path, models):
     ("stylize", ["--threads", "2:2"], ["--threads"]),
     ("upscale", ["--tile", "-3"], ["--tile", "'-3'"]),
     ("stylize", ["--tile", "big"], ["--tile"]),
-    ("upscale", ["--scale", "3"], ["--scale 3", "4 or 8"]),
+    ("upscale", ["--scale", "3"], ["--scale 3", "2, 4 or 8"]),
     ("upscale", ["--model", "{style}", "--scale", "4"], ["style model", "percept stylize"]),
     ("stylize", ["--style", "{sr}"], ["sr model", "percept upscale"]),
     ("upscale", ["--model", "{sr}", "--scale", "8"], ["×4 model", "--scale"]),

@@ -15,10 +15,11 @@ from percept.train.checkpoint import ModelInfo, describe
 from percept.train.data import ImageFolderDataset, load_rgb, scan_images, to_tensor
 from percept.train.degradations import matlab_imresize, random_patch_pair
 from percept.train.losses import feature_loss, pixel_loss, total_variation
-from percept.train.networks import SRNet
+from percept.train.networks import SRNet, SubPixelSR
 from percept.train.vgg import VGGLoss
 
 LOSSES = ("feature", "pixel", "feature+pixel")
+ARCHS = ("subpixel", "paper")  # subpixel: SubPixelSR at low resolution; paper: the paper's SRNet
 DEGRADATIONS = ("paper", "bicubic")
 
 
@@ -35,6 +36,9 @@ class SROptions:
     feature_weight: float = 1.0
     pixel_weight: float = 1.0
     tv_weight: float = 0.0
+    arch: str = "subpixel"
+    channels: int | None = None  # None: the architecture's default
+    convs: int = 6  # SubPixelSR convolutions between head and pixel head
     upsample: str = "pixel-shuffle"
     norm: str = "none"
     global_skip: bool = True
@@ -70,10 +74,14 @@ class SRTask:
             raise ValueError(f"unknown --loss {opts.loss!r}; choose from {', '.join(LOSSES)}")
         if opts.degradation not in DEGRADATIONS:
             raise ValueError(f"unknown --degradation {opts.degradation!r}; choose from {', '.join(DEGRADATIONS)}")
+        if opts.arch not in ARCHS:
+            raise ValueError(f"unknown --arch {opts.arch!r}; choose from {', '.join(ARCHS)}")
         if opts.patch % opts.scale:
             raise ValueError(f"--patch {opts.patch} must be a multiple of --scale {opts.scale}")
-        if opts.patch // opts.scale < SRNet.min_size:
-            lr_px, need = opts.patch // opts.scale, SRNet.min_size
+        self.o = opts
+        min_size = self.build_model().min_size
+        if opts.patch // opts.scale < min_size:
+            lr_px, need = opts.patch // opts.scale, min_size
             raise ValueError(f"--patch {opts.patch} gives {lr_px}px inputs at ×{opts.scale}; "
                              f"the network needs at least {need}px (use --patch ≥ {need * opts.scale})")
         self.o = opts
@@ -88,7 +96,11 @@ class SRTask:
         return "feature" in self.o.loss
 
     def build_model(self) -> nn.Module:
-        return SRNet(scale=self.o.scale, upsample=self.o.upsample, norm=self.o.norm, global_skip=self.o.global_skip)
+        o = self.o
+        if o.arch == "subpixel":
+            return SubPixelSR(scale=o.scale, channels=o.channels or 48, convs=o.convs)
+        return SRNet(scale=o.scale, upsample=o.upsample, norm=o.norm, channels=o.channels or 64,
+                     global_skip=o.global_skip)
 
     def dataset(self, seed: int) -> ImageFolderDataset:
         return ImageFolderDataset(self.files, PatchPair(self.o.patch, self.o.scale, self.o.sigma, self.o.degradation),

@@ -48,6 +48,7 @@ class StyleOptions:
     style_layers: Sequence[str] = STYLE_LAYERS
     norm: str = "instance"
     upsample: str = "resize-conv"
+    output: str = "wide-tanh"
     vgg_weights: str | None = None
     preview_count: int = 4
     description: str = ""
@@ -93,7 +94,7 @@ class StyleTask:
         self.targets: dict[str, torch.Tensor] = {}
 
     def build_model(self) -> nn.Module:
-        net = TransformNet(norm=self.o.norm, upsample=self.o.upsample)
+        net = TransformNet(norm=self.o.norm, upsample=self.o.upsample, output=self.o.output)
         if self.o.init is not None:
             net.load_state_dict(warm_start_weights(self.o.init, net))
         return net
@@ -108,7 +109,7 @@ class StyleTask:
         with torch.no_grad():
             feats = self.vgg(self.style.to(device), self.o.style_layers)
             self.targets = {k: gram_matrix(v) for k, v in feats.items()}
-        self.preview_batch = torch.stack([CenterCrop(self.o.image_size)(load_rgb(p), None)
+        self.preview_batch = torch.stack([CenterCrop(max(256, self.o.image_size))(load_rgb(p), None)
                                           for p in self.preview_files]).to(device)
 
     def losses(self, model: nn.Module, batch: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -134,13 +135,17 @@ class StyleTask:
 def warm_start_weights(path: Path, net: nn.Module) -> dict[str, torch.Tensor]:
     """The weights of a trained style network to start from; refused with one line if they cannot fit ``net``.
 
-    A trained network already reconstructs photos, so a new style starts from there instead of from noise."""
+    A trained network already reconstructs photos, so a new style starts from there instead of from noise.
+    Only the layers must match: the output mapping (``tanh``/``wide-tanh``) may differ and is relearnt."""
     try:
         source, info = load_model(path)
     except ModelFileError as exc:
         raise DataError(f"--init {exc}") from None
-    if info.kind != "style" or source.config() != net.config():
-        raise DataError(f"--init {path}: a {info.kind} network {info.config}, not a style network {net.config()}")
+    same_layers = {k: v.shape for k, v in source.state_dict().items()} == {
+        k: v.shape for k, v in net.state_dict().items()}
+    if info.kind != "style" or not same_layers:
+        raise DataError(f"--init {path}: a {info.kind} network {info.config}, not one with the layers of "
+                        f"{net.config()}")
     return {k: v.float() for k, v in source.state_dict().items()}
 
 

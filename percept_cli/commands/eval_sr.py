@@ -108,7 +108,7 @@ def results_table(results: dict[str, Scores], title: str, source: str) -> Table:
 
 def eval_sr(
     hr_dir: Path = typer.Argument(..., help="Folder of ground-truth HR images (cropped to a multiple of the scale)."),
-    scale: int = typer.Option(..., "--scale", help="Upscaling factor: 4 or 8 (2 also works)."),
+    scale: int = typer.Option(..., "--scale", help="Upscaling factor: 2, 4 or 8."),
     model: list[str] = typer.Option(None, "--model", "-m",
                                     help="SR model (shipped name or file); repeat to compare several."),
     lr_dir: Path = typer.Option(None, "--lr-dir", help="Read LR inputs here (same stem, or STEMx4) instead of "

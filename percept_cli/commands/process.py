@@ -191,7 +191,7 @@ def stylize(
 
 def upscale(
     inputs: list[str] = INPUTS,
-    scale: int = typer.Option(4, "--scale", help="Upscaling factor: 4 or 8."),
+    scale: int = typer.Option(4, "--scale", help="Upscaling factor: 2, 4 or 8."),
     model: str | None = typer.Option(None, "--model", "-m", help="Shipped SR model name or model file "
                                      "(default: the shipped model for --scale)."),
     out: Path = OUT,
@@ -201,9 +201,9 @@ def upscale(
     skip_existing: bool = SKIP, dry_run: bool = DRY_RUN, json_report: Path | None = REPORT,
     max_pixels: int = MAX_PIXELS,
 ) -> None:
-    """Upscale images ×4 or ×8 with a super-resolution network (written as {stem}_x4.{ext} under --out)."""
-    if scale not in (4, 8):
-        raise UserError(f"--scale {scale}: choose 4 or 8")
+    """Upscale images ×2, ×4 or ×8 with a super-resolution network (written as {stem}_x4.{ext} under --out)."""
+    if scale not in (2, 4, 8):
+        raise UserError(f"--scale {scale}: choose 2, 4 or 8")
     if model is None:
         path = default_sr_model(scale)
         typer.echo(f"using model {path.stem} ({path})", err=True)

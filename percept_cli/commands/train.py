@@ -69,6 +69,8 @@ def train_style(
     style_layers: str = typer.Option(",".join(STYLE_LAYERS), "--style-layers", help="Comma-separated VGG layers."),
     norm: str = typer.Option("instance", "--norm", help="instance | batch"),
     upsample: str = typer.Option("resize-conv", "--upsample", help="resize-conv | transposed"),
+    output: str = typer.Option("wide-tanh", "--output-activation",
+                               help="wide-tanh (no saturated blobs) | tanh (the paper's scaled tanh)"),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:N]"),
     amp: str = typer.Option("auto", "--amp", help="auto | bf16 | fp16 | off"),
@@ -88,7 +90,7 @@ def train_style(
         opts = StyleOptions(style_image=style_image, data=resolve_data_dir(data), name=name, image_size=image_size,
                             style_size=style_size or None, content_weight=content_weight, style_weight=style_weight,
                             tv_weight=tv_weight, content_layer=content_layer, style_layers=layers, norm=norm,
-                            upsample=upsample, vgg_weights=vgg_weights, crops=crops,
+                            upsample=upsample, output=output, vgg_weights=vgg_weights, crops=crops,
                             init=resolve_style_model(init) if init else None)
         return StyleTask(opts)
 
@@ -102,7 +104,11 @@ def train_style(
 
 
 def train_sr(
-    scale: int = typer.Option(4, "--scale", help="4 or 8."),
+    scale: int = typer.Option(4, "--scale", help="2, 4 or 8."),
+    arch: str = typer.Option("subpixel", "--arch", help="subpixel (every conv at low resolution, fast) | paper "
+                             "(the paper's net: ×2 stages and a 9×9 tail at full resolution)"),
+    channels: int = typer.Option(0, "--channels", help="Feature channels [subpixel 48, paper 64]."),
+    convs: int = typer.Option(6, "--convs", help="subpixel: 3×3 convolutions in the body."),
     data: str = typer.Option(None, "--data", help="Folder of training photos (recursive); or $PERCEPT_TRAIN_DATA."),
     loss: str = typer.Option("feature", "--loss", help="feature | pixel | feature+pixel"),
     out: Path = typer.Option(None, "--out", help="Model file to write [default: RUN_DIR/NAME.safetensors]."),
@@ -115,11 +121,13 @@ def train_sr(
     batch_size: int = typer.Option(4, "--batch-size"),
     iterations: int = typer.Option(200000, "--iterations"),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
+    lr_schedule: str = typer.Option("constant", "--lr-schedule", help="constant | cosine (down to lr/10)."),
     feature_layer: str = typer.Option("relu2_2", "--feature-layer"),
     feature_weight: float = typer.Option(1.0, "--feature-weight"),
     pixel_weight: float = typer.Option(1.0, "--pixel-weight"),
     tv_weight: float = typer.Option(0.0, "--tv-weight"),
-    upsample: str = typer.Option("pixel-shuffle", "--upsample", help="pixel-shuffle | resize-conv | transposed"),
+    upsample: str = typer.Option("pixel-shuffle", "--upsample",
+                                 help="paper arch: pixel-shuffle | resize-conv | transposed"),
     global_skip: bool = typer.Option(True, "--global-skip/--no-global-skip",
                                      help="Predict the residual over bicubic (off: the paper's exact net)."),
     seed: int = typer.Option(0, "--seed"),
@@ -133,18 +141,19 @@ def train_sr(
     half: bool = typer.Option(False, "--half", help="Store the model in float16 (half the size)."),
     vgg_weights: str = typer.Option(None, "--vgg-weights", help="VGG-16 weights file (else $PERCEPT_VGG_WEIGHTS)."),
 ) -> None:
-    """Train a ×4/×8 super-resolution network with perceptual (feature) or pixel loss."""
+    """Train a ×2/×4/×8 super-resolution network with perceptual (feature) or pixel loss."""
     # "my-" keeps a user's model from being named like a shipped one (sr-x4-feature).
     name = name or f"my-sr-x{scale}-{loss.replace('+', '-')}"
 
     def task():
         opts = SROptions(data=resolve_data_dir(data), name=name, scale=scale, loss=loss, patch=patch, sigma=sigma,
-                         degradation=degradation,
+                         degradation=degradation, arch=arch, channels=channels or None, convs=convs,
                          feature_layer=feature_layer, feature_weight=feature_weight, pixel_weight=pixel_weight,
                          tv_weight=tv_weight, upsample=upsample, global_skip=global_skip, vgg_weights=vgg_weights)
         return SRTask(opts)
 
     _run(task, _settings(name, out, run_dir, iterations=iterations, batch_size=batch_size, lr=lr, seed=seed,
+                         lr_schedule=lr_schedule,
                          device=device, amp=amp, workers=workers, checkpoint_every=checkpoint_every,
                          preview_every=preview_every, resume=resume, force=force, half=half,
                          log_every_s=10.0 if sys.stderr.isatty() else 30.0))
