@@ -21,9 +21,11 @@ from pathlib import Path
 
 from percept.cli.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image, write_image
 from percept.cli.inference import Inferencer, Job, Piece
+from percept.cli.manifest import OutputManifest
 from percept.train.atomic import atomic_path
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+NOT_DONE = "not done"  # left unfinished by an interrupt: not a failure of the file
 _POLL = 0.1
 
 
@@ -34,6 +36,7 @@ class Task:
     source: Path
     output: Path
     format: str
+    redo: str = ""  # why an existing output is made again (its settings changed), or ""
 
 
 @dataclass
@@ -66,12 +69,14 @@ class Summary:
         return 1 if self.count(FAILED) else 0
 
     def line(self) -> str:
-        text = (f"done {self.count(DONE)}, skipped {self.count(SKIPPED)}, failed {self.count(FAILED)} "
+        left = f", not done {self.count(NOT_DONE)}" if self.count(NOT_DONE) else ""
+        text = (f"done {self.count(DONE)}, skipped {self.count(SKIPPED)}, failed {self.count(FAILED)}{left} "
                 f"in {self.elapsed:.1f} s ({self.images_per_s:.2f} images/s)")
         return text + (" — interrupted" if self.interrupted else "")
 
     def to_dict(self) -> dict:
         return {"totals": {"done": self.count(DONE), "skipped": self.count(SKIPPED), "failed": self.count(FAILED),
+                           "not_done": self.count(NOT_DONE),
                            "seconds": round(self.elapsed, 3), "images_per_s": round(self.images_per_s, 3),
                            "interrupted": self.interrupted},
                 "files": [asdict(r) for r in self.results]}
@@ -302,8 +307,12 @@ class BatchProcessor:
         while not self._results.empty():
             index, result = self._results.get_nowait()
             results.setdefault(index, result)
-        reason = "interrupted" if interrupted else "not processed (internal error)"
-        ordered = [results.get(i) or FileResult(str(t.source), None, FAILED, reason) for i, t in enumerate(tasks)]
+        if interrupted:
+            ordered = [results.get(i) or FileResult(str(t.source), None, NOT_DONE, "interrupted")
+                       for i, t in enumerate(tasks)]
+        else:
+            ordered = [results.get(i) or FileResult(str(t.source), None, FAILED, "not processed (internal error)")
+                       for i, t in enumerate(tasks)]
         return Summary(ordered, time.monotonic() - start, interrupted)
 
     def _remove_partial_files(self) -> None:
@@ -314,9 +323,11 @@ class BatchProcessor:
 
 
 def plan_tasks(sources, out_dir: Path, template: str, suffix: str, format_choice: str,
-               overwrite: bool = False) -> tuple[list[Task], list[FileResult]]:
-    """Decide every output path before any work: existing outputs are skipped (unless ``overwrite``), an
-    output that would replace an input or another file's output fails with the reason.
+               overwrite: bool = False, manifest: OutputManifest | None = None,
+               settings: str = "") -> tuple[list[Task], list[FileResult]]:
+    """Decide every output path before any work: existing outputs made with the same ``settings`` (by the
+    ``manifest``) are skipped (unless ``overwrite``), those made otherwise are redone; an output that would
+    replace an input or another file's output fails with the reason.
     Returns (tasks to run, results already settled), both in input order.
     """
     from percept.cli.imageio import extension_for, format_from_suffix, output_format
@@ -338,7 +349,12 @@ def plan_tasks(sources, out_dir: Path, template: str, suffix: str, format_choice
                                       f"output {dest} is also the output of {claimed[key]} (rename with --name)"))
         elif dest.exists() and not overwrite:
             claimed[key] = s.path
-            settled.append(FileResult(str(s.path), str(dest), SKIPPED, "output exists (--overwrite to redo)"))
+            stale = manifest.stale_reason(dest, settings) if manifest is not None else None
+            if stale:
+                tasks.append(Task(s.path, dest, fmt, redo=stale))
+            else:
+                settled.append(FileResult(str(s.path), str(dest), SKIPPED,
+                                          "output exists with the same settings (--overwrite to redo)"))
         else:
             claimed[key] = s.path
             tasks.append(Task(s.path, dest, fmt))

@@ -22,7 +22,8 @@ from percept.cli.tiling import Tile, blend, plan_tiles
 from percept.engines.runtime import Runtime
 from percept.train.sizing import pad_to_multiple
 
-MIN_TILE = 32
+MIN_TILE = 32  # the smallest tile auto picks
+SMALLEST_TILE = 8  # an explicit --tile below this is refused
 # Peak activation memory per input pixel at batch 1 (measured on CPU, fp32): TransformNet ~1.2 KB;
 # SRNet ~0.9 KB × scale². Rounded up: the estimate picks tile sizes, and OOM halves them anyway.
 STYLE_BYTES_PER_PX = 1536
@@ -148,6 +149,15 @@ class Inferencer:
         self.tile = int(tile)
         if self.tile < 0:
             raise ValueError(f"tile must be >= 0 or auto, not {tile}")
+        self.notes: list[str] = []  # adjustments the user should hear about
+        if 0 < self.tile < SMALLEST_TILE:
+            raise ValueError(f"--tile {self.tile}: below the smallest tile percept runs ({SMALLEST_TILE} px); tiles "
+                             f"this small are slow and show seams (try --tile {MIN_TILE * 8}, or 0 for whole images)")
+        if self.tile and self.overlap * 2 > self.tile:
+            shrunk = self.tile // 4
+            self.notes.append(f"tile {self.tile} px leaves no room for a {self.overlap} px overlap on each side: "
+                              f"using overlap {shrunk} px (seams may show; a larger --tile hides them)")
+            self.overlap = shrunk
 
     # -- decoder threads
     @staticmethod

@@ -48,6 +48,16 @@ def _walk(folder: Path, recursive: bool, exclude: Path | None) -> list[Source]:
     return found
 
 
+def unsearched_subfolders(inputs: list[str]) -> list[Path]:
+    """Sub-folders of folder inputs that a run without ``--recursive`` does not look into (to say so)."""
+    found = []
+    for text in inputs:
+        path = Path(text).expanduser()
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.is_dir() and not is_ignored(p.name))
+    return found
+
+
 def _has_magic(text: str) -> bool:
     return any(c in text for c in "*?[")
 

@@ -46,3 +46,12 @@ def save_sr_model(path: Path, scale: int = 4, bicubic: bool = False, seed: int =
 
 def no_partial_files(folder: Path) -> bool:
     return not [p for p in folder.rglob("*") if p.name.endswith(".part")]
+
+
+def listing(folder: Path) -> list[str]:
+    """The names a user sees in an output folder (the hidden record of settings is not an output)."""
+    return sorted(p.name for p in Path(folder).iterdir() if not p.name.startswith("."))
+
+
+def visible(folder: Path) -> list[Path]:
+    return sorted(p for p in Path(folder).iterdir() if not p.name.startswith("."))

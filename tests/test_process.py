@@ -21,13 +21,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageCms, ImageOps
-from process_helpers import no_partial_files, photo, save_sr_model, save_style_model
+from process_helpers import listing, no_partial_files, photo, save_sr_model, save_style_model, visible
 from typer.testing import CliRunner
 
 import percept.cli.commands.process as process_cmd
 from percept.cli.app import app
 from percept.cli.imageio import encode_png16
 from percept.cli.inference import Inferencer
+from percept.cli.manifest import MANIFEST_NAME
 
 runner = CliRunner()
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -104,8 +105,10 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def stray_files(folder: Path) -> list[Path]:
-    """Temporary or hidden files the tool may have left behind (``.name.XXXX.part`` and the like)."""
-    return [p for p in folder.rglob("*") if p.name.startswith(".") or p.suffix in (".part", ".tmp")]
+    """Temporary or hidden files the tool may have left behind (``.name.XXXX.part`` and the like); the record
+    of settings (``MANIFEST_NAME``) is meant to be there."""
+    return [p for p in folder.rglob("*") if p.name != MANIFEST_NAME
+            and (p.name.startswith(".") or p.suffix in (".part", ".tmp"))]
 
 
 def one_line_error(result, *words: str) -> None:
@@ -135,7 +138,7 @@ def test_bad_files_reported_hidden_ignored_good_written_inputs_untouched(tmp_pat
 
     res = upscale(models, src, "-o", out)
     assert res.exit_code == 1, res.output
-    assert sorted(os.listdir(out)) == ["good1_x4.jpg", "good2_x4.png"]
+    assert sorted(listing(out)) == ["good1_x4.jpg", "good2_x4.png"]
     for name, size in [("good1_x4.jpg", (96, 80)), ("good2_x4.png", (64, 64))]:
         with Image.open(out / name) as im:
             im.load()
@@ -164,8 +167,9 @@ def test_outputs_never_overwrite_inputs_or_each_other(tmp_path, models):
     # Files named explicitly may have their outputs beside them (-o .); only a_x4.png is new.
     res = upscale(models, src / "a.png", "-o", src)
     assert res.exit_code == 0 and "done 1," in res.output
-    assert sorted(os.listdir(src)) == ["a.jpg", "a.png", "a_x4.png", "b.png"]
+    assert sorted(listing(src)) == ["a.jpg", "a.png", "a_x4.png", "b.png"]
     (src / "a_x4.png").unlink()
+    (src / MANIFEST_NAME).unlink()  # the hidden record of what made a_x4.png
     # A folder as its own output folder is refused: the outputs would be read back as inputs next time.
     one_line_error(upscale(models, src, "-o", src), "is the output folder")
     assert snapshot(src) == before
@@ -173,7 +177,7 @@ def test_outputs_never_overwrite_inputs_or_each_other(tmp_path, models):
     res = upscale(models, src / "a.png", src / "a.jpg", "-o", tmp_path / "out", "--format", "png")
     assert res.exit_code == 1
     assert "also the output of" in failure_line(res.output, "a.jpg")
-    assert os.listdir(tmp_path / "out") == ["a_x4.png"]
+    assert listing(tmp_path / "out") == ["a_x4.png"]
     assert np.abs(pixels(tmp_path / "out" / "a_x4.png") - bicubic(photo(8, 8) / 255.0)).max() <= 1.01 / 255
 
 
@@ -185,11 +189,11 @@ def test_rerun_skips_and_overwrite_redoes(tmp_path, models):
     save(src / "b.jpg", photo(10, 14, 1))
     res = upscale(models, src, "-o", out)
     assert res.exit_code == 0 and "done 2, skipped 0, failed 0" in res.output
-    ids = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.iterdir()}
+    ids = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in visible(out)}
 
     res = upscale(models, src, "-o", out)
     assert res.exit_code == 0 and "done 0, skipped 2, failed 0" in res.output
-    assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.iterdir()} == ids
+    assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in visible(out)} == ids
 
     (out / "a_x4.png").unlink()  # an interrupted batch: only the missing output is made
     res = upscale(models, src, "-o", out)
@@ -198,9 +202,50 @@ def test_rerun_skips_and_overwrite_redoes(tmp_path, models):
 
     res = upscale(models, src, "-o", out, "--overwrite")
     assert res.exit_code == 0 and "done 2, skipped 0, failed 0" in res.output
-    after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.iterdir()}
+    after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in visible(out)}
     assert after["b_x4.jpg"] != ids["b_x4.jpg"]  # rewritten (atomically: a new file replaced the old)
     assert not stray_files(out)
+
+
+def test_rerun_with_other_settings_redoes_only_what_they_change(tmp_path, models):
+    """Skip-existing skips only outputs made with the same settings: another --strength redoes them, says so."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    save(src / "a.png", photo(16, 16))
+    save(src / "b.png", photo(16, 20, 1))
+    assert "done 2, skipped 0" in stylize(models, src, "-o", out, "--strength", "1.0").output
+    full = pixels(out / "a_test-style.png")
+    res = stylize(models, src, "-o", out, "--strength", "1.0")
+    assert res.exit_code == 0 and "done 0, skipped 2" in res.output
+    res = stylize(models, src, "-o", out, "--strength", "0.3")
+    assert res.exit_code == 0 and "done 2, skipped 0" in res.output, res.output
+    assert "2 existing outputs made with other settings" in res.output
+    weak = pixels(out / "a_test-style.png")
+    assert np.abs(weak - full).mean() > 1 / 255  # the picture really changed
+    res = stylize(models, src, "-o", out, "--strength", "0.3")
+    assert "done 0, skipped 2" in res.output
+    res = stylize(models, src, "-o", out, "--strength", "0.3", "--preserve-color")
+    assert "done 2, skipped 0" in res.output
+
+
+def test_tiny_tiles_are_refused_and_small_ones_shrink_the_overlap_with_a_note(tmp_path, models):
+    src = save(tmp_path / "in" / "a.png", photo(24, 24))
+    one_line_error(upscale(models, src, "-o", tmp_path / "o1", "--tile", "4"), "--tile 4", "smallest tile")
+    assert not (tmp_path / "o1").exists()
+    res = upscale(models, src, "-o", tmp_path / "o2", "--tile", "10")  # default overlap 16 > half the tile
+    assert res.exit_code == 0 and "using overlap 2 px" in res.output, res.output
+    diff = np.abs(pixels(tmp_path / "o2" / "a_x4.png") - bicubic(photo(24, 24) / 255.0))
+    assert diff.mean() < 0.5 / 255 and diff.max() < 4 / 255  # a correct picture, not noise
+
+
+def test_unwritable_output_folder_is_one_line_not_one_failure_per_file(tmp_path, models):
+    src = tmp_path / "in"
+    for i in range(4):
+        save(src / f"p{i}.png", photo(8, 8, i))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    res = upscale(models, src, "-o", blocker / "out")
+    one_line_error(res, str(blocker / "out"), "cannot write")
+    assert "failed" not in res.output
 
 
 # --------------------------------------------------------------------------------- 3. folders and globs
@@ -215,12 +260,13 @@ def test_recursive_mirrors_tree_and_flat_run_does_not_descend(tmp_path, models):
 
     res = upscale(models, src, "-o", tmp_path / "flat")
     assert res.exit_code == 0 and "done 1," in res.output
-    assert [p.relative_to(tmp_path / "flat").as_posix() for p in (tmp_path / "flat").rglob("*")] == ["a_x4.png"]
+    assert "1 sub-folder not searched" in res.output and "sub" in res.output and "--recursive" in res.output
+    assert listing(tmp_path / "flat") == ["a_x4.png"]
 
     res = upscale(models, src, "-o", tmp_path / "tree", "--recursive")
     assert res.exit_code == 0 and "done 3," in res.output
     written = sorted(p.relative_to(tmp_path / "tree").as_posix() for p in (tmp_path / "tree").rglob("*")
-                     if p.is_file())
+                     if p.is_file() and p.name != MANIFEST_NAME)
     assert written == ["a_x4.png", "sub/b_x4.png", "sub/deeper/c_x4.jpg"]
     with Image.open(tmp_path / "tree" / "sub" / "b_x4.png") as im:
         assert im.size == (40, 32)
@@ -239,9 +285,9 @@ def test_globs_select_files(tmp_path, models):
     save(src / "b.jpg", photo(8, 8, 1))
     save(src / "sub" / "c.png", photo(8, 8, 2))
     res = upscale(models, f"{src}/*.png", "-o", tmp_path / "o1")
-    assert res.exit_code == 0 and os.listdir(tmp_path / "o1") == ["a_x4.png"]
+    assert res.exit_code == 0 and listing(tmp_path / "o1") == ["a_x4.png"]
     res = upscale(models, f"{src}/**/*.png", "-o", tmp_path / "o2", "-r")
-    assert res.exit_code == 0 and sorted(os.listdir(tmp_path / "o2")) == ["a_x4.png", "c_x4.png"]
+    assert res.exit_code == 0 and sorted(listing(tmp_path / "o2")) == ["a_x4.png", "c_x4.png"]
     one_line_error(upscale(models, f"{src}/*.gif", "-o", tmp_path / "o3"), "no file matches")
     assert not (tmp_path / "o3").exists()
 
@@ -278,10 +324,10 @@ def test_dry_run_writes_nothing_and_json_report(tmp_path, models):
     # A dry run over a half-done folder lists what is left; its report says planned/skipped, writes no image.
     (out / "a_x4.png").unlink()
     (src / "c.png").unlink()
-    listing = sorted(out.iterdir())
+    names_before = sorted(visible(out))
     res = upscale(models, src, "-o", out, "--dry-run", "--json-report", report)
     assert res.exit_code == 0 and "dry run: 1 to process, 1 skipped, 0 failed" in res.output
-    assert sorted(out.iterdir()) == listing
+    assert sorted(visible(out)) == names_before
     data = json.loads(report.read_text())
     assert {Path(f["input"]).name: f["status"] for f in data["files"]} == {"a.png": "planned", "b.jpg": "skipped"}
 
@@ -297,7 +343,7 @@ def test_output_formats(tmp_path, models, fmt, ext, pil_format, tolerance):
     res = upscale(models, src, "-o", tmp_path / "out", "--format", fmt)
     assert res.exit_code == 0, res.output
     out = tmp_path / "out" / f"a_x4.{ext}"
-    assert os.listdir(tmp_path / "out") == [out.name]
+    assert listing(tmp_path / "out") == [out.name]
     with Image.open(out) as im:
         assert im.format == pil_format and im.size == (48, 40)
     assert np.abs(pixels(out) - bicubic(a / 255.0)).mean() < tolerance
@@ -311,11 +357,11 @@ def test_keep_format_name_template_suffix_and_quality(tmp_path, models):
     res = upscale(models, src, "-o", tmp_path / "keep")
     assert res.exit_code == 0, res.output
     # The source's spelling of its extension is kept; formats percept cannot write become PNG.
-    assert sorted(os.listdir(tmp_path / "keep")) == ["p_x4.jpeg", "q_x4.png", "r_x4.png"]
+    assert sorted(listing(tmp_path / "keep")) == ["p_x4.jpeg", "q_x4.png", "r_x4.png"]
 
     res = upscale(models, src / "p.jpeg", "-o", tmp_path / "named", "--name", "{suffix}-{stem}.{ext}",
                   "--suffix", "big")
-    assert res.exit_code == 0 and os.listdir(tmp_path / "named") == ["big-p.jpeg"]
+    assert res.exit_code == 0 and listing(tmp_path / "named") == ["big-p.jpeg"]
     res = stylize(models, src / "p.jpeg", "-o", tmp_path / "named", "--name", "{stem}{suffix}.{ext}",
                   "--format", "png")
     assert res.exit_code == 0 and (tmp_path / "named" / "p_test-style.png").is_file()
@@ -423,7 +469,7 @@ def test_icc_profile_carried(tmp_path, models, fmt):
     src = save(tmp_path / "in" / "a.jpg", photo(8, 8), quality=95, icc_profile=SRGB, exif=ex.tobytes())
     res = upscale(models, src, "-o", tmp_path / "out", "--format", fmt)
     assert res.exit_code == 0, res.output
-    [out] = (tmp_path / "out").iterdir()
+    [out] = visible(tmp_path / "out")
     with Image.open(out) as im:
         assert im.info.get("icc_profile") == SRGB
         assert im.getexif().get(MAKE) == "PerceptCam"
@@ -450,7 +496,7 @@ def test_max_pixels_refuses_too_large_images_only(tmp_path, models):
     save(src / "huge.png", photo(64, 64))    # 4,096: over twice the limit (Pillow's own guard)
     res = upscale(models, src, "-o", tmp_path / "out", "--max-pixels", 1000)
     assert res.exit_code == 1
-    assert os.listdir(tmp_path / "out") == ["small_x4.png"]
+    assert listing(tmp_path / "out") == ["small_x4.png"]
     for name in ("large.png", "huge.png"):
         line = failure_line(res.output, name)
         assert "too large" in line and "--max-pixels" in line, line
@@ -577,13 +623,14 @@ def test_interrupt_stops_cleanly(tmp_path, models, monkeypatch):
     data = json.loads(report.read_text())
     assert data["totals"]["interrupted"] is True
     statuses = {Path(f["input"]).name: f["status"] for f in data["files"]}
-    assert len(statuses) == 12 and set(statuses.values()) <= {"done", "failed"}
+    assert len(statuses) == 12 and set(statuses.values()) <= {"done", "not done"}  # unfinished is not "failed"
     done = sorted(n for n, s in statuses.items() if s == "done")
     assert 1 <= len(done) < 12
-    assert all(f["reason"] == "interrupted" for f in data["files"] if f["status"] == "failed")
+    assert all(f["reason"] == "interrupted" for f in data["files"] if f["status"] == "not done")
+    assert data["totals"]["failed"] == 0 and data["totals"]["not_done"] == 12 - len(done)
     # Exactly the finished files exist, each complete; nothing partial or temporary is left.
-    assert sorted(os.listdir(out)) == sorted(n.replace(".png", "_x4.png") for n in done)
-    for p in out.iterdir():
+    assert sorted(listing(out)) == sorted(n.replace(".png", "_x4.png") for n in done)
+    for p in visible(out):
         with Image.open(p) as im:
             im.load()
             assert im.size == (64, 64)
@@ -614,7 +661,7 @@ def test_real_sigint_stops_cleanly(tmp_path, models):
         proc.kill()
     assert proc.returncode == 130, stdout + stderr
     assert "interrupted: unfinished files were not written" in stderr and "Traceback" not in stderr
-    written = list(out.iterdir())
+    written = list(visible(out))
     assert 1 <= len(written) < 60 and f"done {len(written)}," in stdout
     assert no_partial_files(tmp_path) and not stray_files(out)
     for p in written:

@@ -16,7 +16,8 @@ from percept.cli.batch import DONE, FAILED, SKIPPED, BatchProcessor, FileResult,
 from percept.cli.errors import UserError
 from percept.cli.imageio import DEFAULT_MAX_PIXELS, FORMATS, configure_pixel_limit
 from percept.cli.inference import Inferencer
-from percept.cli.inputs import check_template, discover
+from percept.cli.inputs import check_template, discover, unsearched_subfolders
+from percept.cli.manifest import OutputManifest, fingerprint, model_identity
 from percept.cli.zoo import default_sr_model, normalise_name, resolve_model
 from percept.train.checkpoint import ModelInfo, read_info
 from percept.train.progress import ProgressReporter
@@ -75,6 +76,23 @@ def parse_tile(text: str) -> int | str:
     return value
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def check_writable(out: Path) -> None:
+    """Stop once, up front, when --out cannot be written (read-only file system, permissions), instead of
+    failing every file with the same reason."""
+    import tempfile
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".percept-write-test-"):
+            pass
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write to the output folder ({exc.strerror or type(exc).__name__})") from None
+
+
 def _check_kind(path: Path, info: ModelInfo, kind: str) -> None:
     if info.kind != kind:
         other = "percept upscale" if info.kind == "sr" else "percept stylize"
@@ -96,10 +114,22 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
     if not sources:
         raise UserError(f"no images found in {' '.join(sources_text)}"
                         + ("" if recursive else " (add --recursive to descend into sub-folders)"))
-    tasks, settled = plan_tasks(sources, out, name, suffix, fmt, overwrite=not skip_existing)
+    if not recursive:
+        subfolders = [p for p in unsearched_subfolders(sources_text) if p.resolve() != out.resolve()]
+        if subfolders:
+            names = ", ".join(p.name for p in subfolders[:3]) + (" ..." if len(subfolders) > 3 else "")
+            typer.echo(f"note: {_count(len(subfolders), 'sub-folder')} not searched ({names}); add --recursive "
+                       "to process them", err=True)
+    manifest = OutputManifest(out)
+    settings = {"model": model_identity(model), "strength": strength, "preserve_color": preserve_color,
+                "tile": tile, "overlap": overlap, "precision": precision or "default", "quality": quality}
+    settings_fp = fingerprint(settings)
+    tasks, settled = plan_tasks(sources, out, name, suffix, fmt, overwrite=not skip_existing, manifest=manifest,
+                                settings=settings_fp)
+    redone = [t for t in tasks if t.redo]
     if dry_run:
         for t in tasks:
-            typer.echo(f"{t.source} -> {t.output}")
+            typer.echo(f"{t.source} -> {t.output}" + (f" (redo: {t.redo})" if t.redo else ""))
         for r in settled:
             typer.echo(f"{r.input}: {r.status} ({r.reason})")
         typer.echo(f"dry run: {len(tasks)} to process, {sum(r.status == SKIPPED for r in settled)} skipped, "
@@ -108,6 +138,10 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
             planned = [FileResult(str(t.source), str(t.output), "planned") for t in tasks]
             Summary(planned + settled, 0.0).write_json(json_report)
         raise typer.Exit(1 if any(r.status == FAILED for r in settled) else 0)
+
+    if redone:
+        typer.echo(f"{_count(len(redone), 'existing output')} made with other settings (or without a record) "
+                   f"will be made again, e.g. {redone[0].output}", err=True)
 
     import torch
 
@@ -121,10 +155,15 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
                                    log=lambda m: typer.echo(m, err=True))
             if getattr(runtime, "note", ""):
                 typer.echo(f"{runtime.name}: {runtime.note}", err=True)
-            inferencers.append(Inferencer(runtime, kind=info.kind, tile=tile_size, overlap=overlap,
-                                          strength=strength, preserve_color=preserve_color, batch_size=batch_size))
+            inferencer = Inferencer(runtime, kind=info.kind, tile=tile_size, overlap=overlap, strength=strength,
+                                    preserve_color=preserve_color, batch_size=batch_size)
+            if not inferencers:
+                for note in inferencer.notes:
+                    typer.echo(f"note: {note}", err=True)
+            inferencers.append(inferencer)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+    check_writable(out)  # after the model opened: a bad option never leaves an empty --out behind
     devices = ", ".join(f"{i.runtime.name}/{i.runtime.device}/{i.runtime.precision}" for i in inferencers)
     reporter = ProgressReporter(len(tasks), verb, log_every=5.0)
     reporter.log(f"{verb}: {len(tasks)} images ({len(settled)} already settled) on {devices}, "
@@ -133,9 +172,18 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
     counts = {DONE: 0, FAILED: 0}
     started = [0.0]
 
+    last_save = [time.monotonic()]
+
     def on_result(result: FileResult, finished: int) -> None:
         if not started[0]:
             started[0] = time.monotonic()
+        if result.status == DONE and result.output:
+            manifest.record(Path(result.output), settings_fp, {"source": result.input, "model": model.name,
+                                                               "strength": strength,
+                                                               "preserve_color": preserve_color})
+            if time.monotonic() - last_save[0] > 1.0:
+                manifest.save()
+                last_save[0] = time.monotonic()
         counts[result.status] = counts.get(result.status, 0) + 1
         if result.status == FAILED:
             reporter.log(f"failed: {result.input}: {result.reason}")
@@ -148,7 +196,11 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
     processor = BatchProcessor(inferencers, load_threads=load, save_threads=save, quality=quality,
                                max_pixels=max_pixels, on_result=on_result)
     with reporter:
-        summary = processor.run(tasks)
+        try:
+            summary = processor.run(tasks)
+        finally:
+            if manifest.entries:
+                manifest.save()
     for r in settled:
         if r.status == FAILED:
             reporter.log(f"failed: {r.input}: {r.reason}")
