@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -44,6 +45,14 @@ def tensorrt_module(flavour: str):
         return None
 
 
+def install_hint(extra: str) -> str:
+    """How to add an extra: from a source checkout (editable install) or from the package index."""
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "percept_cli").is_dir():
+        return f"pip install -e '{checkout}[{extra}]'"
+    return f"pip install 'percept[{extra}]'"
+
+
 def components() -> list[Component]:
     items = [Component("torch", True, f"{torch.__version__}, {torch.get_num_threads()} CPU threads, "
                        f"CPU bf16 {'yes' if cpu_supports_bf16() else 'no'}")]
@@ -55,10 +64,10 @@ def components() -> list[Component]:
         items.append(Component("onnxruntime", True, f"{ort.__version__}: {', '.join(onnxruntime_providers())}"))
     except Exception as exc:
         items.append(Component("onnxruntime", False, f"not importable ({exc}); pip install onnxruntime"))
-    for flavour, extra in (("tensorrt", "percept[tensorrt]"), ("tensorrt_rtx", "percept[tensorrt-rtx]")):
+    for flavour, extra in (("tensorrt", "tensorrt"), ("tensorrt_rtx", "tensorrt-rtx")):
         mod = tensorrt_module(flavour)
         if mod is None:
-            items.append(Component(flavour, False, f"not installed (pip install '{extra}')"))
+            items.append(Component(flavour, False, f"not installed ({install_hint(extra)})"))
         else:
             items.append(Component(flavour, True, getattr(mod, "__version__", "unknown version")))
     return items

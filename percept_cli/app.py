@@ -13,8 +13,29 @@ from percept.cli.errors import exit_with, expected_errors, print_error
 from percept.train.version import __version__
 
 
+def _hide_flag_types(command, ctx) -> None:
+    """On/off flags take no value: show no ``<bool>`` type for them in help."""
+    params = list(command.params)
+    help_option = command.get_help_option(ctx)
+    if help_option is not None:
+        params.append(help_option)
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+
+
 class PerceptGroup(TyperGroup):
     """Turns known errors from any command into one line and exit code 2 (also under CliRunner)."""
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _hide_flag_types(command, ctx)
+        return command
+
+    def format_help(self, ctx, formatter):
+        _hide_flag_types(self, ctx)
+        return super().format_help(ctx, formatter)
 
     def invoke(self, ctx):
         try:
@@ -52,7 +73,11 @@ def _root(
     """percept — Johnson, Alahi & Fei-Fei (ECCV 2016) as software."""
 
 
-for _mod in sorted(m.name for m in pkgutil.iter_modules(commands.__path__)):
+# The order people work in: process first, then train, deploy, measure, inspect (rich help panels).
+COMMAND_ORDER = ("process", "train", "export", "build_engine", "eval_sr", "bench", "style_tools", "models",
+                 "doctor")
+_found = {m.name for m in pkgutil.iter_modules(commands.__path__)}
+for _mod in [*[m for m in COMMAND_ORDER if m in _found], *sorted(_found - set(COMMAND_ORDER))]:
     importlib.import_module(f"{commands.__name__}.{_mod}").register(app)
 
 

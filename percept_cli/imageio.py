@@ -252,6 +252,8 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
                 a, icc = _pillow_pixels(im, icc, notes)
         except ImageReadError:
             raise
+        except MemoryError:
+            raise ImageReadError(f"not enough memory to decode this {im.width}×{im.height} image") from None
         except (OSError, ValueError, SyntaxError, EOFError, RuntimeError) as exc:
             raise ImageReadError(f"truncated or corrupt image data ({exc})") from None
         except Exception as exc:  # imagecodecs/tifffile raise their own types

@@ -41,3 +41,23 @@ def test_a_users_own_train_and_engines_modules_do_not_shadow_percept(tmp_path):
     out = subprocess.run([sys.executable, "-m", "percept.cli", "--version"], cwd=tmp_path,
                          capture_output=True, text=True)
     assert out.returncode == 0 and __version__ in out.stdout, out.stderr
+
+
+def test_help_groups_commands_the_way_people_work_and_shows_no_bool_types():
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "100"})
+    out = result.output
+    panels = [out.index(f"─ {p} ") for p in ("Process", "Train", "Deploy", "Measure", "Inspect")]
+    assert panels == sorted(panels)
+    order = [out.index(f"│ {c} ") for c in ("stylize", "upscale", "train-style", "export", "bench", "doctor")]
+    assert order == sorted(order)
+    assert "<bool>" not in out
+    help_text = runner.invoke(app, ["train-style", "--help"], env={"COLUMNS": "200"}).output
+    assert "(default: RUN_DIR/NAME.safetensors)" in help_text and "<bool>" not in help_text
+
+
+def test_doctor_fits_an_80_column_terminal(monkeypatch):
+    out = subprocess.run([sys.executable, "-m", "percept.cli", "doctor"], capture_output=True, text=True,
+                         env={**__import__("os").environ, "COLUMNS": "80"})
+    assert out.returncode == 0, out.stderr
+    assert max(len(line) for line in out.stdout.splitlines()) <= 80
+    assert "../shared" not in out.stdout

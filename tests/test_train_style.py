@@ -191,3 +191,42 @@ def test_amp_choices_mean_what_they_say():
         autocast_dtype("fp16", cpu)
     with pytest.raises(ValueError, match="unknown --amp"):
         autocast_dtype("fast", cpu)
+
+
+def test_an_earlier_run_is_never_overwritten_silently_and_init_warm_starts(tmp_path, photos, style_image, vgg_path):
+    """Rerunning without --resume refuses with a hint; --force starts over; --init starts from a trained net."""
+    args = ["train-style", str(style_image), "--data", str(photos), "--image-size", "32", "--style-size", "32",
+            "--iterations", "2", "--batch-size", "2", "--workers", "0", "--device", "cpu",
+            "--run-dir", str(tmp_path / "r"), "--vgg-weights", str(vgg_path)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    model = tmp_path / "r" / "mosaic.safetensors"
+    first = model.read_bytes()
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2 and "--resume" in again.output and "--force" in again.output
+    assert model.read_bytes() == first  # untouched
+    forced = CliRunner().invoke(app, [*args, "--force", "--seed", "1"])
+    assert forced.exit_code == 0 and model.read_bytes() != first
+
+    # Warm start: the new run's first step starts from the given network, not from random weights.
+    from percept.train.checkpoint import load_model
+
+    trained, _ = load_model(model)
+    task = StyleTask(options(style_image, photos, vgg_path, init=model))
+    warm = task.build_model()
+    assert all(torch.equal(a, b) for a, b in zip(warm.state_dict().values(), trained.state_dict().values()))
+    bad = CliRunner().invoke(app, [*args, "--force", "--init", str(tmp_path / "missing.safetensors")])
+    assert bad.exit_code == 2 and "missing.safetensors" in bad.output
+
+
+def test_random_crops_differ_per_epoch_and_flip(tmp_path):
+    from PIL import Image
+
+    from percept.train.data import RandomCropFlip
+
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (60, 90, 3), dtype=np.uint8))
+    crop = RandomCropFlip(32)
+    crops = [crop(img, np.random.default_rng(k)) for k in range(8)]
+    assert all(c.shape == (3, 32, 32) for c in crops)
+    assert len({c.sum().item() for c in crops}) > 4  # new content each time, not one centre crop
+    small = Image.fromarray(np.zeros((20, 24, 3), dtype=np.uint8))
+    assert crop(small, np.random.default_rng(0)).shape == (3, 32, 32)  # upscaled only when too small

@@ -117,7 +117,7 @@ class StyleTask:
 
     def preview(self, model: nn.Module) -> tuple[list[list[torch.Tensor]], list[str]]:
         out = model(self.preview_batch)
-        return [[x, y] for x, y in zip(self.preview_batch, out)], ["content", f"{self.name} (step output)"]
+        return [[x, y] for x, y in zip(self.preview_batch, out)], ["content", f"{self.name}, this step"]
 
     def settings(self) -> dict[str, Any]:
         o = self.o

@@ -25,7 +25,7 @@ TORCHVISION_FILE = "vgg16-397923af.pth"
 
 HOW_TO_PROVIDE = (
     "pass --vgg-weights FILE or set PERCEPT_VGG_WEIGHTS=FILE to a VGG-16 file (torchvision's "
-    f"{TORCHVISION_FILE}, or a features-only .safetensors such as ../shared/assets/vgg16_features.safetensors), "
+    f"{TORCHVISION_FILE}, or a features-only .safetensors of its convolutional layers), "
     "or run once on a connected machine so torchvision caches its VGG16_Weights.IMAGENET1K_V1"
 )
 

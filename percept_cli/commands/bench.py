@@ -327,5 +327,8 @@ def _bench_folder(opened: list[Opened], folder: Path, batch: int, load: int, sav
     return rows, errors
 
 
+PANEL = "Measure"
+
+
 def register(app: typer.Typer) -> None:
-    app.command()(bench)
+    app.command(rich_help_panel=PANEL)(bench)

@@ -33,14 +33,14 @@ def build_engine_command(
     model: str = typer.Argument(..., help="ONNX file from `percept export` (a .safetensors model is exported "
                                 "first)."),
     fp16: bool = typer.Option(True, "--fp16/--fp32", help="Engine precision."),
-    low: str = typer.Option(None, "--min", metavar="NxCxHxW", help="Smallest input shape [default 1x3x64x64]."),
-    opt: str = typer.Option(None, "--opt", metavar="NxCxHxW", help="Shape to tune for [default 4x3x512x512]."),
-    high: str = typer.Option(None, "--max", metavar="NxCxHxW", help="Largest input shape [default 8x3x1024x1024]; "
+    low: str = typer.Option(None, "--min", metavar="NxCxHxW", help="Smallest input shape (default 1x3x64x64)."),
+    opt: str = typer.Option(None, "--opt", metavar="NxCxHxW", help="Shape to tune for (default 4x3x512x512)."),
+    high: str = typer.Option(None, "--max", metavar="NxCxHxW", help="Largest input shape (default 8x3x1024x1024); "
                              "SR models: these sizes divided by the scale."),
     workspace: float = typer.Option(None, "--workspace", metavar="GB", help="Builder workspace limit in GiB."),
     timing_cache: Path = typer.Option(None, "--timing-cache", help="Timing cache file: loaded if present, saved "
                                       "after the build (classic TensorRT)."),
-    out: Path = typer.Option(None, "--out", "-o", help="Engine file [default: MODEL.FLAVOUR.PRECISION.engine]."),
+    out: Path = typer.Option(None, "--out", "-o", help="Engine file (default: MODEL.FLAVOUR.PRECISION.engine)."),
     flavour: str = typer.Option("auto", "--flavour", help="auto, tensorrt or tensorrt-rtx."),
     verbose: bool = typer.Option(False, "--verbose", help="Print TensorRT's log."),
 ) -> None:
@@ -72,5 +72,8 @@ def build_engine_command(
     typer.echo(f"built on {where}{targets}; record: {result.engine}.json")
 
 
+PANEL = "Deploy"
+
+
 def register(app: typer.Typer) -> None:
-    app.command("build-engine")(build_engine_command)
+    app.command("build-engine", rich_help_panel=PANEL)(build_engine_command)

@@ -31,8 +31,11 @@ def doctor() -> None:
         table.add_row(c.name, "[green]ok[/]" if c.available else "[yellow]missing[/]", escape(c.detail))
     ok, detail = vgg_status()
     table.add_row("VGG-16 weights", "[green]ok[/]" if ok else "[yellow]missing[/]", escape(detail))
-    Console(width=160).print(table)
+    Console().print(table)  # the terminal's width (80 when not a terminal): no line wider than the screen
+
+
+PANEL = "Inspect"
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(doctor)
+    app.command(rich_help_panel=PANEL)(doctor)

@@ -116,7 +116,7 @@ def eval_sr(
     json_out: Path = typer.Option(None, "--json", help="Write the results as JSON to this file."),
     save: Path = typer.Option(None, "--save", help="Write every output as SAVE/<model>/<image>.png."),
     backend: str = typer.Option("auto", "--backend", help=" | ".join(BACKENDS)),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:N]"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda:N"),
     precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | fp16 (fp32 scores the weights "
                                                                "themselves)."),
     histogram_match: bool = typer.Option(False, "--histogram-match",
@@ -153,5 +153,8 @@ def eval_sr(
         typer.echo(f"outputs written to {save}/<model>/")
 
 
+PANEL = "Measure"
+
+
 def register(app: typer.Typer) -> None:
-    app.command("eval-sr")(eval_sr)
+    app.command("eval-sr", rich_help_panel=PANEL)(eval_sr)

@@ -20,7 +20,7 @@ def _shape(c) -> str:
 
 def export(
     model: str = typer.Argument(..., help="Model file (.safetensors) or shipped model name."),
-    out: Path = typer.Option(None, "--out", "-o", help="Output .onnx file [default: MODEL.onnx / MODEL.fp16.onnx]."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output .onnx file (default: MODEL.onnx / MODEL.fp16.onnx)."),
     opset: int = typer.Option(DEFAULT_OPSET, "--opset", help="ONNX opset."),
     fp16: bool = typer.Option(False, "--fp16", help="FP16 graph with FP32 inputs/outputs; instance norm in FP32 "
                               "(what TensorRT >= 11 and TensorRT-RTX need for FP16 engines)."),
@@ -48,5 +48,8 @@ def export(
         raise UserError(f"{out}: the export differs from PyTorch by {worst:.2e} (> {FP32_TOLERANCE}); removed it")
 
 
+PANEL = "Deploy"
+
+
 def register(app: typer.Typer) -> None:
-    app.command()(export)
+    app.command(rich_help_panel=PANEL)(export)

@@ -33,5 +33,8 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
         typer.echo("no models are shipped in this installation", err=True)
 
 
+PANEL = "Inspect"
+
+
 def register(app: typer.Typer) -> None:
-    app.command()(models)
+    app.command(rich_help_panel=PANEL)(models)

@@ -166,7 +166,7 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
     check_writable(out)  # after the model opened: a bad option never leaves an empty --out behind
     devices = ", ".join(f"{i.runtime.name}/{i.runtime.device}/{i.runtime.precision}" for i in inferencers)
     reporter = ProgressReporter(len(tasks), verb, log_every=5.0)
-    reporter.log(f"{verb}: {len(tasks)} images ({len(settled)} already settled) on {devices}, "
+    reporter.log(f"{verb}: {_count(len(tasks), 'image')} ({len(settled)} already settled) on {devices}, "
                  f"threads {load}:{proc}:{save}, batch {inferencers[0].batch_size}, "
                  f"tile {inferencers[0].tile or 'off'}")
     counts = {DONE: 0, FAILED: 0}
@@ -272,6 +272,9 @@ def upscale(
          dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, verb="upscale")
 
 
+PANEL = "Process"
+
+
 def register(app: typer.Typer) -> None:
-    app.command()(stylize)
-    app.command()(upscale)
+    app.command(rich_help_panel=PANEL)(stylize)
+    app.command(rich_help_panel=PANEL)(upscale)

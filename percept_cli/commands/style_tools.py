@@ -124,6 +124,9 @@ def style_loss_cmd(
     _print_terms(f"objective for {content.name} in the style of {style.name}", rows)
 
 
+PANEL = "Measure"
+
+
 def register(app: typer.Typer) -> None:
-    app.command("optimize-style")(optimize_style_cmd)
-    app.command("style-loss")(style_loss_cmd)
+    app.command("optimize-style", rich_help_panel=PANEL)(optimize_style_cmd)
+    app.command("style-loss", rich_help_panel=PANEL)(style_loss_cmd)

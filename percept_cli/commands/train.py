@@ -49,9 +49,10 @@ def _settings(name: str, out: Path | None, run_dir: Path | None, **kw) -> TrainS
 def train_style(
     style_image: Path = typer.Argument(..., help="The painting whose style to learn."),
     data: str = typer.Option(None, "--data", help="Folder of training photos (recursive); or $PERCEPT_TRAIN_DATA."),
-    out: Path = typer.Option(None, "--out", help="Model file to write [default: RUN_DIR/NAME.safetensors]."),
-    name: str = typer.Option(None, "--name", help="Model name [default: the style image's stem]."),
-    run_dir: Path = typer.Option(None, "--run-dir", help="Checkpoints, CSV log, loss plot, previews [runs/NAME]."),
+    out: Path = typer.Option(None, "--out", help="Model file to write (default: RUN_DIR/NAME.safetensors)."),
+    name: str = typer.Option(None, "--name", help="Model name (default: the style image's stem)."),
+    run_dir: Path = typer.Option(None, "--run-dir",
+                                 help="Checkpoints, CSV log, loss plot, previews (default: runs/NAME)."),
     image_size: int = typer.Option(256, "--image-size", help="Training crop size (square)."),
     crops: str = typer.Option("random", "--crops",
                               help="random (a new crop and flip per epoch, at the photo's scale) | center"),
@@ -72,7 +73,7 @@ def train_style(
     output: str = typer.Option("wide-tanh", "--output-activation",
                                help="wide-tanh (no saturated blobs) | tanh (the paper's scaled tanh)"),
     seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:N]"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda:N"),
     amp: str = typer.Option("auto", "--amp", help="auto | bf16 | fp16 | off"),
     workers: int = typer.Option(-1, "--workers", help="Data loader worker processes (-1: auto)."),
     checkpoint_every: int = typer.Option(1000, "--checkpoint-every"),
@@ -107,13 +108,14 @@ def train_sr(
     scale: int = typer.Option(4, "--scale", help="2, 4 or 8."),
     arch: str = typer.Option("subpixel", "--arch", help="subpixel (every conv at low resolution, fast) | paper "
                              "(the paper's net: ×2 stages and a 9×9 tail at full resolution)"),
-    channels: int = typer.Option(0, "--channels", help="Feature channels [subpixel 48, paper 64]."),
+    channels: int = typer.Option(0, "--channels", help="Feature channels (default: subpixel 48, paper 64)."),
     convs: int = typer.Option(6, "--convs", help="subpixel: 3×3 convolutions in the body."),
     data: str = typer.Option(None, "--data", help="Folder of training photos (recursive); or $PERCEPT_TRAIN_DATA."),
     loss: str = typer.Option("feature", "--loss", help="feature | pixel | feature+pixel"),
-    out: Path = typer.Option(None, "--out", help="Model file to write [default: RUN_DIR/NAME.safetensors]."),
-    name: str = typer.Option(None, "--name", help="Model name [default: sr-xSCALE-LOSS]."),
-    run_dir: Path = typer.Option(None, "--run-dir", help="Checkpoints, CSV log, loss plot, previews [runs/NAME]."),
+    out: Path = typer.Option(None, "--out", help="Model file to write (default: RUN_DIR/NAME.safetensors)."),
+    name: str = typer.Option(None, "--name", help="Model name (default: my-sr-xSCALE-LOSS)."),
+    run_dir: Path = typer.Option(None, "--run-dir",
+                                 help="Checkpoints, CSV log, loss plot, previews (default: runs/NAME)."),
     patch: int = typer.Option(288, "--patch", help="HR training patch size (random crops)."),
     sigma: float = typer.Option(1.0, "--sigma", help="Gaussian blur before bicubic downsampling."),
     degradation: str = typer.Option("paper", "--degradation",
@@ -131,7 +133,7 @@ def train_sr(
     global_skip: bool = typer.Option(True, "--global-skip/--no-global-skip",
                                      help="Predict the residual over bicubic (off: the paper's exact net)."),
     seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:N]"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda:N"),
     amp: str = typer.Option("auto", "--amp", help="auto | bf16 | fp16 | off"),
     workers: int = typer.Option(-1, "--workers", help="Data loader worker processes (-1: auto)."),
     checkpoint_every: int = typer.Option(1000, "--checkpoint-every"),
@@ -159,6 +161,9 @@ def train_sr(
                          log_every_s=10.0 if sys.stderr.isatty() else 30.0))
 
 
+PANEL = "Train"
+
+
 def register(app: typer.Typer) -> None:
-    app.command("train-style")(train_style)
-    app.command("train-sr")(train_sr)
+    app.command("train-style", rich_help_panel=PANEL)(train_style)
+    app.command("train-sr", rich_help_panel=PANEL)(train_sr)
