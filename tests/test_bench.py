@@ -98,4 +98,10 @@ def test_flop_count_scales_with_area_and_measure_counts_calls():
     assert cost.flops == count_flops(TransformNet(), 16, 16) and cost.activation_bytes(2) < cost.activation_bytes(4)
     calls = []
     timing, result = measure(lambda: calls.append(1) or len(calls), warmup=2, repeats=3)
-    assert len(calls) == 5 and result == 5 and len(timing.times) == 3 and timing.median >= 0
+    assert len(calls) == 5 and result == 5 and len(timing.times) == 3
+    # The timings are real: a call that sleeps 20 ms measures 20 ms, and the median is the middle one.
+    import time
+
+    timing, _ = measure(lambda: time.sleep(0.02), warmup=0, repeats=3)
+    assert all(0.019 < t < 0.5 for t in timing.times)
+    assert timing.median == sorted(timing.times)[1] and timing.best == min(timing.times)
