@@ -77,10 +77,22 @@ def reference_terms(objective, reference, style: str, photos: list[Path], vgg, g
     return [tuple(known[p.stem]) for p in photos]
 
 
-def percept_outputs(model_path: Path, photos: list[Path], objective) -> list[torch.Tensor]:
+def load_net(path: Path) -> torch.nn.Module:
+    """A model file, or a training checkpoint (``RUN_DIR/checkpoint.pt``) to score a run while it trains."""
     from percept.train.checkpoint import load_model
+    from percept.train.networks import build_network
 
-    net, _ = load_model(model_path)
+    if path.suffix == ".pt":
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net = build_network(state["model_config"])
+        net.load_state_dict(state["model"])
+        print(f"  {path}: training checkpoint at step {state['step']}")
+        return net.eval()
+    return load_model(path)[0]
+
+
+def percept_outputs(model_path: Path, photos: list[Path], objective) -> list[torch.Tensor]:
+    net = load_net(model_path)
     outs = []
     with torch.no_grad():
         for p in photos:

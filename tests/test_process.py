@@ -248,6 +248,26 @@ def test_unwritable_output_folder_is_one_line_not_one_failure_per_file(tmp_path,
     assert "failed" not in res.output
 
 
+def test_exported_onnx_files_run_in_the_batch_commands_like_the_model_files(tmp_path, models):
+    """export → stylize --style the.onnx / upscale --model the.onnx: the same pictures as the .safetensors."""
+    src = save(tmp_path / "in" / "a.png", photo(40, 48))
+    for model, command, option in ((models.style, "stylize", "--style"), (models.sr_net, "upscale", "--model")):
+        onnx_file = tmp_path / f"{Path(model).stem}.onnx"
+        exported = runner.invoke(app, ["export", str(model), "--out", str(onnx_file)])
+        assert exported.exit_code == 0, exported.output
+        extra = ["--scale", "4"] if command == "upscale" else []
+        ref = cli(command, src, "-o", tmp_path / f"{command}-ref", option, model, *extra, "--backend", "torch")
+        res = cli(command, src, "-o", tmp_path / f"{command}-onnx", option, onnx_file, *extra, "--backend", "auto")
+        assert res.exit_code == 0 and ref.exit_code == 0, res.output
+        assert "onnxruntime" in res.output
+        [a], [b] = visible(tmp_path / f"{command}-ref"), visible(tmp_path / f"{command}-onnx")
+        assert a.name == b.name  # named by the model inside the file, not by the file's name
+        assert np.abs(pixels(a) - pixels(b)).mean() < 2 / 255
+    bogus = tmp_path / "fake.onnx"
+    bogus.write_bytes(b"not a graph")
+    one_line_error(cli("stylize", src, "-o", tmp_path / "x", "--style", bogus), "fake.onnx", "not an ONNX file")
+
+
 # --------------------------------------------------------------------------------- 3. folders and globs
 
 def test_recursive_mirrors_tree_and_flat_run_does_not_descend(tmp_path, models):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import onnx
 import pytest
 import torch
 from onnx import TensorProto, helper
+from PIL import Image
 from typer.testing import CliRunner
 
 from percept.cli.app import app
@@ -195,3 +197,23 @@ def test_classic_tensorrt_timing_cache_is_saved_and_reused(style_onnx, tmp_path)
                  log=logs.append)
     assert any("timing cache: loaded" in m for m in logs)
     assert first.record["gpu"]["name"] == torch.cuda.get_device_name(0)
+
+
+def test_a_built_engine_is_refused_in_one_line_where_it_cannot_run(fp16_build, tmp_path):
+    """The batch commands read an engine's kind from its record and say, in one line, why it cannot run here."""
+    from typer.testing import CliRunner
+
+    from percept.cli.app import app
+
+    result, _ = fp16_build
+    photo = tmp_path / "a.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(photo)
+    res = CliRunner().invoke(app, ["stylize", str(photo), "--style", str(result.engine), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2, res.output
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "error:" in lines[0] and ("GPU" in lines[0] or "CUDA" in lines[0]), res.output
+    assert not (tmp_path / "o").exists()
+    orphan = tmp_path / "orphan.engine"
+    shutil.copy(result.engine, orphan)  # no build record beside it
+    res = CliRunner().invoke(app, ["upscale", str(photo), "--model", str(orphan), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "no build record" in res.output

@@ -48,7 +48,7 @@ class StyleOptions:
     style_layers: Sequence[str] = STYLE_LAYERS
     norm: str = "instance"
     upsample: str = "resize-conv"
-    output: str = "wide-tanh"
+    output: str = "tanh"
     vgg_weights: str | None = None
     preview_count: int = 4
     description: str = ""

@@ -234,10 +234,10 @@ def bench(
         planned, skipped = plan_configs(kind, dev, backend, precisions)
     except ValueError as exc:
         raise UserError(escape(str(exc))) from None
-    if kind == "model" and folder is None:  # fail before any export or engine build
-        from percept.train.checkpoint import read_info
+    if folder is None:  # fail before any export or engine build
+        from percept.engines.model_info import read_model_info
 
-        info = read_info(path)
+        info = read_model_info(path)
         _check_sizes(size_list, int(info.scale), int(info.size_rule), int(info.min_size))
     torch.set_num_threads(proc)  # before opening: ONNX Runtime sizes its thread pool from it
 

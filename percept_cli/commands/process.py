@@ -19,7 +19,8 @@ from percept.cli.inference import Inferencer
 from percept.cli.inputs import check_template, discover, unsearched_subfolders
 from percept.cli.manifest import OutputManifest, fingerprint, model_identity
 from percept.cli.zoo import default_sr_model, normalise_name, resolve_model
-from percept.train.checkpoint import ModelInfo, read_info
+from percept.engines.model_info import read_model_info
+from percept.train.checkpoint import ModelInfo
 from percept.train.progress import ProgressReporter
 
 INPUTS = typer.Argument(..., help="Image files, folders or glob patterns.", show_default=False)
@@ -231,7 +232,7 @@ def stylize(
 ) -> None:
     """Stylise images with a style network (written as {stem}_{style}.{ext} under --out)."""
     model = resolve_model(style, kind="style")
-    info = read_info(model)
+    info = read_model_info(model)
     _check_kind(model, info, "style")
     style_name = normalise_name(info.name or model.stem) or model.stem
     _run(inputs, model, info, out, f"_{style_name}" if suffix is None else suffix, recursive=recursive,
@@ -261,7 +262,7 @@ def upscale(
         typer.echo(f"using model {path.stem} ({path})", err=True)
     else:
         path = resolve_model(model, kind="sr")
-    info = read_info(path)
+    info = read_model_info(path)
     _check_kind(path, info, "sr")
     if int(info.scale) != scale:
         raise UserError(f"{model}: is a ×{info.scale} model but --scale is {scale} "
