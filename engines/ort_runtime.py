@@ -7,12 +7,14 @@ exported file runs without the model file it came from.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from percept.engines.errors import BackendUnavailable, EngineError
 from percept.engines.export import info_from_metadata
+from percept.engines.norm_stats import Stats, onnx_norm_nodes, onnx_with_stats_inputs, onnx_with_stats_outputs
 
 
 def session_options(threads: int | None = None):
@@ -46,7 +48,7 @@ class OrtRuntime:
                                "CPUExecutionProvider"]
         else:
             providers = ["CPUExecutionProvider"]
-        self.path, self.device = str(onnx_path), device
+        self.path, self.device, self.providers, self.threads = str(onnx_path), device, providers, threads
         try:
             self.session = ort.InferenceSession(self.path, session_options(threads), providers=providers)
         except Exception as exc:
@@ -59,6 +61,55 @@ class OrtRuntime:
         self.min_size = int(meta.get("min_size", 1))
         self.precision = meta.get("precision", "fp32")
         self.input_name = self.session.get_inputs()[0].name
+        self._proto = None
+        self._stats_sessions: dict[str, object] = {}
+        # Shared statistics by graph surgery on the fp32 graph (an fp16 graph keeps per-tile statistics).
+        self.shared_stats = self.precision == "fp32" and bool(onnx_norm_nodes(self._model()))
+
+    def _model(self):
+        import onnx
+
+        if self._proto is None:
+            self._proto = onnx.load(self.path, load_external_data=False)
+        return self._proto
+
+    def _stats_session(self, which: str):
+        """The measuring or the imposing variant of the graph, built on first use."""
+        import onnxruntime as ort
+
+        if not self.shared_stats:
+            raise EngineError(f"{self.path}: this ONNX graph cannot take shared normalisation statistics "
+                              f"({self.precision} graph or no instance norm)")
+        if which not in self._stats_sessions:
+            graph = (onnx_with_stats_outputs if which == "measure" else onnx_with_stats_inputs)(self._model())
+            self._stats_sessions[which] = ort.InferenceSession(graph.SerializeToString(),
+                                                               session_options(self.threads),
+                                                               providers=self.providers)
+        return self._stats_sessions[which]
+
+    def measure_stats(self, image: torch.Tensor) -> Stats:
+        session = self._stats_session("measure")
+        x = np.ascontiguousarray(image.detach().to("cpu", torch.float32).numpy())
+        names = [o.name for o in session.get_outputs()[1:]]
+        values = session.run(names, {self.input_name: x})
+        return [(torch.from_numpy(values[i][0].copy()), torch.from_numpy(values[i + 1][0].copy()))
+                for i in range(0, len(values), 2)]
+
+    def run_with_stats(self, batch: torch.Tensor, stats: Sequence[Stats | None]) -> torch.Tensor:
+        if all(s is None for s in stats):
+            return self.run(batch)
+        if any(s is None for s in stats):  # items without statistics use their own: run them apart
+            return torch.cat([self.run_with_stats(batch[i:i + 1], [s]) if s is not None else self.run(batch[i:i + 1])
+                              for i, s in enumerate(stats)])
+        session = self._stats_session("impose")
+        feed = {self.input_name: np.ascontiguousarray(batch.detach().to("cpu", torch.float32).numpy())}
+        inputs = [i.name for i in session.get_inputs()[1:]]
+        for k in range(0, len(inputs), 2):
+            layer = k // 2
+            feed[inputs[k]] = torch.stack([s[layer][0] for s in stats]).numpy()
+            feed[inputs[k + 1]] = torch.stack([s[layer][1] for s in stats]).numpy()
+        y = session.run(None, feed)[0]
+        return torch.from_numpy(np.asarray(y, dtype=np.float32)).clamp_(0.0, 1.0)
 
     def run(self, batch: torch.Tensor) -> torch.Tensor:
         x = np.ascontiguousarray(batch.detach().to("cpu", torch.float32).numpy())

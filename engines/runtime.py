@@ -4,13 +4,21 @@
 ``size_rule`` and ``min_size`` and returns float32 NCHW in [0, 1] on the CPU,
 ``scale`` × larger. Padding, tiling and
 batching are the caller's job (see percept_cli), so every backend is interchangeable.
+
+Shared normalisation statistics (``percept.engines.norm_stats``): a runtime whose ``shared_stats`` is True
+can measure every instance-norm layer's statistics on one image (``measure_stats``) and run a batch with
+given statistics per item (``run_with_stats``), so tiles of one picture are normalised alike. A runtime
+that cannot (``shared_stats`` False) raises ``EngineError`` from both; the caller tells the user.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import torch
+
+from percept.engines.norm_stats import Stats
 
 
 @runtime_checkable
@@ -22,4 +30,8 @@ class Runtime(Protocol):
     size_rule: int     # H and W must be multiples of this
     min_size: int      # ... and at least this large
 
+    shared_stats: bool  # measure_stats / run_with_stats work
+
     def run(self, batch: torch.Tensor) -> torch.Tensor: ...
+    def measure_stats(self, image: torch.Tensor) -> Stats: ...
+    def run_with_stats(self, batch: torch.Tensor, stats: Sequence[Stats | None]) -> torch.Tensor: ...

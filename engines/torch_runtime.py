@@ -10,9 +10,13 @@ a CPU-only machine:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
+from percept.engines.errors import EngineError
+from percept.engines.norm_stats import Stats, imposed_torch, measure_torch, torch_norm_layers
 from percept.train.checkpoint import ModelInfo
 
 
@@ -38,6 +42,10 @@ class TorchRuntime:
             if precision == "fp16":
                 self.net = self.net.half()
         self.forward = self.net
+        self.norms = torch_norm_layers(self.net)
+        # Hooks do not run on CUDA-graph replay, and compiled graphs bake them in or out: shared statistics
+        # need the eager module.
+        self.shared_stats = bool(self.norms) and not (compile or cuda_graphs)
         if compile:
             self.forward = torch.compile(self.net, mode="max-autotune-no-cudagraphs", dynamic=False)
         self.cuda_graphs = cuda_graphs
@@ -70,6 +78,18 @@ class TorchRuntime:
         static_in.copy_(x)
         graph.replay()
         return static_out.clone()
+
+    def measure_stats(self, image: torch.Tensor) -> Stats:
+        if not self.shared_stats:
+            raise EngineError("this torch runtime cannot share normalisation statistics (no instance norm, "
+                              "or compiled / CUDA graphs)")
+        return measure_torch(self.run, self.norms, image)
+
+    def run_with_stats(self, batch: torch.Tensor, stats: Sequence[Stats | None]) -> torch.Tensor:
+        if not self.shared_stats:
+            raise EngineError("this torch runtime cannot share normalisation statistics")
+        with imposed_torch(self.norms, stats):
+            return self.run(batch)
 
     @torch.inference_mode()
     def run(self, batch: torch.Tensor) -> torch.Tensor:

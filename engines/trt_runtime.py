@@ -10,6 +10,7 @@ cache file beside the engine (``<engine>.rtxcache``) so the next start skips the
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import torch
 from percept.engines.availability import tensorrt_module
 from percept.engines.engine_record import FLAVOURS, check_record, machine, read_record
 from percept.engines.errors import BackendUnavailable, EngineError
+from percept.engines.norm_stats import Stats
 from percept.engines.trt_build import INSTALL, make_logger
 from percept.train.atomic import atomic_path
 from percept.train.checkpoint import ModelInfo, file_sha256
@@ -33,6 +35,13 @@ class TensorRTRuntime:
     """Runs a percept engine built by ``percept.engines.trt_build`` on one CUDA device."""
 
     note = ""
+    shared_stats = False  # an engine's graph has no statistics inputs: tiles use their own
+
+    def measure_stats(self, image: torch.Tensor) -> Stats:
+        raise EngineError("TensorRT engines cannot share normalisation statistics between tiles")
+
+    def run_with_stats(self, batch: torch.Tensor, stats: Sequence[Stats | None]) -> torch.Tensor:
+        raise EngineError("TensorRT engines cannot share normalisation statistics between tiles")
 
     def __init__(self, engine_path: str | os.PathLike, device: str = "cuda:0"):
         self.path = Path(engine_path)

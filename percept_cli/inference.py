@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from percept.cli.imageio import Picture
-from percept.cli.instancenorm import Stats, imposed, measure, norm_layers
 from percept.cli.tiling import Tile, blend, plan_tiles
+from percept.engines.norm_stats import Stats
 from percept.engines.runtime import Runtime
 from percept.train.sizing import pad_to_multiple
 
@@ -30,6 +30,9 @@ STYLE_BYTES_PER_PX = 1536
 SR_BYTES_PER_PX = 1024
 # Style nets see ~55 px around each pixel: an overlap of twice that hides tile borders completely.
 DEFAULT_OVERLAP = {"style": 128, "sr": 16}
+# Shared instance-norm statistics are measured on the whole image downscaled to this longer side (or the
+# tile, if larger): closer to the full-resolution statistics than a tile-sized copy, at ~1.5 GB at most.
+STATS_SIDE = 1024
 LUMA = (0.299, 0.587, 0.114)
 
 
@@ -126,8 +129,9 @@ class Inferencer:
     ``tile``: input-pixel tile size, ``0`` for whole images, or ``"auto"`` (sized from free memory, halved
     on out-of-memory). ``overlap`` defaults to 128 px for style nets (wide context) and 16 px for SR.
     ``global_norm``: tiles of a style image share instance-norm statistics measured on the whole image
-    (PyTorch runtime only; see ``percept.cli.instancenorm``). ``strength`` blends a stylised result with
-    the original; ``preserve_color`` keeps the input's chroma and takes only the stylised luminance.
+    (every runtime whose ``shared_stats`` is True; see ``percept.engines.norm_stats``). ``strength`` blends
+    a stylised result with the original; ``preserve_color`` keeps the input's chroma and takes only the
+    stylised luminance.
     """
 
     def __init__(self, runtime: Runtime, kind: str | None = None, tile: int | str = "auto",
@@ -142,7 +146,7 @@ class Inferencer:
         self.strength, self.preserve_color = float(strength), bool(preserve_color)
         self.batch_size = int(batch_size) or auto_batch_size(runtime.device)
         self.overlap = DEFAULT_OVERLAP[self.kind] if overlap is None else max(0, int(overlap))
-        self.norms = norm_layers(runtime) if global_norm else []
+        self.shared = global_norm and self.kind == "style" and runtime.shared_stats
         self.auto = tile == "auto"
         if self.auto:
             tile = auto_tile(runtime.device, self.kind, self.scale, self.size_rule, self.batch_size)
@@ -150,6 +154,10 @@ class Inferencer:
         if self.tile < 0:
             raise ValueError(f"tile must be >= 0 or auto, not {tile}")
         self.notes: list[str] = []  # adjustments the user should hear about
+        if global_norm and self.kind == "style" and not runtime.shared_stats and self.tile != 0:
+            self.notes.append(f"{runtime.name} ({runtime.precision}) cannot share normalisation statistics between "
+                              "tiles: tiled images use per-tile statistics and may differ from untiled ones (use "
+                              "--tile 0, or a backend that shares them: torch, onnxruntime fp32)")
         if 0 < self.tile < SMALLEST_TILE:
             raise ValueError(f"--tile {self.tile}: below the smallest tile percept runs ({SMALLEST_TILE} px); tiles "
                              f"this small are slow and show seams (try --tile {MIN_TILE * 8}, or 0 for whole images)")
@@ -174,13 +182,25 @@ class Inferencer:
         job.outputs = [None] * len(job.tiles)
         job.generation += 1
         job.norm_stats = None
-        if len(job.tiles) > 1 and self.norms:
-            job.norm_stats = measure(self.runtime, self.norms, job.image, max(job.tiles[0].h, job.tiles[0].w))
+        if len(job.tiles) > 1 and self.shared:
+            side = max(STATS_SIDE, job.tiles[0].h, job.tiles[0].w)
+            job.norm_stats = self.runtime.measure_stats(self._stats_input(job.image, side))
         return [Piece(job, i, job.generation) for i in range(len(job.tiles))]
+
+    def _stats_input(self, image: torch.Tensor, max_side: int) -> torch.Tensor:
+        """The whole image as one padded batch, downscaled so its longer side is at most ``max_side``."""
+        h, w = image.shape[-2:]
+        factor = min(1.0, max_side / max(h, w))
+        x = image[None]
+        if factor < 1.0:
+            x = F.interpolate(x, size=(max(1, round(h * factor)), max(1, round(w * factor))), mode="area")
+        return pad_to_multiple(x, self.size_rule, self.min_size)[0]
 
     def _run(self, batch: torch.Tensor, stats: list[Stats | None]) -> torch.Tensor:
         padded, (h, w) = pad_to_multiple(batch, self.size_rule, self.min_size)
-        with imposed(self.norms, stats):
+        if any(s is not None for s in stats):
+            y = self.runtime.run_with_stats(padded, stats)
+        else:
             y = self.runtime.run(padded)
         return y[..., : h * self.scale, : w * self.scale]
 

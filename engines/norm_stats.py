@@ -1,0 +1,182 @@
+"""Shared instance-norm statistics, so a tiled style image looks like the untiled one on every backend.
+
+Why: style networks normalise every feature map with its own mean and variance (instance norm). Cut a
+photo into tiles and each tile gets different statistics, so neighbouring tiles disagree in contrast and
+colour and the seams show through any blend. The cure is to measure the statistics of every
+instance-norm layer once on the whole image (downscaled if needed) and impose them on every tile.
+
+Two implementations of the same idea:
+  * PyTorch: forward hooks on the ``InstanceNorm2d`` modules (``measure_torch`` / ``imposed_torch``);
+  * ONNX: graph surgery on an exported file — one graph that also outputs each layer's (mean, var)
+    (``onnx_with_stats_outputs``), and one where every ``InstanceNormalization`` takes them as inputs
+    (``onnx_with_stats_inputs``). Any percept ONNX export works; nothing has to be re-exported.
+Statistics are per layer ``(mean, var)``, each a float32 tensor of C values, in graph order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from torch import nn
+
+Stats = list[tuple[torch.Tensor, torch.Tensor]]
+STATS_PREFIX = "percept_norm"
+
+
+# --------------------------------------------------------------------------------------------- PyTorch
+def torch_norm_layers(net: nn.Module) -> list[nn.InstanceNorm2d]:
+    return [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
+
+
+def _moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    x = x.float()
+    return x.mean(dim=(2, 3)), x.var(dim=(2, 3), unbiased=False)
+
+
+@contextmanager
+def _hooks(layers: Sequence[nn.Module], hook) -> Iterator[None]:
+    handles = [m.register_forward_hook(hook) for m in layers]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def measure_torch(run: Callable[[torch.Tensor], object], layers: list[nn.InstanceNorm2d], x: torch.Tensor) -> Stats:
+    """Statistics of every layer while ``run`` processes the one-image batch ``x``."""
+    found: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def record(module, inputs, output):
+        mean, var = _moments(inputs[0])
+        found[module] = (mean[0].cpu(), var[0].cpu())
+
+    with _hooks(layers, record):
+        run(x)
+    return [found[m] for m in layers]
+
+
+@contextmanager
+def imposed_torch(layers: list[nn.InstanceNorm2d], per_item: Sequence[Stats | None]) -> Iterator[None]:
+    """While active, batch item ``i`` is normalised with ``per_item[i]`` (None: its own statistics)."""
+    if not layers or all(s is None for s in per_item):
+        yield
+        return
+    index = {m: i for i, m in enumerate(layers)}
+
+    def replace(module, inputs, output):
+        x = inputs[0]
+        mean, var = _moments(x)
+        for n, stats in enumerate(per_item):
+            if stats is not None:
+                m, v = stats[index[module]]
+                mean[n], var[n] = m.to(mean.device), v.to(var.device)
+        y = (x.float() - mean[:, :, None, None]) * torch.rsqrt(var[:, :, None, None] + module.eps)
+        if module.affine:
+            y = y * module.weight.float()[None, :, None, None] + module.bias.float()[None, :, None, None]
+        return y.to(output.dtype)
+
+    with _hooks(layers, replace):
+        yield
+
+
+# ------------------------------------------------------------------------------------------------ ONNX
+def onnx_norm_nodes(model: onnx.ModelProto) -> list[onnx.NodeProto]:
+    return [n for n in model.graph.node if n.op_type == "InstanceNormalization"]
+
+
+def _channels(model: onnx.ModelProto, node: onnx.NodeProto) -> int:
+    inits = {i.name: i for i in model.graph.initializer}
+    scale = node.input[1]
+    if scale in inits:
+        return int(numpy_helper.to_array(inits[scale]).shape[0])
+    for n in model.graph.node:  # a Constant node feeding the scale
+        if n.op_type == "Constant" and scale in n.output:
+            return int(numpy_helper.to_array(n.attribute[0].t).shape[0])
+    raise ValueError(f"cannot tell the channel count of {node.name}")
+
+
+def _epsilon(node: onnx.NodeProto) -> float:
+    return next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
+
+
+def _const(name: str, values: list[int] | list[float], dtype=TensorProto.INT64) -> onnx.NodeProto:
+    return helper.make_node("Constant", [], [name], value=helper.make_tensor(name + "_v", dtype, [len(values)], values))
+
+
+def stats_names(count: int) -> list[tuple[str, str]]:
+    return [(f"{STATS_PREFIX}{i}_mean", f"{STATS_PREFIX}{i}_var") for i in range(count)]
+
+
+def _batch_dim(model: onnx.ModelProto):
+    dim = model.graph.input[0].type.tensor_type.shape.dim[0]
+    return dim.dim_param or dim.dim_value or "batch"
+
+
+def onnx_with_stats_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy that also outputs (mean, var) of every instance-norm input, N×C each, in graph order."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    g = out.graph
+    norms = onnx_norm_nodes(out)
+    axes = f"{STATS_PREFIX}_axes23"
+    extra = [_const(axes, [2, 3])]
+    batch = _batch_dim(out)
+    for (mean, var), node in zip(stats_names(len(norms)), norms):
+        x, c = node.input[0], _channels(out, node)
+        keep, diff, square = f"{mean}_keep", f"{mean}_diff", f"{mean}_sq"
+        extra += [
+            helper.make_node("ReduceMean", [x, axes], [mean], keepdims=0),
+            helper.make_node("ReduceMean", [x, axes], [keep], keepdims=1),
+            helper.make_node("Sub", [x, keep], [diff]),
+            helper.make_node("Mul", [diff, diff], [square]),
+            helper.make_node("ReduceMean", [square, axes], [var], keepdims=0),
+        ]
+        g.output.extend([helper.make_tensor_value_info(mean, TensorProto.FLOAT, [batch, c]),
+                         helper.make_tensor_value_info(var, TensorProto.FLOAT, [batch, c])])
+    g.node.extend(extra)
+    return out
+
+
+def onnx_with_stats_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy in which every instance norm uses (mean, var) graph inputs instead of its own statistics."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    g = out.graph
+    norm_positions = [k for k, n in enumerate(g.node) if n.op_type == "InstanceNormalization"]
+    norms = {k: i for i, k in enumerate(norm_positions)}  # node position -> layer index (protobuf has no ids)
+    names = stats_names(len(norms))
+    batch = _batch_dim(out)
+    a23, a023 = f"{STATS_PREFIX}_axes23", f"{STATS_PREFIX}_axes023"
+    nodes = [_const(a23, [2, 3]), _const(a023, [0, 2, 3])]
+    for position, node in enumerate(list(g.node)):
+        if position not in norms:
+            nodes.append(node)
+            continue
+        i = norms[position]
+        mean, var = names[i]
+        x, scale, bias = node.input
+        p = f"{STATS_PREFIX}{i}_"
+        c = _channels(out, node)
+        g.input.extend([helper.make_tensor_value_info(mean, TensorProto.FLOAT, [batch, c]),
+                        helper.make_tensor_value_info(var, TensorProto.FLOAT, [batch, c])])
+        nodes += [
+            helper.make_node("Unsqueeze", [mean, a23], [p + "m4"]),
+            helper.make_node("Unsqueeze", [var, a23], [p + "v4"]),
+            _const(p + "eps", [_epsilon(node)], TensorProto.FLOAT),
+            helper.make_node("Add", [p + "v4", p + "eps"], [p + "ve"]),
+            helper.make_node("Sqrt", [p + "ve"], [p + "sd"]),
+            helper.make_node("Sub", [x, p + "m4"], [p + "xc"]),
+            helper.make_node("Div", [p + "xc", p + "sd"], [p + "xn"]),
+            helper.make_node("Unsqueeze", [scale, a023], [p + "s4"]),
+            helper.make_node("Unsqueeze", [bias, a023], [p + "b4"]),
+            helper.make_node("Mul", [p + "xn", p + "s4"], [p + "xs"]),
+            helper.make_node("Add", [p + "xs", p + "b4"], list(node.output)),
+        ]
+    del g.node[:]
+    g.node.extend(nodes)
+    return out
