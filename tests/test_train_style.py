@@ -1,6 +1,7 @@
 """Style training: loss goes down, resume is bit-for-bit, bad data is handled, Ctrl-C and NaN are safe."""
 
 import csv
+import math
 import os
 import shutil
 import signal
@@ -141,6 +142,27 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, photos, style_i
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert state["step"] == 3
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def test_a_non_finite_gradient_skips_the_update_instead_of_poisoning_the_weights(tmp_path, photos, style_image,
+                                                                                vgg_path):
+    task = StyleTask(options(style_image, photos, vgg_path))
+    real = task.losses
+    calls = {"n": 0}
+
+    def inf_gradient_at_3(model, batch):
+        calls["n"] += 1
+        terms = real(model, batch)
+        if calls["n"] == 3:  # a finite loss whose gradient overflows
+            terms["style"].register_hook(lambda g: g * float("inf"))
+        return terms
+
+    task.losses = inf_gradient_at_3
+    result = Trainer(task, settings(tmp_path), interactive=False).run()
+    assert result.stopped == "finished" and result.step == 6
+    net, _ = load_model(result.model_path)
+    assert all(torch.isfinite(v).all() for v in net.state_dict().values() if v.is_floating_point())
+    assert all(math.isfinite(v) for v in result.losses.values())
 
 
 def test_ctrl_c_saves_checkpoint_and_resume_finishes(tmp_path, photos, style_image, vgg_path):

@@ -288,7 +288,7 @@ class Trainer:
         reporter = ProgressReporter(s.iterations, f"train {self.task.name}",
                                     interactive=self.interactive if self.is_main else False,
                                     log_every=s.log_every_s) if self.is_main else None
-        step, last = start, {}
+        step, last, bad_grads = start, {}, 0
         t0 = time.perf_counter()
         t_rate, n_rate = t0, 0
         stopped = "finished"
@@ -316,7 +316,16 @@ class Trainer:
                         raise TrainingError(f"loss is not finite at step {step + 1} ({bad}); training stopped, {kept}. "
                                             "Try a lower --lr or smaller loss weights.")
                     set_lr(opt, learning_rate(s, step))
-                    optimizer_step(opt, total, scaler)
+                    if optimizer_step(opt, total, scaler):
+                        bad_grads = 0
+                    else:
+                        bad_grads += 1
+                        if reporter:
+                            reporter.log(f"step {step + 1}: gradient not finite, update skipped")
+                        if bad_grads >= MAX_BAD_GRADIENTS:
+                            raise TrainingError(f"gradients not finite for {bad_grads} steps in a row at step "
+                                                f"{step + 1}; training stopped, last checkpoint kept: "
+                                                f"{self.ckpt_path}. Try a lower --lr.")
                     step += 1
                     n_rate += s.batch_size
                     last = dict(zip(terms, values))
@@ -366,6 +375,7 @@ class Trainer:
 
 
 LR_SCHEDULES = ("constant", "cosine")
+MAX_BAD_GRADIENTS = 5  # consecutive non-finite gradients before training stops
 
 
 def learning_rate(s: TrainSettings, step: int) -> float:
@@ -384,16 +394,25 @@ def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
 
 
 def optimizer_step(opt: torch.optim.Optimizer, total: torch.Tensor,
-                   scaler: torch.amp.GradScaler | None = None) -> None:
-    """One backward pass and update, through the fp16 grad scaler when there is one."""
+                   scaler: torch.amp.GradScaler | None = None) -> bool:
+    """One backward pass and update, through the fp16 grad scaler when there is one.
+
+    Returns False, without updating, when a gradient is not finite: one inf gradient turns Adam's moments,
+    and so every weight, into NaN (seen once in ~100 CPU steps of a warm-started style run). The fp16 grad
+    scaler already skips such steps itself."""
     opt.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(total).backward()
         scaler.step(opt)
         scaler.update()
-    else:
-        total.backward()
-        opt.step()
+        return True
+    total.backward()
+    params = [p for group in opt.param_groups for p in group["params"] if p.grad is not None]
+    if not all(torch.isfinite(p.grad).all() for p in params):
+        opt.zero_grad(set_to_none=True)
+        return False
+    opt.step()
+    return True
 
 
 def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
