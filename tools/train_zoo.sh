@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Retrain the style zoo. One command for both machines:
+#   tools/train_zoo.sh gpu [STYLE ...]   the paper's full recipe (40k iterations, 256² crops, batch 4) on CUDA;
+#                                        styles train side by side on one GPU (one process each)
+#   tools/train_zoo.sh cpu STYLE         the CPU recipe under test (warm start from the shipped style,
+#                                        128² crops, cosine LR), resumable: rerun the same command to go on
+# Environment: DATA (training photos, default ../shared/data/train), RUNS (default runs/zoo),
+#   ITERATIONS (override), PERCEPT_VGG_WEIGHTS (VGG-16 file; ../shared/assets/... if unset).
+# Each run writes RUNS/NAME/{checkpoint.pt,losses.csv,loss.png,previews/,NAME.safetensors}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:?usage: tools/train_zoo.sh gpu|cpu STYLE...}; shift
+DATA=${DATA:-../shared/data/train}
+RUNS=${RUNS:-runs/zoo}
+export PERCEPT_VGG_WEIGHTS=${PERCEPT_VGG_WEIGHTS:-../shared/assets/vgg16_features.safetensors}
+STYLES_DIR=${STYLES_DIR:-../shared/data/styles}
+PERCEPT=${PERCEPT:-percept}
+# percept name -> painting file and style weight (the weights are the ones measured so far; see docs/TRAINING.md)
+painting() { case $1 in the-scream) echo the_scream.jpg;; *) echo "${1//-/_}.jpg";; esac; }
+weight() { case $1 in candy|mosaic) echo 1.0;; la-muse) echo 1.5;; *) echo 2.5;; esac; }
+styles=("$@")
+[ ${#styles[@]} -gt 0 ] || styles=(wave udnie la-muse the-scream rain-princess starry-night candy mosaic)
+mkdir -p "$RUNS"
+pids=()
+for s in "${styles[@]}"; do
+  run="$RUNS/$s"; extra=()
+  [ -f "$run/checkpoint.pt" ] && extra+=(--resume)
+  if [ "$mode" = gpu ]; then
+    args=(--image-size 256 --batch-size 4 --iterations "${ITERATIONS:-40000}" --lr 1e-3 --lr-schedule cosine
+          --device cuda --amp bf16 --workers 3 --checkpoint-every 2000 --preview-every 2000)
+  else
+    init=()
+    [ -f "percept_cli/zoo/$s.safetensors" ] && init=(--init "percept_cli/zoo/$s.safetensors")
+    args=("${init[@]}" --image-size 128 --batch-size 4 --iterations "${ITERATIONS:-3000}" --lr 1e-3
+          --lr-schedule cosine --device cpu --workers 1 --checkpoint-every 100 --preview-every 250)
+  fi
+  echo "[$(date +%T)] $s: $PERCEPT train-style $STYLES_DIR/$(painting "$s") --style-weight $(weight "$s") ${args[*]} ${extra[*]}"
+  "$PERCEPT" train-style "$STYLES_DIR/$(painting "$s")" --data "$DATA" --name "$s" --run-dir "$run" \
+    --style-size 512 --style-weight "$(weight "$s")" --half "${args[@]}" "${extra[@]}" > "$run.log" 2>&1 &
+  pids+=($!)
+  [ "$mode" = cpu ] && break  # one style at a time on a CPU
+done
+status=0
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+exit $status
