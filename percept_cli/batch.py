@@ -54,6 +54,7 @@ class Summary:
     results: list[FileResult]
     elapsed: float
     interrupted: bool = False
+    stopped: str = ""  # why the run stopped early: a pipeline stage died (the reason names it)
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
@@ -66,13 +67,14 @@ class Summary:
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
-        return 1 if self.count(FAILED) else 0
+        return 1 if self.count(FAILED) or self.stopped else 0
 
     def line(self) -> str:
         left = f", not done {self.count(NOT_DONE)}" if self.count(NOT_DONE) else ""
         text = (f"done {self.count(DONE)}, skipped {self.count(SKIPPED)}, failed {self.count(FAILED)}{left} "
                 f"in {self.elapsed:.1f} s ({self.images_per_s:.2f} images/s)")
-        return text + (" — interrupted" if self.interrupted else "")
+        return text + (" — interrupted" if self.interrupted else "") + (f" — stopped: {self.stopped}"
+                                                                         if self.stopped else "")
 
     def to_dict(self) -> dict:
         return {"totals": {"done": self.count(DONE), "skipped": self.count(SKIPPED), "failed": self.count(FAILED),
@@ -146,6 +148,21 @@ class BatchProcessor:
         if last:
             for _ in range(sentinels):
                 self._put(q, None)
+
+    def _guarded(self, stage: str, loop: Callable[..., None], *args) -> Callable[[], None]:
+        """A stage's thread body: if the stage dies (an error outside its per-file handling), the run stops
+        with the reason instead of leaving the other stages waiting on it forever."""
+
+        def body() -> None:
+            try:
+                loop(*args)
+            except BaseException as exc:  # noqa: BLE001 - any death of a stage must stop the run
+                with self._lock:
+                    if not self._fatal:
+                        self._fatal = f"the {stage} stage failed ({type(exc).__name__}: {exc})"
+                self._stop.set()
+
+        return body
 
     # ------------------------------------------------------------------------------------------ stages
     def _decode_loop(self) -> None:
@@ -267,17 +284,18 @@ class BatchProcessor:
         self._results: queue.Queue = queue.Queue()
         self._left = {"load": self.load_threads, "proc": len(self.inferencers)}
         self._writing: set[Path] = set()
+        self._fatal = ""
         self.stage_seconds = {"decode": 0.0, "model": 0.0, "encode": 0.0}
         for item in enumerate(tasks):
             self._tasks.put(item)
         for _ in range(self.load_threads):
             self._tasks.put(None)
-        threads = [threading.Thread(target=self._decode_loop, name=f"decode-{i}", daemon=True)
-                   for i in range(self.load_threads)]
-        threads += [threading.Thread(target=self._infer_loop, args=(inf,), name=f"infer-{i}", daemon=True)
-                    for i, inf in enumerate(self.inferencers)]
-        threads += [threading.Thread(target=self._encode_loop, name=f"encode-{i}", daemon=True)
-                    for i in range(self.save_threads)]
+        threads = [threading.Thread(target=self._guarded("decode", self._decode_loop), name=f"decode-{i}",
+                                    daemon=True) for i in range(self.load_threads)]
+        threads += [threading.Thread(target=self._guarded("inference", self._infer_loop, inf), name=f"infer-{i}",
+                                     daemon=True) for i, inf in enumerate(self.inferencers)]
+        threads += [threading.Thread(target=self._guarded("encode", self._encode_loop), name=f"encode-{i}",
+                                     daemon=True) for i in range(self.save_threads)]
         start = time.monotonic()
         results: dict[int, FileResult] = {}
         interrupted = False
@@ -285,6 +303,8 @@ class BatchProcessor:
             t.start()
         try:
             while len(results) < len(tasks):
+                if self._fatal:
+                    break
                 try:
                     index, result = self._results.get(timeout=0.25)
                 except queue.Empty:
@@ -311,9 +331,9 @@ class BatchProcessor:
             ordered = [results.get(i) or FileResult(str(t.source), None, NOT_DONE, "interrupted")
                        for i, t in enumerate(tasks)]
         else:
-            ordered = [results.get(i) or FileResult(str(t.source), None, FAILED, "not processed (internal error)")
-                       for i, t in enumerate(tasks)]
-        return Summary(ordered, time.monotonic() - start, interrupted)
+            reason = f"not processed: {self._fatal}" if self._fatal else "not processed (internal error)"
+            ordered = [results.get(i) or FileResult(str(t.source), None, FAILED, reason) for i, t in enumerate(tasks)]
+        return Summary(ordered, time.monotonic() - start, interrupted, stopped=self._fatal)
 
     def _remove_partial_files(self) -> None:
         """Temporary files of writes cut short by a second Ctrl-C (atomic_path removes them otherwise)."""

@@ -268,6 +268,39 @@ def test_exported_onnx_files_run_in_the_batch_commands_like_the_model_files(tmp_
     one_line_error(cli("stylize", src, "-o", tmp_path / "x", "--style", bogus), "fake.onnx", "not an ONNX file")
 
 
+class StageCrash(BaseException):
+    """An error no per-file handler catches: it kills the stage's thread."""
+
+
+@pytest.mark.parametrize("stage,target", [
+    ("decode", "percept.cli.batch.read_image"),
+    ("inference", "percept.cli.inference.Inferencer.run_pieces"),
+    ("encode", "percept.cli.batch.write_image"),
+])
+def test_a_dying_stage_stops_the_run_with_its_reason_and_never_hangs(tmp_path, models, monkeypatch, stage, target):
+    import threading
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    for i in range(6):
+        save(src / f"p{i}.png", photo(16, 16, i))
+
+    def crash(*args, **kwargs):
+        raise StageCrash(f"{stage} crashed")
+
+    monkeypatch.setattr(target, crash)
+    box = {}
+    worker = threading.Thread(target=lambda: box.update(res=upscale(models, src, "-o", out, "--threads", "2:1:2")),
+                              daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), f"the run hangs when the {stage} stage dies"
+    res = box["res"]
+    assert res.exit_code == 1, res.output
+    assert f"the {stage} stage failed" in res.output and f"{stage} crashed" in res.output
+    assert no_partial_files(tmp_path) and not stray_files(out)
+    assert listing(out) == []  # nothing was written half-way
+
+
 # --------------------------------------------------------------------------------- 3. folders and globs
 
 def test_recursive_mirrors_tree_and_flat_run_does_not_descend(tmp_path, models):
