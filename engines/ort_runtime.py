@@ -15,6 +15,7 @@ import torch
 from percept.engines.errors import BackendUnavailable, EngineError
 from percept.engines.export import info_from_metadata
 from percept.engines.norm_stats import Stats, onnx_norm_nodes, onnx_with_stats_inputs, onnx_with_stats_outputs
+from percept.engines.runtime import UNLIMITED
 
 
 def session_options(threads: int | None = None):
@@ -36,6 +37,7 @@ class OrtRuntime:
 
     name = "onnxruntime"
     note = ""
+    limits = UNLIMITED
 
     def __init__(self, onnx_path: str | os.PathLike, device: str = "cpu", threads: int | None = None):
         import onnxruntime as ort

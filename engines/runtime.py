@@ -14,11 +14,26 @@ that cannot (``shared_stats`` False) raises ``EngineError`` from both; the calle
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import torch
 
 from percept.engines.norm_stats import Stats
+
+
+@dataclass(frozen=True)
+class ShapeLimits:
+    """The input shapes a runtime takes (an engine's optimisation profile); None means no limit.
+
+    Callers (the tile planner) size tiles and batches to fit, and pad inputs up to ``min_hw``."""
+
+    min_hw: tuple[int, int] = (1, 1)
+    max_hw: tuple[int, int] | None = None
+    max_batch: int | None = None
+
+
+UNLIMITED = ShapeLimits()
 
 
 @runtime_checkable
@@ -31,6 +46,7 @@ class Runtime(Protocol):
     min_size: int      # ... and at least this large
 
     shared_stats: bool  # measure_stats / run_with_stats work
+    limits: ShapeLimits  # input shapes it accepts
 
     def run(self, batch: torch.Tensor) -> torch.Tensor: ...
     def measure_stats(self, image: torch.Tensor) -> Stats: ...

@@ -106,8 +106,8 @@ def _probe(runtime: Runtime) -> bool:
     """True when the runtime's output on a small deterministic batch is finite everywhere."""
     rule, low = max(1, runtime.size_rule), max(1, runtime.min_size)
     side = -(-max(low, 64 // max(1, runtime.scale)) // rule) * rule
-    smallest = getattr(runtime, "min_shape", None)  # a TensorRT engine's profile minimum
-    h, w = (max(side, smallest[2]), max(side, smallest[3])) if smallest else (side, side)
+    low_h, low_w = runtime.limits.min_hw  # a TensorRT engine's profile minimum
+    h, w = max(side, low_h), max(side, low_w)
     x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0))
     return bool(torch.isfinite(runtime.run(x)).all())
 

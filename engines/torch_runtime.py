@@ -17,6 +17,7 @@ from torch import nn
 
 from percept.engines.errors import EngineError
 from percept.engines.norm_stats import Stats, imposed_torch, measure_torch, torch_norm_layers
+from percept.engines.runtime import UNLIMITED
 from percept.train.checkpoint import ModelInfo
 
 
@@ -25,6 +26,7 @@ class TorchRuntime:
 
     name = "torch"
     note = ""
+    limits = UNLIMITED
 
     def __init__(self, net: nn.Module, info: ModelInfo, device: str = "cpu", precision: str = "fp32",
                  compile: bool = False, cuda_graphs: bool = False):

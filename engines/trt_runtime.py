@@ -20,6 +20,7 @@ from percept.engines.availability import tensorrt_module
 from percept.engines.engine_record import FLAVOURS, check_record, machine, read_record
 from percept.engines.errors import BackendUnavailable, EngineError
 from percept.engines.norm_stats import Stats
+from percept.engines.runtime import ShapeLimits
 from percept.engines.trt_build import INSTALL, make_logger
 from percept.train.atomic import atomic_path
 from percept.train.checkpoint import ModelInfo, file_sha256
@@ -82,6 +83,8 @@ class TensorRTRuntime:
         self.output_dtype = _torch_dtype(self.engine.get_tensor_dtype(self.output_name))
         self.min_shape, _, self.max_shape = (tuple(d) for d in
                                              self.engine.get_tensor_profile_shape(self.input_name, 0))
+        self.limits = ShapeLimits(min_hw=(self.min_shape[2], self.min_shape[3]),
+                                  max_hw=(self.max_shape[2], self.max_shape[3]), max_batch=self.max_shape[0])
         self.stream = torch.cuda.Stream(device=self.device)
 
     def _context(self) -> Any:

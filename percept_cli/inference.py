@@ -141,10 +141,14 @@ class Inferencer:
         self.scale = int(runtime.scale)
         self.kind = kind or ("sr" if self.scale > 1 else "style")
         self.size_rule, self.min_size = int(runtime.size_rule), int(runtime.min_size)
+        limits = runtime.limits
+        self.pad_min = max(self.min_size, *limits.min_hw)  # pad small inputs up to the runtime's minimum
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be within 0..1, not {strength}")
         self.strength, self.preserve_color = float(strength), bool(preserve_color)
         self.batch_size = int(batch_size) or auto_batch_size(runtime.device)
+        if limits.max_batch is not None:
+            self.batch_size = max(1, min(self.batch_size, limits.max_batch))
         self.overlap = DEFAULT_OVERLAP[self.kind] if overlap is None else max(0, int(overlap))
         self.shared = global_norm and self.kind == "style" and runtime.shared_stats
         self.auto = tile == "auto"
@@ -154,6 +158,13 @@ class Inferencer:
         if self.tile < 0:
             raise ValueError(f"tile must be >= 0 or auto, not {tile}")
         self.notes: list[str] = []  # adjustments the user should hear about
+        if limits.max_hw is not None:
+            cap = min(limits.max_hw) // self.size_rule * self.size_rule
+            if self.tile == 0 or self.tile > cap:
+                if not self.auto:
+                    self.notes.append(f"{runtime.name} takes inputs up to {limits.max_hw[0]}×{limits.max_hw[1]}: "
+                                      f"tiling at {cap} px" + (" instead of whole images" if self.tile == 0 else ""))
+                self.tile = cap
         if global_norm and self.kind == "style" and not runtime.shared_stats and self.tile != 0:
             self.notes.append(f"{runtime.name} ({runtime.precision}) cannot share normalisation statistics between "
                               "tiles: tiled images use per-tile statistics and may differ from untiled ones (use "
@@ -188,16 +199,19 @@ class Inferencer:
         return [Piece(job, i, job.generation) for i in range(len(job.tiles))]
 
     def _stats_input(self, image: torch.Tensor, max_side: int) -> torch.Tensor:
-        """The whole image as one padded batch, downscaled so its longer side is at most ``max_side``."""
+        """The whole image as one padded batch, downscaled so its longer side is at most ``max_side``
+        (and within the runtime's largest input)."""
+        if self.runtime.limits.max_hw is not None:
+            max_side = min(max_side, min(self.runtime.limits.max_hw) // self.size_rule * self.size_rule)
         h, w = image.shape[-2:]
         factor = min(1.0, max_side / max(h, w))
         x = image[None]
         if factor < 1.0:
             x = F.interpolate(x, size=(max(1, round(h * factor)), max(1, round(w * factor))), mode="area")
-        return pad_to_multiple(x, self.size_rule, self.min_size)[0]
+        return pad_to_multiple(x, self.size_rule, self.pad_min)[0]
 
     def _run(self, batch: torch.Tensor, stats: list[Stats | None]) -> torch.Tensor:
-        padded, (h, w) = pad_to_multiple(batch, self.size_rule, self.min_size)
+        padded, (h, w) = pad_to_multiple(batch, self.size_rule, self.pad_min)
         if any(s is not None for s in stats):
             y = self.runtime.run_with_stats(padded, stats)
         else:

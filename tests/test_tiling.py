@@ -11,6 +11,7 @@ import percept.cli.inference as inference
 from percept.cli.imageio import Picture
 from percept.cli.inference import Inferencer, PieceFailed, auto_tile
 from percept.cli.tiling import Tile, blend, plan_tiles, tile_starts
+from percept.engines.runtime import UNLIMITED, ShapeLimits
 from percept.engines.torch_runtime import TorchRuntime
 from percept.train.checkpoint import describe
 from percept.train.networks import SRNet, TransformNet
@@ -123,7 +124,7 @@ class FlakyRuntime:
 
     def __init__(self, inner, limit):
         self.inner, self.limit, self.calls = inner, limit, []
-        for k in ("name", "precision", "device", "scale", "size_rule", "min_size", "shared_stats"):
+        for k in ("name", "precision", "device", "scale", "size_rule", "min_size", "shared_stats", "limits"):
             setattr(self, k, getattr(inner, k))
         self.measure_stats, self.run_with_stats = inner.measure_stats, inner.run_with_stats
 
@@ -189,6 +190,7 @@ def test_onnxruntime_shares_statistics_across_tiles_like_torch(style_rt, tmp_pat
 def test_a_backend_without_shared_statistics_is_named_when_tiling_style(style_rt):
     class NoStats:
         name, precision, device, scale, size_rule, min_size, shared_stats = "fake", "fp16", "cpu", 1, 4, 8, False
+        limits = UNLIMITED
 
         def run(self, batch):
             return style_rt.run(batch)
@@ -196,3 +198,45 @@ def test_a_backend_without_shared_statistics_is_named_when_tiling_style(style_rt
     inf = Inferencer(NoStats(), kind="style", tile=64, overlap=16)
     assert any("cannot share normalisation statistics" in n for n in inf.notes)
     assert inf.process(pic(96, 96)).rgb.shape == (96, 96, 3)  # still works, with per-tile statistics
+
+
+class ProfileRuntime:
+    """A runtime with an engine-like optimisation profile: it refuses any batch outside its limits."""
+
+    def __init__(self, inner, limits):
+        self.inner, self.limits, self.shapes = inner, limits, []
+        for k in ("name", "precision", "device", "scale", "size_rule", "min_size"):
+            setattr(self, k, getattr(inner, k))
+        self.shared_stats = False  # like a TensorRT engine
+
+    def run(self, batch):
+        n, _, h, w = batch.shape
+        (lo_h, lo_w), (hi_h, hi_w) = self.limits.min_hw, self.limits.max_hw
+        if not (lo_h <= h <= hi_h and lo_w <= w <= hi_w and n <= self.limits.max_batch):
+            raise RuntimeError(f"input {tuple(batch.shape)} is outside the engine's profile")
+        self.shapes.append(tuple(batch.shape))
+        return self.inner.run(batch)
+
+    def measure_stats(self, image):
+        raise AssertionError("not called: shared_stats is False")
+
+    run_with_stats = measure_stats
+
+
+def test_tiles_and_batches_fit_the_runtimes_profile(sr_rt):
+    """With an engine's profile (here 24..48 px, batch ≤ 2), auto tiles, whole-image requests and tiny images
+    all run: the planner clamps tiles and batches to the limits and pads small inputs up to the minimum."""
+    limits = ShapeLimits(min_hw=(24, 24), max_hw=(48, 48), max_batch=2)
+    ref = Inferencer(sr_rt, tile=0).process(pic(80, 100)).rgb
+    for tile in ("auto", 0, 256):
+        fake = ProfileRuntime(sr_rt, limits)
+        inf = Inferencer(fake, kind="sr", tile=tile, overlap=8, batch_size=8)
+        assert inf.tile == 48 and inf.batch_size == 2
+        if tile != "auto":
+            assert any("up to 48×48" in n for n in inf.notes)
+        out = inf.process(pic(80, 100)).rgb
+        assert out.shape == (320, 400, 3) and np.abs(out - ref).mean() < 2e-3
+        assert fake.shapes and all(n <= 2 and 24 <= h <= 48 and 24 <= w <= 48 for n, _, h, w in fake.shapes)
+    small = ProfileRuntime(sr_rt, limits)
+    assert Inferencer(small, kind="sr", tile="auto").process(pic(10, 13)).rgb.shape == (40, 52, 3)
+    assert small.shapes == [(1, 3, 24, 24)]  # padded up to the profile's minimum, cropped back
