@@ -158,6 +158,12 @@ def test_auto_tile_follows_free_memory(monkeypatch, style_rt):
     assert big > small >= 32 and big % 4 == 0 and small % 4 == 0
     assert auto_tile("cpu", "sr", 8, 1) < auto_tile("cpu", "sr", 4, 1)
     assert inference.Inferencer(style_rt, tile="auto").tile == small
+    # A big machine: the CPU budget stops at --max-memory (default 2 GiB), output included (×4 → 16× pixels).
+    monkeypatch.setattr(inference, "free_memory", lambda device: 64 * 1024**3)
+    side = auto_tile("cpu", "sr", 4, 1)
+    assert side == int((inference.DEFAULT_MAX_MEMORY / (inference.SR_BYTES_PER_PX * 16)) ** 0.5)
+    assert auto_tile("cpu", "sr", 4, 1, max_memory=512 << 20) == side // 2
+    assert auto_tile("cuda:0", "sr", 4, 1) > side  # a GPU takes its share of free memory
     monkeypatch.undo()
     # The real reading agrees with the kernel's own MemAvailable (to a few MB taken in between).
     with open("/proc/meminfo") as f:

@@ -46,6 +46,8 @@ SKIP = typer.Option(True, "--skip-existing/--overwrite", help="Skip inputs whose
                     "redo them.")
 DRY_RUN = typer.Option(False, "--dry-run", help="Print what would be done and exit.")
 REPORT = typer.Option(None, "--json-report", help="Write per-file status and totals to this JSON file.")
+MAX_MEMORY = typer.Option("auto", "--max-memory", help="Working memory for the model, e.g. 2G or 800M; sizes "
+                          "--tile auto (auto: 2G on the CPU, 70% of free memory on a GPU).")
 MAX_PIXELS = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=0, help="Refuse inputs with more pixels "
                           "(decompression-bomb guard); 0 for no limit.")
 
@@ -63,6 +65,21 @@ def parse_threads(text: str) -> tuple[int, int, int]:
     if len(values) != 3 or min(values) < 1:
         raise UserError(f"--threads {text!r}: expected LOAD:PROC:SAVE, three positive numbers, e.g. 2:4:2")
     return values  # type: ignore[return-value]
+
+
+def parse_memory(text: str) -> int | None:
+    """``2G``, ``1500M``, ``512k`` or plain bytes; ``auto`` → None (the default for the device)."""
+    if text == "auto":
+        return None
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    t = text.strip().lower().removesuffix("b").removesuffix("i")
+    try:
+        value = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except (ValueError, IndexError):
+        value = -1
+    if value < 16 << 20:
+        raise UserError(f"--max-memory {text!r}: expected a size of at least 16M, e.g. 2G or 800M, or auto")
+    return int(value)
 
 
 def parse_tile(text: str) -> int | str:
@@ -103,10 +120,12 @@ def _check_kind(path: Path, info: ModelInfo, kind: str) -> None:
 def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffix: str, *, recursive: bool,
          backend: str, device: str, precision: str | None, batch_size: int, threads: str, tile: str,
          overlap: int | None, fmt: str, quality: int, name: str, skip_existing: bool, dry_run: bool,
-         json_report: Path | None, max_pixels: int, strength: float = 1.0, preserve_color: bool = False,
+         json_report: Path | None, max_pixels: int, max_memory: str = "auto", strength: float = 1.0,
+         preserve_color: bool = False,
          verb: str) -> None:
     load, proc, save = parse_threads(threads)
     tile_size = parse_tile(tile)
+    memory = parse_memory(max_memory)
     if fmt != "keep" and fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: choose keep, {', '.join(FORMATS)}")
     check_template(name)
@@ -157,7 +176,7 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
             if getattr(runtime, "note", ""):
                 typer.echo(f"{runtime.name}: {runtime.note}", err=True)
             inferencer = Inferencer(runtime, kind=info.kind, tile=tile_size, overlap=overlap, strength=strength,
-                                    preserve_color=preserve_color, batch_size=batch_size)
+                                    preserve_color=preserve_color, batch_size=batch_size, max_memory=memory)
             if not inferencers:
                 for note in inferencer.notes:
                     typer.echo(f"note: {note}", err=True)
@@ -228,7 +247,7 @@ def stylize(
     batch_size: int = BATCH, threads: str = THREADS, tile: str = TILE, tile_overlap: int | None = OVERLAP,
     format: str = FORMAT, quality: int = QUALITY, name: str = NAME, suffix: str | None = SUFFIX,
     skip_existing: bool = SKIP, dry_run: bool = DRY_RUN, json_report: Path | None = REPORT,
-    max_pixels: int = MAX_PIXELS,
+    max_pixels: int = MAX_PIXELS, max_memory: str = MAX_MEMORY,
 ) -> None:
     """Stylise images with a style network (written as {stem}_{style}.{ext} under --out)."""
     model = resolve_model(style, kind="style")
@@ -238,7 +257,7 @@ def stylize(
     _run(inputs, model, info, out, f"_{style_name}" if suffix is None else suffix, recursive=recursive,
          backend=backend, device=device, precision=precision, batch_size=batch_size, threads=threads, tile=tile,
          overlap=tile_overlap, fmt=format, quality=quality, name=name, skip_existing=skip_existing,
-         dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, strength=strength,
+         dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, max_memory=max_memory, strength=strength,
          preserve_color=preserve_color, verb="stylize")
 
 
@@ -252,7 +271,7 @@ def upscale(
     batch_size: int = BATCH, threads: str = THREADS, tile: str = TILE, tile_overlap: int | None = OVERLAP,
     format: str = FORMAT, quality: int = QUALITY, name: str = NAME, suffix: str | None = SUFFIX,
     skip_existing: bool = SKIP, dry_run: bool = DRY_RUN, json_report: Path | None = REPORT,
-    max_pixels: int = MAX_PIXELS,
+    max_pixels: int = MAX_PIXELS, max_memory: str = MAX_MEMORY,
 ) -> None:
     """Upscale images ×2, ×4 or ×8 with a super-resolution network (written as {stem}_x4.{ext} under --out)."""
     if scale not in (2, 4, 8):
@@ -270,7 +289,7 @@ def upscale(
     _run(inputs, path, info, out, f"_x{scale}" if suffix is None else suffix, recursive=recursive,
          backend=backend, device=device, precision=precision, batch_size=batch_size, threads=threads, tile=tile,
          overlap=tile_overlap, fmt=format, quality=quality, name=name, skip_existing=skip_existing,
-         dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, verb="upscale")
+         dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, max_memory=max_memory, verb="upscale")
 
 
 PANEL = "Process"
