@@ -732,6 +732,8 @@ def test_real_sigint_stops_cleanly(tmp_path, models):
     ("stylize", ["--tile", "big"], ["--tile"]),
     ("upscale", ["--scale", "3"], ["--scale 3", "2, 4 or 8"]),
     ("upscale", ["--max-memory", "lots"], ["--max-memory", "2G"]),
+    ("stylize", ["--cuda-graphs", "--backend", "onnxruntime"], ["--cuda-graphs", "--backend torch"]),
+    ("stylize", ["--compile"], ["CUDA-only"]),
     ("stylize", ["--max-memory", "1k"], ["--max-memory", "at least 16M"]),
     ("upscale", ["--model", "{style}", "--scale", "4"], ["style model", "percept stylize"]),
     ("stylize", ["--style", "{sr}"], ["sr model", "percept upscale"]),

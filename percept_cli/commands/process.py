@@ -48,6 +48,10 @@ DRY_RUN = typer.Option(False, "--dry-run", help="Print what would be done and ex
 REPORT = typer.Option(None, "--json-report", help="Write per-file status and totals to this JSON file.")
 MAX_MEMORY = typer.Option("auto", "--max-memory", help="Working memory for the model, e.g. 2G or 800M; sizes "
                           "--tile auto (auto: 2G on the CPU, 70% of free memory on a GPU).")
+COMPILE = typer.Option(False, "--compile", help="torch backend on CUDA: torch.compile the network (a compile "
+                       "per new input shape; tiles then use per-tile normalisation statistics).")
+CUDA_GRAPHS = typer.Option(False, "--cuda-graphs", help="torch backend on CUDA: replay one captured CUDA graph per "
+                           "input shape (tiles then use per-tile normalisation statistics).")
 MAX_PIXELS = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=0, help="Refuse inputs with more pixels "
                           "(decompression-bomb guard); 0 for no limit.")
 
@@ -120,8 +124,8 @@ def _check_kind(path: Path, info: ModelInfo, kind: str) -> None:
 def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffix: str, *, recursive: bool,
          backend: str, device: str, precision: str | None, batch_size: int, threads: str, tile: str,
          overlap: int | None, fmt: str, quality: int, name: str, skip_existing: bool, dry_run: bool,
-         json_report: Path | None, max_pixels: int, max_memory: str = "auto", strength: float = 1.0,
-         preserve_color: bool = False,
+         json_report: Path | None, max_pixels: int, max_memory: str = "auto", compile: bool = False,
+         cuda_graphs: bool = False, strength: float = 1.0, preserve_color: bool = False,
          verb: str) -> None:
     load, proc, save = parse_threads(threads)
     tile_size = parse_tile(tile)
@@ -171,8 +175,11 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
     inferencers = []
     for dev in [d.strip() for d in device.split(",") if d.strip()] or ["auto"]:
         try:
+            options = {"compile": compile, "cuda_graphs": cuda_graphs} if compile or cuda_graphs else None
+            if options and backend != "torch":
+                raise UserError("--compile and --cuda-graphs need --backend torch (and a CUDA device)")
             runtime = open_runtime(model, backend=backend, device=dev, precision=precision,
-                                   log=lambda m: typer.echo(m, err=True))
+                                   log=lambda m: typer.echo(m, err=True), torch_options=options)
             if getattr(runtime, "note", ""):
                 typer.echo(f"{runtime.name}: {runtime.note}", err=True)
             inferencer = Inferencer(runtime, kind=info.kind, tile=tile_size, overlap=overlap, strength=strength,
@@ -247,7 +254,8 @@ def stylize(
     batch_size: int = BATCH, threads: str = THREADS, tile: str = TILE, tile_overlap: int | None = OVERLAP,
     format: str = FORMAT, quality: int = QUALITY, name: str = NAME, suffix: str | None = SUFFIX,
     skip_existing: bool = SKIP, dry_run: bool = DRY_RUN, json_report: Path | None = REPORT,
-    max_pixels: int = MAX_PIXELS, max_memory: str = MAX_MEMORY,
+    max_pixels: int = MAX_PIXELS, max_memory: str = MAX_MEMORY, compile: bool = COMPILE,
+    cuda_graphs: bool = CUDA_GRAPHS,
 ) -> None:
     """Stylise images with a style network (written as {stem}_{style}.{ext} under --out)."""
     model = resolve_model(style, kind="style")
@@ -257,7 +265,8 @@ def stylize(
     _run(inputs, model, info, out, f"_{style_name}" if suffix is None else suffix, recursive=recursive,
          backend=backend, device=device, precision=precision, batch_size=batch_size, threads=threads, tile=tile,
          overlap=tile_overlap, fmt=format, quality=quality, name=name, skip_existing=skip_existing,
-         dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, max_memory=max_memory, strength=strength,
+         dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, max_memory=max_memory, compile=compile,
+         cuda_graphs=cuda_graphs, strength=strength,
          preserve_color=preserve_color, verb="stylize")
 
 
@@ -271,7 +280,8 @@ def upscale(
     batch_size: int = BATCH, threads: str = THREADS, tile: str = TILE, tile_overlap: int | None = OVERLAP,
     format: str = FORMAT, quality: int = QUALITY, name: str = NAME, suffix: str | None = SUFFIX,
     skip_existing: bool = SKIP, dry_run: bool = DRY_RUN, json_report: Path | None = REPORT,
-    max_pixels: int = MAX_PIXELS, max_memory: str = MAX_MEMORY,
+    max_pixels: int = MAX_PIXELS, max_memory: str = MAX_MEMORY, compile: bool = COMPILE,
+    cuda_graphs: bool = CUDA_GRAPHS,
 ) -> None:
     """Upscale images ×2, ×4 or ×8 with a super-resolution network (written as {stem}_x4.{ext} under --out)."""
     if scale not in (2, 4, 8):
@@ -289,7 +299,8 @@ def upscale(
     _run(inputs, path, info, out, f"_x{scale}" if suffix is None else suffix, recursive=recursive,
          backend=backend, device=device, precision=precision, batch_size=batch_size, threads=threads, tile=tile,
          overlap=tile_overlap, fmt=format, quality=quality, name=name, skip_existing=skip_existing,
-         dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, max_memory=max_memory, verb="upscale")
+         dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, max_memory=max_memory, compile=compile,
+         cuda_graphs=cuda_graphs, verb="upscale")
 
 
 PANEL = "Process"
