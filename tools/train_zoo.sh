@@ -31,7 +31,7 @@ for s in "${styles[@]}"; do
   else
     init=()
     [ -f "percept_cli/zoo/$s.safetensors" ] && init=(--init "percept_cli/zoo/$s.safetensors")
-    args=("${init[@]}" --image-size 128 --batch-size 4 --iterations "${ITERATIONS:-3000}" --lr 1e-3
+    args=("${init[@]}" --image-size 256 --batch-size 4 --iterations "${ITERATIONS:-3000}" --lr 1e-3
           --lr-schedule cosine --device cpu --workers 1 --checkpoint-every 100 --preview-every 250)
   fi
   echo "[$(date +%T)] $s: $PERCEPT train-style $STYLES_DIR/$(painting "$s") --style-weight $(weight "$s") ${args[*]} ${extra[*]}"
