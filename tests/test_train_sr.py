@@ -74,6 +74,7 @@ def test_train_sr_cli_feature_loss(tmp_path, vgg_path):
     assert result.exit_code == 0, result.output
     _, info = load_model(out)
     assert info.scale == 8 and info.training["loss"] == "feature+pixel"
+    assert info.name == "my-sr-x8-feature-pixel"  # never named like a shipped model (sr-x4-feature, ...)
     with open(tmp_path / "r" / "losses.csv", newline="") as f:
         assert {"feature", "pixel", "total"} <= set(next(csv.DictReader(f)))
     bad = CliRunner().invoke(app, ["train-sr", "--scale", "4", "--data", str(photos), "--patch", "30"])
