@@ -1,12 +1,11 @@
 """Build TensorRT / TensorRT-RTX engines from percept ONNX files, with a JSON record beside each engine.
 
-Precision, by what the installed TensorRT offers (detected from its attributes, not its name):
-  * ``BuilderFlag.FP16`` exists (TensorRT ≤ 10): FP32 ONNX + the FP16 builder flag (weakly typed network;
-    TensorRT picks FP16 kernels layer by layer).
-  * no FP16 flag (TensorRT ≥ 11, TensorRT-RTX): networks are strongly typed, so FP16 must be in the graph:
-    the FP32 ONNX is converted with ``percept.engines.fp16`` (FP32 I/O, instance norm in FP32) and the network is
-    created ``STRONGLY_TYPED`` (where that flag still exists; TensorRT 11 ignores it, strong typing is on).
-  * an ONNX that is already FP16 is always built strongly typed, whatever the version.
+One build path for every version: the network is **strongly typed**, so the precision is the ONNX graph's.
+For FP16 the FP32 ONNX is converted with ``percept.engines.fp16`` (FP32 inputs/outputs, instance norm kept in
+FP32) unless it already computes in FP16. This is what TensorRT ≥ 11 and TensorRT-RTX require and what
+TensorRT 10 recommends (``BuilderFlag.FP16``, weakly typed, is deprecated since 10.12), and it is the path CI
+exercises with TensorRT-RTX. The record's layer precisions come from the engine inspector where the engine
+can be deserialised here (a GPU); otherwise from the strongly typed network, whose types the engine keeps.
 TensorRT-RTX builds ahead of time on the CPU (no GPU needed) and JIT-compiles kernels on the user's GPU;
 its timing-cache calls are no-ops (deprecated in TensorRT-RTX 1.2), so ``--timing-cache`` applies to
 classic TensorRT only.
@@ -15,6 +14,8 @@ classic TensorRT only.
 from __future__ import annotations
 
 import collections
+import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -164,31 +165,82 @@ def _layer_precisions(network: Any, trt: Any) -> dict[str, dict[str, int]]:
     return {t: dict(c) for t, c in sorted(counts.items())}
 
 
-def _plan(trt: Any, precision: str, fp16_graph: bool) -> tuple[bool, bool, bool]:
-    """(use the FP16 builder flag, create the network strongly typed, convert the ONNX to FP16)."""
-    has_flag = hasattr(trt.BuilderFlag, "FP16")
-    if precision == "fp32":
-        if fp16_graph:
-            raise EngineError("this ONNX file computes in FP16; export without --fp16 for an FP32 engine")
-        return False, True, False
-    if fp16_graph:
-        return False, True, False
-    if has_flag:
-        return True, False, False
-    return False, True, True
+DATATYPE_WORDS = (("BF16", "bf16"), ("FP16", "fp16"), ("HALF", "fp16"), ("FP32", "fp32"), ("FLOAT", "fp32"),
+                  ("INT8", "int8"), ("FP8", "fp8"))
+
+
+def _datatype(text: str) -> str | None:
+    """The precision named in an inspector ``Format/Datatype`` string, e.g. "Channel major FP16 format"."""
+    upper = text.upper()
+    return next((name for word, name in DATATYPE_WORDS if word in upper), None)
+
+
+def inspector_precisions(info_json: str) -> dict[str, dict[str, int]]:
+    """Engine layers by type and output precision, from ``IEngineInspector`` JSON (detailed verbosity).
+
+    These are the engine's real kernels after fusion (e.g. a convolution fused with its activation)."""
+    counts: dict[str, collections.Counter[str]] = {}
+    for layer in json.loads(info_json).get("Layers", []):
+        if not isinstance(layer, dict):
+            continue  # "LAYER_NAMES_ONLY" verbosity gives bare names
+        outputs = layer.get("Outputs") or [{}]
+        dtype = _datatype(str(outputs[0].get("Format/Datatype", "")))
+        if dtype:
+            counts.setdefault(str(layer.get("LayerType", "Unknown")), collections.Counter())[dtype] += 1
+    return {t: dict(c) for t, c in sorted(counts.items())}
+
+
+def _inspect_engine(trt: Any, logger: Any, serialized: Any) -> dict[str, dict[str, int]] | None:
+    """The built engine's layer precisions by its inspector; None where it cannot be deserialised here
+    (TensorRT-RTX builds on a CPU) or the TensorRT has no inspector."""
+    if not torch.cuda.is_available():
+        return None
+    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
+    if engine is None or not hasattr(engine, "create_engine_inspector"):
+        return None
+    found = inspector_precisions(engine.create_engine_inspector().get_engine_information(
+        trt.LayerInformationFormat.JSON))
+    return found or None
+
+
+def _plan(precision: str, fp16_graph: bool) -> bool:
+    """Whether the ONNX must be converted to FP16 first (the network is always strongly typed)."""
+    if precision == "fp32" and fp16_graph:
+        raise EngineError("this ONNX file computes in FP16; export without --fp16 for an FP32 engine")
+    return precision == "fp16" and not fp16_graph
 
 
 def _read_timing_cache(config: Any, path: Path | None, log: Callable[[str], None]) -> Any:
+    """Load ``path`` into the builder's timing cache; a cache that does not fit this TensorRT or GPU is
+    replaced by an empty one (``set_timing_cache`` says so by returning False), with a note."""
     data = b""
     if path is not None and path.is_file():
         data = path.read_bytes()
-        log(f"timing cache: loaded {path} ({len(data)} bytes)")
     cache = config.create_timing_cache(data)
-    if cache is None and data:
-        log(f"timing cache {path} does not fit this TensorRT; starting an empty one")
-        cache = config.create_timing_cache(b"")
-    config.set_timing_cache(cache, False)
+    if cache is not None and config.set_timing_cache(cache, False):
+        if data:
+            log(f"timing cache: loaded {path} ({len(data)} bytes)")
+        return cache
+    log(f"timing cache {path} does not fit this TensorRT or GPU; starting an empty one")
+    cache = config.create_timing_cache(b"")
+    if not config.set_timing_cache(cache, True):
+        raise EngineError("TensorRT cannot start an empty timing cache")
     return cache
+
+
+def _save_timing_cache(config: Any, path: Path, log: Callable[[str], None]) -> bool:
+    """Write the timing cache where the folder is writable; elsewhere a note, not a failed build."""
+    if not os.access(path.parent if path.parent.exists() else Path.cwd(), os.W_OK):
+        log(f"timing cache: {path.parent} is not writable; the cache is not saved")
+        return False
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(bytes(memoryview(config.get_timing_cache().serialize())))
+    except OSError as exc:
+        log(f"timing cache: cannot write {path} ({exc.strerror or exc}); the cache is not saved")
+        return False
+    log(f"timing cache: saved {path}")
+    return True
 
 
 def build_engine(onnx_path: str | Path, out: str | Path | None = None, precision: str = "fp16",
@@ -208,17 +260,16 @@ def build_engine(onnx_path: str | Path, out: str | Path | None = None, precision
     except Exception as exc:
         raise EngineError(f"{onnx_path}: not an ONNX file ({type(exc).__name__}: {exc})") from None
     meta = read_metadata(model)
-    use_flag, strongly_typed, convert = _plan(trt, precision, is_fp16_graph(model))
+    convert = _plan(precision, is_fp16_graph(model))
     if convert:
-        log("no FP16 builder flag in this TensorRT (strongly typed networks only): converting the ONNX to FP16 "
-            "with FP32 inputs/outputs and instance norm in FP32")
+        log("converting the ONNX to FP16 for a strongly typed engine (FP32 inputs/outputs, instance norm in FP32)")
         model = convert_to_fp16(model)
     payload = model.SerializeToString()
 
     logger = make_logger(trt, verbose, log)
     builder = trt.Builder(logger)
-    flags = 0
-    if strongly_typed and hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED"):
+    flags = 0  # TensorRT ≥ 11 and TensorRT-RTX are strongly typed without the flag (it is gone there)
+    if hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED"):
         flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
@@ -236,8 +287,8 @@ def build_engine(onnx_path: str | Path, out: str | Path | None = None, precision
     config.add_optimization_profile(opt_profile)
     if workspace_gb is not None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * 2**30))
-    if use_flag:
-        config.set_flag(trt.BuilderFlag.FP16)
+    if hasattr(trt, "ProfilingVerbosity"):  # the inspector reports per-layer formats only at DETAILED
+        config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
     cache_path = Path(timing_cache) if timing_cache else None
     if cache_path and flavour == "tensorrt-rtx":
         log("note: TensorRT-RTX ignores timing caches (no-ops since 1.2); it JIT-compiles kernels on the GPU")
@@ -256,27 +307,24 @@ def build_engine(onnx_path: str | Path, out: str | Path | None = None, precision
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as f:
             f.write(serialized)
-    if cache_path:
-        with atomic_path(cache_path) as tmp:
-            tmp.write_bytes(bytes(memoryview(config.get_timing_cache().serialize())))
-        log(f"timing cache: saved {cache_path}")
+    cache_saved = _save_timing_cache(config, cache_path, log) if cache_path else False
 
-    layers = _layer_precisions(network, trt)
-    # What the network really computes in (strongly typed: the layer types say it).
-    built = "fp16" if use_flag or any("fp16" in c for c in layers.values()) else "fp32"
+    inspected = _inspect_engine(trt, logger, serialized)
+    layers = inspected or _layer_precisions(network, trt)
+    built = "fp16" if any("fp16" in c for c in layers.values()) else "fp32"
     gpu = gpu_info()
     record: dict[str, Any] = {
         "onnx": {"path": str(onnx_path.resolve()), "sha256": file_sha256(onnx_path),
                  "converted_to_fp16": convert},
         "engine_sha256": file_sha256(out),
         "precision": built,
-        "fp16_method": (None if built == "fp32" else "builder flag (weakly typed)" if use_flag
-                        else "strongly typed FP16 ONNX"),
+        "fp16_method": None if built == "fp32" else "strongly typed FP16 ONNX",
         "layer_precisions": layers,
-        "strongly_typed": strongly_typed,
+        "layer_precisions_from": "engine inspector" if inspected else "strongly typed network definition",
+        "strongly_typed": True,
         "profile": {"input": inp.name, **profile.as_dict()},
         "workspace_bytes": int(workspace_gb * 2**30) if workspace_gb is not None else None,
-        "timing_cache": str(cache_path.resolve()) if cache_path else None,
+        "timing_cache": str(cache_path.resolve()) if cache_saved else None,
         "tensorrt": {"flavour": flavour, "module": trt.__name__, "version": trt.__version__},
         "gpu": gpu or {"name": CPU_BUILD, "compute_capability": None},
         "build_seconds": round(seconds, 3),

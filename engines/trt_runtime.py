@@ -96,13 +96,25 @@ class TensorRTRuntime:
         if self.cache_path.is_file():
             cache.deserialize(self.cache_path.read_bytes())
         config.set_runtime_cache(cache)
-        self.runtime_cache = cache
+        if os.access(self.cache_path.parent, os.W_OK):
+            self.runtime_cache = cache
+        else:
+            self.note = (f"{self.cache_path.parent} is not writable: the JIT-compiled kernels are not kept, so "
+                         "TensorRT-RTX compiles them again next start")
         return self.engine.create_execution_context(config)
 
     def save_runtime_cache(self) -> None:
-        if self.runtime_cache is not None:
+        """Keep the JIT-compiled kernels beside the engine; an engine in a read-only folder still runs (the
+        kernels are then compiled again next start), with one note."""
+        if self.runtime_cache is None:
+            return
+        try:
             with atomic_path(self.cache_path) as tmp:
                 tmp.write_bytes(bytes(memoryview(self.runtime_cache.serialize())))
+        except OSError as exc:
+            self.runtime_cache = None  # stop trying: every later image would fail the same way
+            self.note = (f"runtime cache not saved ({self.cache_path.parent} is not writable: "
+                         f"{exc.strerror or exc}); TensorRT-RTX compiles its kernels again next start")
 
     def _check_shape(self, shape: tuple[int, ...]) -> None:
         lo, hi = self.min_shape, self.max_shape

@@ -20,7 +20,14 @@ from percept.engines.engine_record import CPU_BUILD, mismatches, read_record, re
 from percept.engines.errors import EngineError, EngineMismatch
 from percept.engines.export import export_network
 from percept.engines.fp16 import convert_to_fp16
-from percept.engines.trt_build import Profile, build_engine, check_profile, default_profile, parse_dims
+from percept.engines.trt_build import (
+    Profile,
+    build_engine,
+    check_profile,
+    default_profile,
+    inspector_precisions,
+    parse_dims,
+)
 from percept.engines.trt_runtime import TensorRTRuntime
 from percept.train.checkpoint import describe, file_sha256
 from percept.train.networks import TransformNet
@@ -56,7 +63,67 @@ def test_fp16_engine_is_strongly_typed_with_instance_norm_in_fp32(fp16_build, st
     assert rec["strongly_typed"] and rec["onnx"]["converted_to_fp16"]
     assert rec["layer_precisions"]["CONVOLUTION"] == {"fp16": 16}
     assert rec["layer_precisions"]["NORMALIZATION"] == {"fp32": 15}
+    if not torch.cuda.is_available():  # no engine inspector without a GPU: the strongly typed network's types
+        assert rec["layer_precisions_from"] == "strongly typed network definition"
     assert any("converting the ONNX to FP16" in m for m in logs)
+
+
+def test_engine_inspector_json_gives_the_engines_own_precisions():
+    """Fused kernels and their formats, as IEngineInspector reports them at DETAILED verbosity."""
+    info = {"Layers": [
+        {"Name": "conv1 + relu", "LayerType": "CaskConvolution",
+         "Outputs": [{"Name": "a", "Format/Datatype": "Channel major FP16 format where channel % 8 == 0"}]},
+        {"Name": "conv2", "LayerType": "CaskConvolution",
+         "Outputs": [{"Name": "b", "Format/Datatype": "Row major linear FP16 format"}]},
+        {"Name": "norm1", "LayerType": "Normalization",
+         "Outputs": [{"Name": "c", "Format/Datatype": "Row major linear FP32"}]},
+        "a layer name only",
+        {"Name": "shape", "LayerType": "Shuffle", "Outputs": [{"Name": "d", "Format/Datatype": "Int32"}]},
+    ]}
+    assert inspector_precisions(json.dumps(info)) == {"CaskConvolution": {"fp16": 2}, "Normalization": {"fp32": 1}}
+
+
+class FakeTimingCache:
+    def serialize(self) -> bytes:
+        return b"cache-bytes"
+
+
+class FakeConfig:
+    """A builder config whose ``set_timing_cache`` refuses caches made elsewhere, as TensorRT does."""
+
+    def __init__(self) -> None:
+        self.created: list[bytes] = []
+
+    def create_timing_cache(self, data: bytes) -> FakeTimingCache:
+        self.created.append(data)
+        return FakeTimingCache()
+
+    def set_timing_cache(self, cache: FakeTimingCache, ignore_mismatch: bool) -> bool:
+        return self.created[-1] in (b"", b"fits")
+
+    def get_timing_cache(self) -> FakeTimingCache:
+        return FakeTimingCache()
+
+
+def test_timing_cache_that_does_not_fit_is_replaced_and_an_unwritable_one_is_a_note(tmp_path):
+    from percept.engines.trt_build import _read_timing_cache, _save_timing_cache
+
+    stale = tmp_path / "stale.cache"
+    stale.write_bytes(b"from another GPU")
+    logs: list[str] = []
+    config = FakeConfig()
+    _read_timing_cache(config, stale, logs.append)
+    assert config.created == [b"from another GPU", b""] and "does not fit" in logs[-1]
+    good = tmp_path / "good.cache"
+    good.write_bytes(b"fits")
+    _read_timing_cache(FakeConfig(), good, logs.append)
+    assert "timing cache: loaded" in logs[-1]
+    assert _save_timing_cache(config, tmp_path / "new.cache", logs.append)
+    assert (tmp_path / "new.cache").read_bytes() == b"cache-bytes"
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    assert not _save_timing_cache(config, blocked / "t.cache", logs.append)
+    assert "not saved" in logs[-1]
 
 
 def test_record_says_how_and_where_it_was_built(fp16_build, style_onnx):

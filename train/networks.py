@@ -77,7 +77,8 @@ class Upsample2x(nn.Sequential):
         super().__init__(*layers, _norm(norm, cout), nn.ReLU(inplace=True))
 
 
-StyleOutput = Literal["tanh", "wide-tanh"]
+StyleOutput = Literal["tanh", "wide-tanh", "norm-wide-tanh"]
+STYLE_OUTPUTS = ("tanh", "wide-tanh", "norm-wide-tanh")
 
 
 def to_image_range(x: torch.Tensor) -> torch.Tensor:
@@ -107,8 +108,8 @@ class TransformNet(nn.Module):
         super().__init__()
         if upsample not in ("resize-conv", "transposed"):
             raise ValueError(f"unknown upsample {upsample!r} (resize-conv or transposed)")
-        if output not in ("tanh", "wide-tanh"):
-            raise ValueError(f"unknown output {output!r} (tanh or wide-tanh)")
+        if output not in STYLE_OUTPUTS:
+            raise ValueError(f"unknown output {output!r} ({', '.join(STYLE_OUTPUTS)})")
         self.norm, self.upsample, self.output = norm, upsample, output
         self.encoder = nn.Sequential(
             ConvNormReLU(3, 32, 9, 1, norm),
@@ -121,9 +122,12 @@ class TransformNet(nn.Module):
             Upsample2x(64, 32, upsample, norm),
             ConvLayer(32, 3, 9),
         )
+        # ``norm-wide-tanh`` (the 2016 reference nets' output): instance norm on the last conv fixes each
+        # output channel's mean and spread per image, so a bright blob would cost contrast everywhere else.
+        self.output_norm = nn.InstanceNorm2d(3, affine=True) if output == "norm-wide-tanh" else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.decoder(self.residuals(self.encoder(x)))
+        y = self.output_norm(self.decoder(self.residuals(self.encoder(x))))
         if self.output == "tanh":
             return to_image_range(y)
         y = to_wide_range(y)
