@@ -38,9 +38,34 @@ GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
 
 # Output formats: CLI name -> (Pillow format, extension).
-FORMATS = {"png": ("PNG", "png"), "jpg": ("JPEG", "jpg"), "webp": ("WEBP", "webp"), "tiff": ("TIFF", "tif")}
-WRITABLE = {"PNG", "JPEG", "WEBP", "TIFF"}
+FORMATS = {"png": ("PNG", "png"), "jpg": ("JPEG", "jpg"), "webp": ("WEBP", "webp"), "tiff": ("TIFF", "tif"),
+           "avif": ("AVIF", "avif"), "heic": ("HEIF", "heic")}
 HIGH_BIT_FORMATS = {"PNG", "TIFF"}
+HEIF_SUFFIXES = {".heic", ".heif", ".hif"}
+HEIF_INSTALL = "pip install 'percept[heif]'"
+# ``--format keep`` for a HEIC photo writes JPEG: every viewer and browser opens it, while HEIC opens
+# natively only on Apple systems and recent Windows with an extension. Ask for --format heic to keep it.
+KEEP_AS = {"HEIF": "JPEG"}
+
+
+def _register_heif() -> bool:
+    """HEIC/HEIF (iPhone photos) through pillow-heif, an optional extra; AVIF is Pillow's own (≥ 11.3)."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+HEIF_AVAILABLE = _register_heif()
+WRITABLE = {"PNG", "JPEG", "WEBP", "TIFF", "AVIF"} | ({"HEIF"} if HEIF_AVAILABLE else set())
+
+
+def check_writable_format(choice: str) -> None:
+    """``--format`` up front: a format this installation cannot write is one line, not a failure per file."""
+    if choice == "heic" and not HEIF_AVAILABLE:
+        raise ValueError(f"--format heic needs pillow-heif: {HEIF_INSTALL}")
 
 
 class ImageReadError(Exception):
@@ -217,6 +242,8 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     except ImageReadError:
         raise
     except UnidentifiedImageError:
+        if path.suffix.lower() in HEIF_SUFFIXES and not HEIF_AVAILABLE:
+            raise ImageReadError(f"HEIC/HEIF needs pillow-heif: {HEIF_INSTALL}") from None
         raise ImageReadError("not an image (or a format Pillow cannot read)") from None
     except Image.DecompressionBombError as exc:
         raise ImageReadError(_bomb_reason(exc, max_pixels)) from None
@@ -275,7 +302,8 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
 # ----------------------------------------------------------------------------------------------- writing
 
 SUFFIX_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".png": "PNG",
-                  ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+                  ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF", ".avif": "AVIF",
+                  **dict.fromkeys(HEIF_SUFFIXES, "HEIF")}
 
 
 def format_from_suffix(path: Path) -> str:
@@ -286,7 +314,8 @@ def format_from_suffix(path: Path) -> str:
 def output_format(choice: str, source_format: str) -> str:
     """Pillow format name for ``--format`` (keep: the source's, or PNG when it cannot be written)."""
     if choice == "keep":
-        return source_format if source_format in WRITABLE else "PNG"
+        kept = KEEP_AS.get(source_format, source_format)
+        return kept if kept in WRITABLE else "PNG"
     if choice not in FORMATS:
         raise ValueError(f"unknown format {choice!r}; choose keep, {', '.join(FORMATS)}")
     return FORMATS[choice][0]
@@ -339,7 +368,8 @@ def _flatten_on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 def write_image(path: str | os.PathLike, pic: Picture, fmt: str, quality: int = 95) -> list[str]:
-    """Write ``pic`` atomically as ``fmt`` ("PNG", "JPEG", "WEBP", "TIFF"); returns notes (e.g. alpha flattened).
+    """Write ``pic`` atomically as ``fmt`` ("PNG", "JPEG", "WEBP", "TIFF", "AVIF", "HEIF"); returns notes
+    (e.g. alpha flattened).
 
     16-bit sources stay 16-bit in PNG and TIFF. ICC is attached only when its colour space fits the pixels.
     """
@@ -377,6 +407,8 @@ def write_image(path: str | os.PathLike, pic: Picture, fmt: str, quality: int = 
                 options.update(quality=quality, subsampling=0 if quality >= 90 else 2)
             elif fmt == "WEBP":
                 options.update(quality=quality, method=4)
+            elif fmt in ("AVIF", "HEIF"):
+                options.update(quality=quality)
             elif fmt == "PNG":
                 options.update(compress_level=6)
             elif fmt == "TIFF":

@@ -15,7 +15,8 @@ from pathlib import Path
 from percept.cli.errors import UserError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".ppm", ".pgm",
-                  ".pbm", ".pnm", ".tga", ".jp2", ".j2k", ".jfif", ".dib", ".ico", ".pcx", ".sgi", ".heic"}
+                  ".pbm", ".pnm", ".tga", ".jp2", ".j2k", ".jfif", ".dib", ".ico", ".pcx", ".sgi", ".heic",
+                  ".heif", ".hif", ".avif"}
 SYSTEM_FILES = {"thumbs.db", "desktop.ini", "ehthumbs.db", ".ds_store", "icon\r"}
 SYSTEM_DIRS = {"__macosx", "$recycle.bin", "system volume information", "@eadir"}
 

@@ -454,6 +454,61 @@ def test_exif_rotated_jpeg_comes_out_upright(tmp_path, models):
     assert np.abs(got - bicubic(upright[::-1, ::-1].copy())).mean() > 10 / 255  # not turned the other way
 
 
+def test_iphone_heic_comes_out_upright_as_jpeg_with_its_exif_and_icc(tmp_path, models):
+    """An iPhone photo: HEIC, rotated by the container (irot) and EXIF, with a colour profile."""
+    pytest.importorskip("pillow_heif")
+    ex = Image.Exif()
+    ex[ORIENTATION], ex[MAKE] = 6, "PerceptCam"
+    a = photo(12, 20)  # 12 tall, 20 wide as stored
+    src = tmp_path / "in" / "IMG_0001.HEIC"
+    src.parent.mkdir(parents=True)
+    Image.fromarray(a).save(src, format="HEIF", quality=100, exif=ex.tobytes(), icc_profile=SRGB)
+    with Image.open(src) as im:
+        decoded = np.asarray(im.convert("RGB"), np.float32) / 255.0  # what a viewer shows: 20 tall, 12 wide
+    assert decoded.shape == (20, 12, 3)
+    res = upscale(models, src, "-o", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "out" / "IMG_0001_x4.jpg"  # --format keep writes HEIC as JPEG, which every viewer opens
+    assert listing(tmp_path / "out") == [out.name]
+    with Image.open(out) as im:
+        assert im.format == "JPEG" and im.size == (48, 80)
+        assert im.getexif().get(ORIENTATION, 1) == 1 and im.getexif().get(MAKE) == "PerceptCam"
+        assert im.info.get("icc_profile") == SRGB
+    assert np.abs(pixels(out) - bicubic(decoded)).mean() < 4 / 255
+    assert np.abs(pixels(out) - bicubic(decoded[::-1, ::-1].copy())).mean() > 10 / 255  # not turned around
+
+
+@pytest.mark.parametrize("fmt,ext,pil_format", [("avif", "avif", "AVIF"), ("heic", "heic", "HEIF")])
+def test_avif_and_heic_outputs_and_inputs(tmp_path, models, fmt, ext, pil_format):
+    if fmt == "heic":
+        pytest.importorskip("pillow_heif")
+    a = photo(10, 12)
+    src = save(tmp_path / "in" / "a.png", a)
+    res = upscale(models, src, "-o", tmp_path / "out", "--format", fmt, "--quality", 95)
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "out" / f"a_x4.{ext}"
+    with Image.open(out) as im:
+        assert im.format == pil_format and im.size == (48, 40)
+    assert np.abs(pixels(out) - bicubic(a / 255.0)).mean() < 6 / 255
+    again = upscale(models, out, "-o", tmp_path / "again")  # and read back as an input, format kept
+    assert again.exit_code == 0, again.output
+    kept = "a_x4_x4.jpg" if fmt == "heic" else f"a_x4_x4.{ext}"
+    assert listing(tmp_path / "again") == [kept]
+
+
+def test_heic_without_pillow_heif_is_one_line_naming_the_extra(tmp_path, models, monkeypatch):
+    import percept.cli.imageio as imageio
+
+    src = tmp_path / "in" / "IMG_0002.heic"
+    src.parent.mkdir(parents=True)
+    src.write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(64))
+    monkeypatch.setattr(imageio, "HEIF_AVAILABLE", False)
+    monkeypatch.setattr(Image, "ID", [name for name in Image.ID if name != "HEIF"])  # as if never installed
+    res = upscale(models, src, "-o", tmp_path / "out")
+    assert res.exit_code == 1 and "IMG_0002.heic" in res.output and "pip install 'percept[heif]'" in res.output
+    one_line_error(upscale(models, src, "-o", tmp_path / "out2", "--format", "heic"), "pillow-heif")
+
+
 def test_rgba_keeps_upscaled_alpha(tmp_path, models):
     rgb = photo(12, 16)
     alpha = np.tile(np.linspace(0, 255, 16).round().astype(np.uint8), (12, 1))

@@ -5,6 +5,7 @@
 - style reconstruction:   Σ_j ‖G_j(ŷ) − G_j(y)‖²_F over the style layers
 - pixel:                  ‖ŷ − y‖²₂ / (C H W)
 - total variation:        Σ (ŷ_{i,j+1} − ŷ_{i,j})² + (ŷ_{i+1,j} − ŷ_{i,j})²   (Mahendran & Vedaldi, β = 2)
+- flat-region anchor (percept's, not the paper's): see ``flat_region_anchor``
 
 The modules wrap them with a weight, BasicSR-style, so a trainer is a weighted sum of named terms.
 """
@@ -54,6 +55,25 @@ def total_variation(img: torch.Tensor) -> torch.Tensor:
     dx = (img[..., :, 1:] - img[..., :, :-1]).pow(2).sum(dim=(1, 2, 3))
     dy = (img[..., 1:, :] - img[..., :-1, :]).pow(2).sum(dim=(1, 2, 3))
     return (dx + dy).mean()
+
+
+LUMA = (0.299, 0.587, 0.114)
+
+
+def flat_region_anchor(output: torch.Tensor, content: torch.Tensor, pool: int = 8,
+                       margin: float = 0.25) -> torch.Tensor:
+    """Penalty on large changes of local mean brightness: mean of relu(|ΔY| − margin)² over ``pool``² cells.
+
+    Why: relu2_2 (the content layer) hardly responds to flat areas, and the Gram terms are global, so the
+    paper's objective is nearly blind to what a network paints in a flat sky: early in training it paints
+    saturated blobs there, free of cost. Changes of local brightness up to ``margin`` (a palette, strokes)
+    cost nothing; a sky flipped to black or white does."""
+    weights = torch.tensor(LUMA, dtype=torch.float32, device=output.device).view(1, 3, 1, 1)
+    y_out = (output.float() * weights).sum(1, keepdim=True)
+    y_in = (content.float() * weights).sum(1, keepdim=True)
+    pool = max(1, min(pool, output.shape[-1], output.shape[-2]))
+    diff = nn.functional.avg_pool2d(y_out - y_in, pool, ceil_mode=True)
+    return torch.relu(diff.abs() - margin).pow(2).mean()
 
 
 class WeightedLoss(nn.Module):

@@ -21,7 +21,7 @@ from percept.train.data import (
     scan_images,
     to_tensor,
 )
-from percept.train.losses import feature_loss, gram_matrix, style_loss, total_variation
+from percept.train.losses import feature_loss, flat_region_anchor, gram_matrix, style_loss, total_variation
 from percept.train.networks import TransformNet
 from percept.train.vgg import VGGLoss
 
@@ -44,6 +44,7 @@ class StyleOptions:
     content_weight: float = 1.0
     style_weight: float = 1.5
     tv_weight: float = 1e-6
+    anchor_weight: float = 0.0  # flat-region anchor (losses.flat_region_anchor); 0 is the paper's objective
     content_layer: str = "relu2_2"
     style_layers: Sequence[str] = STYLE_LAYERS
     norm: str = "instance"
@@ -123,7 +124,8 @@ class StyleTask:
         o = self.o
         return {"task": "style", "style_image": str(o.style_image), "data": str(o.data),
                 "image_size": o.image_size, "style_size": o.style_size, "content_weight": o.content_weight,
-                "style_weight": o.style_weight, "tv_weight": o.tv_weight, "content_layer": o.content_layer,
+                "style_weight": o.style_weight, "tv_weight": o.tv_weight, "anchor_weight": o.anchor_weight,
+                "content_layer": o.content_layer,
                 "style_layers": list(o.style_layers), "training_images": len(self.files),
                 "skipped_files": len(o.skipped), "crops": o.crops, "init": str(o.init) if o.init else None}
 
@@ -164,4 +166,5 @@ def objective(vgg: VGGLoss, output: torch.Tensor, content: torch.Tensor, style_g
         "content": opts.content_weight * feature_loss(feats[opts.content_layer], target),
         "style": opts.style_weight * style_loss(grams, style_grams),
         "tv": opts.tv_weight * total_variation(output),
+        **({"anchor": opts.anchor_weight * flat_region_anchor(output, content)} if opts.anchor_weight else {}),
     }

@@ -14,7 +14,7 @@ import typer
 
 from percept.cli.batch import DONE, FAILED, SKIPPED, BatchProcessor, FileResult, Summary, plan_tasks
 from percept.cli.errors import UserError
-from percept.cli.imageio import DEFAULT_MAX_PIXELS, FORMATS, configure_pixel_limit
+from percept.cli.imageio import DEFAULT_MAX_PIXELS, FORMATS, check_writable_format, configure_pixel_limit
 from percept.cli.inference import Inferencer
 from percept.cli.inputs import check_template, discover, unsearched_subfolders
 from percept.cli.manifest import OutputManifest, fingerprint, model_identity
@@ -37,8 +37,8 @@ TILE = typer.Option("auto", "--tile", help="Tile size in input pixels, auto (fro
                     "out-of-memory) or 0 (whole images).")
 OVERLAP = typer.Option(None, "--tile-overlap", min=0, help="Tile overlap in input pixels "
                        "(default 128 for style, 16 for upscaling).")
-FORMAT = typer.Option("keep", "--format", help="keep, png, jpg, webp or tiff (keep: the input's format; "
-                      "formats percept cannot write become png).")
+FORMAT = typer.Option("keep", "--format", help="keep, png, jpg, webp, tiff, avif or heic (keep: the input's "
+                      "format; HEIC becomes jpg, which every viewer opens; formats percept cannot write become png).")
 QUALITY = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality.")
 NAME = typer.Option("{stem}{suffix}.{ext}", "--name", help="Output file name template: {stem}, {suffix}, {ext}.")
 SUFFIX = typer.Option(None, "--suffix", help="The {suffix} of --name (default _STYLE or _xSCALE).")
@@ -132,6 +132,10 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
     memory = parse_memory(max_memory)
     if fmt != "keep" and fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: choose keep, {', '.join(FORMATS)}")
+    try:
+        check_writable_format(fmt)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     check_template(name)
     configure_pixel_limit(max_pixels)
     sources = discover(sources_text, recursive=recursive, exclude=out)

@@ -66,6 +66,8 @@ def train_style(
     content_weight: float = typer.Option(1.0, "--content-weight"),
     style_weight: float = typer.Option(1.5, "--style-weight", help=STYLE_WEIGHT_HELP),
     tv_weight: float = typer.Option(1e-5, "--tv-weight"),
+    anchor_weight: float = typer.Option(0.0, "--anchor-weight", help="Penalty on flipping the brightness of "
+                                        "flat areas (blobs in skies); 0 is the paper's objective."),
     content_layer: str = typer.Option("relu2_2", "--content-layer"),
     style_layers: str = typer.Option(",".join(STYLE_LAYERS), "--style-layers", help="Comma-separated VGG layers."),
     norm: str = typer.Option("instance", "--norm", help="instance | batch"),
@@ -91,7 +93,8 @@ def train_style(
     def task():
         opts = StyleOptions(style_image=style_image, data=resolve_data_dir(data), name=name, image_size=image_size,
                             style_size=style_size or None, content_weight=content_weight, style_weight=style_weight,
-                            tv_weight=tv_weight, content_layer=content_layer, style_layers=layers, norm=norm,
+                            tv_weight=tv_weight, anchor_weight=anchor_weight, content_layer=content_layer,
+                            style_layers=layers, norm=norm,
                             upsample=upsample, output=output, vgg_weights=vgg_weights, crops=crops,
                             init=resolve_style_model(init) if init else None)
         return StyleTask(opts)
