@@ -65,3 +65,30 @@ def test_weighted_modules(vgg):
     assert StyleLoss(2.0, ["relu1_2"])(fx, grams).item() == pytest.approx(
         2 * style_loss({"relu1_2": gram_matrix(fx["relu1_2"])}, grams).item(), rel=1e-5)
     assert TVLoss(0.5)(x).item() == pytest.approx(0.5 * total_variation(x).item())
+
+
+def test_flat_region_anchor_ignores_strokes_and_palettes_but_not_a_flipped_sky():
+    from percept.train.losses import flat_region_anchor
+
+    sky = torch.full((1, 3, 64, 64), 0.85)
+    strokes = (sky + 0.2 * torch.sin(torch.arange(64.0))[None, None, None, :]).clamp(0, 1)
+    palette = sky * torch.tensor([0.6, 0.8, 1.0]).view(1, 3, 1, 1)  # bluer and darker: ΔY ≈ 0.2
+    assert flat_region_anchor(strokes, sky) == 0 and flat_region_anchor(palette, sky) == 0
+    blob = sky.clone().requires_grad_(True)
+    with torch.no_grad():
+        blob[..., 8:24, 8:24] = 0.0  # a black disc in a bright sky: ΔY 0.85 over 1/16 of the image
+    loss = flat_region_anchor(blob, sky)
+    assert abs(float(loss) - (0.85 - 0.25) ** 2 / 16) < 1e-4
+    loss.backward()
+    assert blob.grad[..., 8:24, 8:24].sum() < 0 and blob.grad[..., 40:, 40:].abs().sum() == 0  # push it back up
+
+
+def test_flipped_cells_counts_blobs_not_colour_changes():
+    from percept.train.style_metrics import flipped_cells
+
+    photo = torch.rand(1, 3, 64, 64) * 0.1 + 0.5  # 16 cells of 16×16
+    assert flipped_cells(photo * torch.tensor([0.7, 1.0, 0.8]).view(1, 3, 1, 1), photo) == 0
+    blobbed = photo.clone()
+    blobbed[..., :16, :32] = 1.0  # two white cells
+    blobbed[..., 48:, 48:] = 0.0  # one black cell
+    assert abs(flipped_cells(blobbed, photo) - 3 / 16) < 1e-6

@@ -77,8 +77,8 @@ class Upsample2x(nn.Sequential):
         super().__init__(*layers, _norm(norm, cout), nn.ReLU(inplace=True))
 
 
-StyleOutput = Literal["tanh", "wide-tanh", "norm-wide-tanh"]
-STYLE_OUTPUTS = ("tanh", "wide-tanh", "norm-wide-tanh")
+StyleOutput = Literal["tanh", "wide-tanh"]
+STYLE_OUTPUTS = ("tanh", "wide-tanh")
 
 
 def to_image_range(x: torch.Tensor) -> torch.Tensor:
@@ -122,12 +122,9 @@ class TransformNet(nn.Module):
             Upsample2x(64, 32, upsample, norm),
             ConvLayer(32, 3, 9),
         )
-        # ``norm-wide-tanh`` (the 2016 reference nets' output): instance norm on the last conv fixes each
-        # output channel's mean and spread per image, so a bright blob would cost contrast everywhere else.
-        self.output_norm = nn.InstanceNorm2d(3, affine=True) if output == "norm-wide-tanh" else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.output_norm(self.decoder(self.residuals(self.encoder(x))))
+        y = self.decoder(self.residuals(self.encoder(x)))
         if self.output == "tanh":
             return to_image_range(y)
         y = to_wide_range(y)

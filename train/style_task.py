@@ -138,19 +138,17 @@ def warm_start_weights(path: Path, net: nn.Module) -> dict[str, torch.Tensor]:
     """The weights of a trained style network to start from; refused with one line if they cannot fit ``net``.
 
     A trained network already reconstructs photos, so a new style starts from there instead of from noise.
-    Only the layers must match: the output mapping (``tanh``/``wide-tanh``/``norm-wide-tanh``) may differ
-    and is relearnt; an output norm the source lacks starts as ``net``'s own (identity affine)."""
+    Only the layers must match: the output mapping (``tanh``/``wide-tanh``) may differ and is relearnt."""
     try:
         source, info = load_model(path)
     except ModelFileError as exc:
         raise DataError(f"--init {exc}") from None
-    own = net.state_dict()
-    weights = {k: v.float() for k, v in source.state_dict().items() if not k.startswith("output_norm.")}
-    body = {k: v.shape for k, v in own.items() if not k.startswith("output_norm.")}
-    if info.kind != "style" or {k: v.shape for k, v in weights.items()} != body:
+    same_layers = {k: v.shape for k, v in source.state_dict().items()} == {
+        k: v.shape for k, v in net.state_dict().items()}
+    if info.kind != "style" or not same_layers:
         raise DataError(f"--init {path}: a {info.kind} network {info.config}, not one with the layers of "
                         f"{net.config()}")
-    return {**{k: v for k, v in own.items() if k.startswith("output_norm.")}, **weights}
+    return {k: v.float() for k, v in source.state_dict().items()}
 
 
 def objective(vgg: VGGLoss, output: torch.Tensor, content: torch.Tensor, style_grams: dict[str, torch.Tensor],

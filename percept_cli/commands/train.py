@@ -73,8 +73,7 @@ def train_style(
     norm: str = typer.Option("instance", "--norm", help="instance | batch"),
     upsample: str = typer.Option("resize-conv", "--upsample", help="resize-conv | transposed"),
     output: str = typer.Option("tanh", "--output-activation",
-                               help="tanh (the paper's scaled tanh) | wide-tanh (reaches 0 and 1, gradient alive) | "
-                               "norm-wide-tanh (instance norm on the output, as the 2016 reference nets)"),
+                               help="tanh (the paper's scaled tanh) | wide-tanh (reaches 0 and 1, gradient alive)"),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda:N"),
     amp: str = typer.Option("auto", "--amp", help="auto | bf16 | fp16 | off"),
