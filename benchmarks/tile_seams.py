@@ -42,10 +42,10 @@ def main() -> None:
     print(f"{'backend':<13}{'statistics':<12}{'mean |Δ| (of 255)':>19}{'max':>6}{'time s':>8}")
     for backend in ("torch", "onnxruntime"):
         rt = open_runtime(model, backend=backend, device="cpu")
-        ref = Inferencer(rt, tile=0).process(pic).rgb
+        ref = Inferencer(rt, tile=0).process(pic).float_rgb()
         for shared in (False, True):
             t0 = time.perf_counter()
-            out = Inferencer(rt, tile=args.tile, global_norm=shared).process(pic).rgb
+            out = Inferencer(rt, tile=args.tile, global_norm=shared).process(pic).float_rgb()
             seconds = time.perf_counter() - t0
             diff = np.abs(out.astype(np.float64) - ref.astype(np.float64)) * 255
             print(f"{backend:<13}{'shared' if shared else 'per-tile':<12}{diff.mean():>19.2f}{diff.max():>6.0f}"

@@ -6,7 +6,9 @@ files need real colour conversion, and 16-bit PNG/TIFF must not be quantised to 
 RGB as 8-bit, so those pixels come from ``imagecodecs``/``tifffile``). Every failure is an ``ImageReadError``
 with a one-line reason, so one bad file never takes the batch down.
 
-Pixels travel as float32 arrays in [0, 1]: ``rgb`` H×W×3 and ``alpha`` H×W (or None).
+Pixels travel in the source's own depth: ``rgb`` H×W×3 and ``alpha`` H×W (or None) as uint8 or uint16
+(a 12-megapixel photo is 36 MB as uint8, 144 MB as float32); float32 in [0, 1] is accepted too.
+``to_unit_float`` converts where arithmetic needs it, a tile at a time.
 Greyscale sources are expanded to RGB for the networks; ``grey`` remembers it so an upscaled greyscale
 image is written greyscale again, while a stylised one is written RGB (the style adds colour).
 """
@@ -76,8 +78,8 @@ class ImageReadError(Exception):
 class Picture:
     """Decoded pixels plus what the output must carry over."""
 
-    rgb: np.ndarray                 # H×W×3 float32 in [0, 1]
-    alpha: np.ndarray | None = None  # H×W float32 in [0, 1]
+    rgb: np.ndarray                 # H×W×3 uint8/uint16 (source depth) or float32 in [0, 1]
+    alpha: np.ndarray | None = None  # H×W, same dtype as rgb
     bits: int = 8                   # sample depth of the source: 8 or 16
     grey: bool = False              # the source was greyscale
     format: str = "PNG"             # source container (Pillow's name)
@@ -95,6 +97,32 @@ class Picture:
 
     def with_pixels(self, rgb: np.ndarray, alpha: np.ndarray | None) -> Picture:
         return replace(self, rgb=rgb, alpha=alpha, notes=list(self.notes))
+
+    def float_rgb(self) -> np.ndarray:
+        return to_unit_float(self.rgb)
+
+    def float_alpha(self) -> np.ndarray | None:
+        return None if self.alpha is None else to_unit_float(self.alpha)
+
+
+def to_unit_float(a: np.ndarray) -> np.ndarray:
+    """uint8 / uint16 samples (or floats) as float32 in [0, 1]."""
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / 255.0
+    if a.dtype == np.uint16:
+        return a.astype(np.float32) / 65535.0
+    return np.clip(a, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def to_bits(a: np.ndarray, bits: int) -> np.ndarray:
+    """Samples as ``bits``-deep unsigned integers (8 or 16): integers are rescaled, floats quantised."""
+    if a.dtype == (np.uint16 if bits == 16 else np.uint8):
+        return a
+    if a.dtype == np.uint8:  # 8 → 16: 255 → 65535 exactly
+        return a.astype(np.uint16) * np.uint16(257)
+    if a.dtype == np.uint16:  # 16 → 8, rounded
+        return ((a.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    return quantise(a, bits)
 
 
 def configure_pixel_limit(max_pixels: int) -> None:
@@ -132,13 +160,14 @@ def _orient(a: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def _to_float(a: np.ndarray) -> np.ndarray:
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) / 255.0
-    if a.dtype == np.uint16 or a.dtype.kind in "iu":
-        return np.clip(a, 0, 65535).astype(np.float32) / 65535.0
+def _to_source_depth(a: np.ndarray) -> np.ndarray:
+    """Decoded samples as uint8 or uint16 (no float copy); 32-bit float images stay float32 in [0, 1]."""
+    if a.dtype in (np.uint8, np.uint16):
+        return a
     if a.dtype == bool:
-        return a.astype(np.float32)
+        return a.astype(np.uint8) * np.uint8(255)
+    if a.dtype.kind in "iu":
+        return np.clip(a, 0, 65535).astype(np.uint16)
     return np.clip(a.astype(np.float32), 0.0, 1.0)
 
 
@@ -288,11 +317,10 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     grey = a.ndim == 2 or a.shape[2] <= 2
     if a.ndim == 2:
         a = a[:, :, None]
-    a = _orient(a, orientation)
-    f = _to_float(a)
+    f = _to_source_depth(_orient(a, orientation))
     alpha = f[:, :, -1].copy() if f.shape[2] in (2, 4) else None
     colour = f[:, :, :1] if grey else f[:, :, :3]
-    rgb = np.ascontiguousarray(np.broadcast_to(colour, (*colour.shape[:2], 3)), dtype=np.float32)
+    rgb = np.ascontiguousarray(np.broadcast_to(colour, (*colour.shape[:2], 3)))
     if ORIENTATION in exif:
         exif[ORIENTATION] = 1
     exif_bytes = exif.tobytes() if len(exif) else None
@@ -364,7 +392,8 @@ def encode_png16(a: np.ndarray, icc: bytes | None = None, exif: bytes | None = N
 
 
 def _flatten_on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    return rgb * alpha[:, :, None] + (1.0 - alpha[:, :, None])
+    a = to_unit_float(alpha)[:, :, None]
+    return to_unit_float(rgb) * a + (1.0 - a)
 
 
 def write_image(path: str | os.PathLike, pic: Picture, fmt: str, quality: int = 95) -> list[str]:
@@ -380,9 +409,8 @@ def write_image(path: str | os.PathLike, pic: Picture, fmt: str, quality: int = 
         notes.append("JPEG has no alpha: transparent areas flattened onto white")
     bits = 16 if pic.bits == 16 and fmt in HIGH_BIT_FORMATS else 8
     grey = pic.grey
-    colour = rgb[:, :, :1] if grey else rgb
-    planes = [colour] if alpha is None else [colour, alpha[:, :, None]]
-    a = quantise(np.concatenate(planes, axis=2), bits)
+    colour = to_bits(rgb[:, :, :1] if grey else rgb, bits)
+    a = colour if alpha is None else np.concatenate([colour, to_bits(alpha, bits)[:, :, None]], axis=2)
     icc = pic.icc if icc_colour_space(pic.icc) == ("GRAY" if grey else "RGB") else None
     if pic.icc and icc is None:
         notes.append(f"ICC profile ({icc_colour_space(pic.icc)}) does not fit the output pixels: not attached")

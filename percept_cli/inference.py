@@ -5,6 +5,12 @@ It is split in three steps so the batch pipeline can put each on the right threa
 threads: array to tensor), ``run_pieces`` (the one inference worker per device: equal-shape tiles or whole
 images stacked into batches), ``finish`` (encoder threads: blend tiles, strength, colour, alpha).
 ``process`` chains them for one image.
+
+Memory is bounded by design: the decoded image stays in its source depth (uint8: a quarter of float32)
+and is converted a tile at a time; each tile's output is blended into one preallocated float32 canvas as
+it arrives (the blend weights of neighbouring tiles sum to one, so no weight map is kept); and the result
+is quantised back to the source depth in bands of rows. The peak beyond the output image is the canvas
+(4 bytes per output sample) plus the model's working memory, which ``--max-memory`` caps.
 """
 
 from __future__ import annotations
@@ -16,8 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from percept.cli.imageio import Picture
-from percept.cli.tiling import Tile, blend, plan_tiles
+from percept.cli.imageio import Picture, to_bits, to_unit_float
+from percept.cli.tiling import Tile, blend_weights, plan_tiles
 from percept.engines.norm_stats import Stats
 from percept.engines.runtime import Runtime
 from percept.train.sizing import pad_to_multiple
@@ -34,6 +40,7 @@ DEFAULT_OVERLAP = {"style": 128, "sr": 16}
 # tile, if larger): closer to the full-resolution statistics than a tile-sized copy, at ~1.5 GB at most.
 STATS_SIDE = 1024
 LUMA = (0.299, 0.587, 0.114)
+FINISH_ROWS = 256  # output rows post-processed and quantised at a time (bounds float temporaries)
 
 
 class PieceFailed(Exception):
@@ -101,15 +108,21 @@ def luminance(rgb: torch.Tensor) -> torch.Tensor:
     return LUMA[0] * rgb[0:1] + LUMA[1] * rgb[1:2] + LUMA[2] * rgb[2:3]
 
 
+def as_float(image: torch.Tensor) -> torch.Tensor:
+    """A uint8 image (or crop) as float32 in [0, 1]; float images pass through."""
+    return image.float().div_(255.0) if image.dtype == torch.uint8 else image
+
+
 @dataclass
 class Job:
     """One picture on its way through the model: its tensor, tile plan, and outputs as they arrive."""
 
     key: object
     picture: Picture
-    image: torch.Tensor                     # 3×H×W float32
+    image: torch.Tensor                     # 3×H×W, uint8 (8-bit sources) or float32 in [0, 1]
     tiles: list[Tile] = field(default_factory=list)
-    outputs: list[torch.Tensor | None] = field(default_factory=list)
+    done: list[bool] = field(default_factory=list)  # per tile: its output is in ``canvas``
+    canvas: torch.Tensor | None = None      # 3×(scale·H)×(scale·W) float32: tile outputs blended in
     tile_size: int = 0
     generation: int = 0                     # bumped when re-tiled after OOM: stale pieces are dropped
     norm_stats: Stats | None = None         # shared instance-norm statistics of a tiled style job
@@ -117,7 +130,21 @@ class Job:
 
     @property
     def complete(self) -> bool:
-        return self.error is None and all(o is not None for o in self.outputs)
+        return self.error is None and all(self.done)
+
+    def add(self, index: int, output: torch.Tensor, scale: int) -> None:
+        """Blend one tile's output into the canvas (allocated at the first tile)."""
+        t = self.tiles[index]
+        if len(self.tiles) == 1:
+            self.canvas = output
+        else:
+            if self.canvas is None:
+                _, h, w = self.image.shape
+                self.canvas = torch.zeros(output.shape[0], h * scale, w * scale)
+            wy, wx = blend_weights(self.tiles, index, scale)
+            sy, sx = t.y * scale, t.x * scale
+            self.canvas[:, sy:sy + t.h * scale, sx:sx + t.w * scale].addcmul_(output, wy[:, None] * wx[None, :])
+        self.done[index] = True
 
 
 @dataclass(frozen=True)
@@ -195,8 +222,10 @@ class Inferencer:
     # -- decoder threads
     @staticmethod
     def prepare(picture: Picture) -> torch.Tensor:
-        """H×W×3 array to a contiguous 3×H×W tensor (the copy happens off the inference thread)."""
-        return torch.from_numpy(np.ascontiguousarray(picture.rgb.transpose(2, 0, 1)))
+        """H×W×3 array to a contiguous 3×H×W tensor (the copy happens off the inference thread): uint8
+        sources stay uint8; 16-bit ones become float32 (torch has no uint16 arithmetic)."""
+        rgb = picture.rgb if picture.rgb.dtype == np.uint8 else picture.float_rgb()
+        return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))
 
     # -- inference worker
     def plan(self, job: Job) -> list[Piece]:
@@ -204,7 +233,8 @@ class Inferencer:
         _, h, w = job.image.shape
         job.tile_size = self.tile
         job.tiles = plan_tiles(h, w, self.tile, self.overlap, self.size_rule)
-        job.outputs = [None] * len(job.tiles)
+        job.done = [False] * len(job.tiles)
+        job.canvas = None
         job.generation += 1
         job.norm_stats = None
         if len(job.tiles) > 1 and self.shared:
@@ -219,7 +249,7 @@ class Inferencer:
             max_side = min(max_side, min(self.runtime.limits.max_hw) // self.size_rule * self.size_rule)
         h, w = image.shape[-2:]
         factor = min(1.0, max_side / max(h, w))
-        x = image[None]
+        x = as_float(image)[None]
         if factor < 1.0:
             x = F.interpolate(x, size=(max(1, round(h * factor)), max(1, round(w * factor))), mode="area")
         return pad_to_multiple(x, self.size_rule, self.pad_min)[0]
@@ -245,7 +275,7 @@ class Inferencer:
         crops = []
         for p in pieces:
             t = p.job.tiles[p.index]
-            crops.append(p.job.image[:, t.y:t.y + t.h, t.x:t.x + t.w])
+            crops.append(as_float(p.job.image[:, t.y:t.y + t.h, t.x:t.x + t.w]))
         try:
             out = self._run(torch.stack(crops), [p.job.norm_stats for p in pieces])
         except Exception as exc:
@@ -254,7 +284,7 @@ class Inferencer:
                 return self.run_pieces(pieces[:half]) + self.run_pieces(pieces[half:])
             return self._single_failed(pieces[0], exc)
         for p, o in zip(pieces, out):
-            p.job.outputs[p.index] = o
+            p.job.add(p.index, o, self.scale)
         return []
 
     def _single_failed(self, piece: Piece, exc: Exception) -> list[Piece]:
@@ -278,26 +308,37 @@ class Inferencer:
 
     # -- encoder threads
     def finish(self, job: Job) -> Picture:
-        """Blend tiles and post-process into the output picture (scale × the input size)."""
+        """Post-process the blended canvas into the output picture (scale × the input size), in the
+        source's depth, a band of rows at a time."""
         pic = job.picture
-        _, h, w = job.image.shape
-        out = blend(job.tiles, job.outputs, h, w, self.scale).clamp(0.0, 1.0)
-        grey = False
-        if self.kind == "style":
-            if self.preserve_color:
-                out = (job.image + (luminance(out) - luminance(job.image))).clamp(0.0, 1.0)
-            if self.strength < 1.0:
-                out = self.strength * out + (1.0 - self.strength) * job.image
-        elif pic.grey:
-            out, grey = luminance(out).expand(3, -1, -1), True
+        out = job.canvas
+        if out is None:
+            raise PieceFailed("no output")
+        bits = 16 if pic.bits == 16 else 8
+        _, oh, ow = out.shape
+        rgb = np.empty((oh, ow, 3), np.uint16 if bits == 16 else np.uint8)
+        for r0 in range(0, oh, FINISH_ROWS):
+            r1 = min(oh, r0 + FINISH_ROWS)
+            band = out[:, r0:r1].clamp(0.0, 1.0)
+            if self.kind == "style":
+                source = as_float(job.image[:, r0:r1])
+                if self.preserve_color:
+                    band = (source + (luminance(band) - luminance(source))).clamp_(0.0, 1.0)
+                if self.strength < 1.0:
+                    band = self.strength * band + (1.0 - self.strength) * source
+            elif pic.grey:
+                band = luminance(band).expand(3, -1, -1)
+            rgb[r0:r1] = to_bits(np.ascontiguousarray(band.permute(1, 2, 0).numpy()), bits)
+        job.canvas = None  # the float canvas goes as soon as the samples are out
         alpha = pic.alpha
         if alpha is not None and self.scale > 1:
-            a = torch.from_numpy(alpha)[None, None]
-            alpha = F.interpolate(a, scale_factor=self.scale, mode="bicubic", align_corners=False)
-            alpha = alpha[0, 0].clamp(0.0, 1.0).numpy()
-        rgb = np.ascontiguousarray(out.permute(1, 2, 0).numpy(), dtype=np.float32)
+            a = torch.from_numpy(pic.float_alpha())[None, None]
+            up = F.interpolate(a, scale_factor=self.scale, mode="bicubic", align_corners=False)
+            alpha = to_bits(up[0, 0].clamp_(0.0, 1.0).numpy(), bits)
+        elif alpha is not None:
+            alpha = to_bits(alpha, bits)
         result = pic.with_pixels(rgb, alpha)
-        result.grey = grey
+        result.grey = self.kind == "sr" and pic.grey
         return result
 
     def process(self, picture: Picture) -> Picture:

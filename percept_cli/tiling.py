@@ -58,20 +58,32 @@ def _ramp(start: int, size: int, total: int, starts: list[int], scale: int) -> t
     return w
 
 
+def _normalised_ramp(start: int, size: int, starts: list[int], scale: int) -> torch.Tensor:
+    """``_ramp`` divided by the sum of all tiles' ramps along this axis, so the weights sum to exactly one
+    (even spacing can make a tile overlap more than its direct neighbours)."""
+    total = torch.zeros((max(starts) + size) * scale)
+    for s in starts:
+        total[s * scale:(s + size) * scale] += _ramp(s, size, 0, starts, scale)
+    return _ramp(start, size, 0, starts, scale) / total[start * scale:(start + size) * scale]
+
+
+def blend_weights(tiles: list[Tile], index: int, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row and column blend weights (output pixels) of ``tiles[index]``. The tiles form a grid and the
+    weights are separable, so normalising each axis makes all tiles' weights sum to one everywhere: outputs
+    accumulate straight into the final image, with no weight map."""
+    t = tiles[index]
+    ys = sorted({u.y for u in tiles})
+    xs = sorted({u.x for u in tiles})
+    return _normalised_ramp(t.y, t.h, ys, scale), _normalised_ramp(t.x, t.w, xs, scale)
+
+
 def blend(tiles: list[Tile], outputs: list[torch.Tensor], height: int, width: int, scale: int) -> torch.Tensor:
     """Blend per-tile outputs (C × h·scale × w·scale each) into one C × H·scale × W·scale image."""
     if len(tiles) == 1:
         return outputs[0]
-    channels = outputs[0].shape[0]
-    acc = torch.zeros(channels, height * scale, width * scale)
-    weight = torch.zeros(1, height * scale, width * scale)
-    ys = sorted({t.y for t in tiles})
-    xs = sorted({t.x for t in tiles})
-    for t, out in zip(tiles, outputs):
-        wy = _ramp(t.y, t.h, height, ys, scale)
-        wx = _ramp(t.x, t.w, width, xs, scale)
-        w2 = (wy[:, None] * wx[None, :])[None]
+    acc = torch.zeros(outputs[0].shape[0], height * scale, width * scale)
+    for i, (t, out) in enumerate(zip(tiles, outputs)):
+        wy, wx = blend_weights(tiles, i, scale)
         sy, sx = t.y * scale, t.x * scale
-        acc[:, sy:sy + t.h * scale, sx:sx + t.w * scale] += out * w2
-        weight[:, sy:sy + t.h * scale, sx:sx + t.w * scale] += w2
-    return acc / weight.clamp_min(1e-8)
+        acc[:, sy:sy + t.h * scale, sx:sx + t.w * scale].addcmul_(out, wy[:, None] * wx[None, :])
+    return acc

@@ -34,7 +34,7 @@ def test_exif_orientation_is_applied_like_pillow(tmp_path, orientation):
     pic = read_image(p)
     ref = np.asarray(ImageOps.exif_transpose(Image.open(p)))
     assert pic.rgb.shape == ref.shape
-    assert np.abs(pic.rgb * 255 - ref).max() < 1e-3
+    assert np.abs(pic.float_rgb() * 255 - ref).max() < 1e-3
     assert Image.Exif().__class__  # the carried EXIF has orientation reset
     ex = Image.Exif()
     ex.load(pic.exif)
@@ -47,6 +47,7 @@ def test_icc_and_exif_carried_to_every_format(tmp_path, fmt, ext):
     Image.fromarray(photo(12, 16)).save(src, quality=95, icc_profile=SRGB, exif=exif_with(6))
     pic = read_image(src)
     assert pic.icc == SRGB and pic.rgb.shape == (16, 12, 3)
+    assert pic.rgb.dtype == np.uint8  # 8-bit photos stay uint8 (a quarter of float32) until the model
     out = tmp_path / f"out.{ext}"
     write_image(out, pic, fmt)
     im = Image.open(out)
@@ -63,8 +64,8 @@ def test_rgba_alpha_kept_and_not_flattened(tmp_path):
     p = tmp_path / "a.png"
     Image.fromarray(np.dstack([a, alpha])).save(p)
     pic = read_image(p)
-    assert pic.alpha is not None and np.abs(pic.alpha * 255 - alpha).max() < 1e-3
-    assert np.abs(pic.rgb * 255 - a).max() < 1e-3  # colour under transparent pixels is not blackened
+    assert pic.alpha is not None and np.abs(pic.float_alpha() * 255 - alpha).max() < 1e-3
+    assert np.abs(pic.float_rgb() * 255 - a).max() < 1e-3  # colour under transparent pixels is not blackened
     write_image(tmp_path / "b.png", pic, "PNG")
     back = np.asarray(Image.open(tmp_path / "b.png"))
     assert back.shape == (10, 12, 4) and (back[..., 3] == alpha).all() and (back[..., :3] == a).all()
@@ -81,8 +82,8 @@ def test_palette_with_transparency_and_greyscale(tmp_path):
     pal.save(p, transparency=0)
     pic = read_image(p)
     ref = np.asarray(Image.open(p).convert("RGBA"))
-    assert pic.alpha is not None and np.abs(pic.alpha * 255 - ref[..., 3]).max() < 1e-3
-    assert np.abs(pic.rgb * 255 - ref[..., :3]).max() < 1e-3
+    assert pic.alpha is not None and np.abs(pic.float_alpha() * 255 - ref[..., 3]).max() < 1e-3
+    assert np.abs(pic.float_rgb() * 255 - ref[..., :3]).max() < 1e-3
 
     g = tmp_path / "g.png"
     Image.fromarray(photo(8, 9)[..., 0]).save(g)
@@ -99,7 +100,7 @@ def test_cmyk_jpeg_colours_match_rgb_conversion(tmp_path):
     assert Image.open(p).mode == "CMYK"
     pic = read_image(p)
     ref = np.asarray(Image.open(p).convert("RGB")).astype(np.float32)
-    assert np.abs(pic.rgb * 255 - ref).max() < 1e-3
+    assert np.abs(pic.float_rgb() * 255 - ref).max() < 1e-3
     assert pic.icc is None  # no CMYK profile may travel with RGB pixels
 
 
@@ -111,7 +112,8 @@ def test_16bit_png_read_and_written_without_quantising(tmp_path, channels):
     p.write_bytes(encode_png16(a, icc=SRGB if channels >= 3 else None))
     pic = read_image(p)
     assert pic.bits == 16 and pic.grey == (channels <= 2) and (pic.alpha is not None) == (channels in (2, 4))
-    colour = pic.rgb[..., :1] if pic.grey else pic.rgb
+    assert pic.rgb.dtype == np.uint16  # kept in the source's depth, not as floats
+    colour = pic.float_rgb()[..., :1] if pic.grey else pic.float_rgb()
     assert np.abs(colour * 65535 - a[..., : (1 if channels <= 2 else 3)]).max() < 0.02  # not 8-bit steps
     write_image(tmp_path / "out.png", pic, "PNG")
     data = (tmp_path / "out.png").read_bytes()
@@ -127,14 +129,14 @@ def test_16bit_tiff_roundtrip_and_pillow_native_16bit_grey(tmp_path):
     a = np.random.default_rng(0).integers(0, 65536, size=(6, 5, 3), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "in.tif", a, photometric="rgb")
     pic = read_image(tmp_path / "in.tif")
-    assert pic.bits == 16 and np.abs(pic.rgb * 65535 - a).max() < 0.02
+    assert pic.bits == 16 and np.abs(pic.float_rgb() * 65535 - a).max() < 0.02
     write_image(tmp_path / "out.tif", pic, "TIFF")
     back = tifffile.imread(tmp_path / "out.tif")
     assert back.dtype == np.uint16 and np.array_equal(back, a)
     g = np.random.default_rng(1).integers(0, 65536, size=(5, 4), dtype=np.uint16)
     Image.fromarray(g).save(tmp_path / "g.png")
     pic = read_image(tmp_path / "g.png")
-    assert pic.bits == 16 and pic.grey and np.abs(pic.rgb[..., 0] * 65535 - g).max() < 0.02
+    assert pic.bits == 16 and pic.grey and np.abs(pic.float_rgb()[..., 0] * 65535 - g).max() < 0.02
 
 
 def test_animated_gif_gives_first_frame_with_note(tmp_path):
@@ -143,7 +145,7 @@ def test_animated_gif_gives_first_frame_with_note(tmp_path):
     frames[0].save(p, save_all=True, append_images=frames[1:], duration=50)
     pic = read_image(p)
     assert "animated (3 frames)" in pic.notes[0]
-    assert pic.rgb[..., 0].mean() > 0.9 and pic.rgb[..., 1].mean() < 0.1  # the red first frame
+    assert pic.float_rgb()[..., 0].mean() > 0.9 and pic.float_rgb()[..., 1].mean() < 0.1  # the red first frame
 
 
 def test_unreadable_files_give_one_line_reasons(tmp_path):
