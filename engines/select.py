@@ -4,9 +4,11 @@
   * CUDA: ``tensorrt`` (fused FP16 kernels; the engine is built once and cached), then ``torch`` FP16
     channels_last (cuDNN; no export step) — ONNX Runtime's CUDA provider runs the same cuDNN convolutions
     with extra copies, so it is never preferred.
-  * CPU: ``onnxruntime`` then ``torch`` — measured on the development machine (2-core AVX-512 EPYC,
-    ``benchmarks/backends.py``): ONNX Runtime FP32 was faster than PyTorch FP32 eager on the style net at
-    every size, and matches it to ~1e-6. The ONNX file is exported once into the cache (``percept.engines.cache``).
+  * CPU: ``openvino`` bf16 where the CPU computes bf16 natively (AVX-512 BF16 / AMX) and no precision was
+    asked for — about twice ONNX Runtime fp32's speed, within 0.3/255 of fp32 on every shipped model
+    (``benchmarks/cpu_backends.py``, docs/BENCHMARKS.md); then ``onnxruntime`` fp32 (faster than PyTorch
+    eager fp32 at every size, equal to it to ~1e-6), then ``torch``. The ONNX file is exported once into the
+    cache (``percept.engines.cache``).
 A model file (``.safetensors``) works with every backend; an ``.onnx`` file with onnxruntime/tensorrt; an
 engine (a file with a ``<engine>.json`` record) with tensorrt only. FP16/BF16 runtimes are probed on a
 small batch when opened and replaced by FP32 if their output is not finite.
@@ -23,7 +25,7 @@ import torch
 from percept.engines.errors import BackendUnavailable, EngineError, EngineMismatch
 from percept.engines.runtime import Runtime
 
-BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 PRECISIONS = ("fp32", "bf16", "fp16")
 AUTO_ORDER = {"cuda": ("tensorrt", "torch"), "cpu": ("onnxruntime", "torch")}
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
@@ -81,6 +83,19 @@ def _open_onnxruntime(path: Path, kind: str, device: str, precision: str,
     return runtime
 
 
+def _open_openvino(path: Path, kind: str, device: str, precision: str,
+                   log: Callable[[str], None] | None) -> Runtime:
+    from percept.engines.cache import cached_onnx
+    from percept.engines.openvino_runtime import OpenVinoRuntime
+
+    if device != "cpu":
+        raise BackendUnavailable("percept runs OpenVINO on the CPU only; use --device cpu")
+    if kind == "engine":
+        raise BackendUnavailable(f"{path.name}: a TensorRT engine runs with --backend tensorrt only")
+    onnx_path = cached_onnx(path, log=log) if kind == "model" else path
+    return OpenVinoRuntime(onnx_path, precision=precision)
+
+
 def _open_tensorrt(path: Path, kind: str, device: str, precision: str,
                    log: Callable[[str], None] | None) -> Runtime:
     from percept.engines.cache import cached_engine, cached_onnx, rebuild_if_possible
@@ -102,6 +117,24 @@ def _open_tensorrt(path: Path, kind: str, device: str, precision: str,
     return TensorRTRuntime(cached_engine(onnx_path, precision=precision, device=device, log=log), device)
 
 
+def auto_order(kind: str, device: str, precision: str | None) -> list[tuple[str, str]]:
+    """(backend, precision) pairs ``--backend auto`` tries in turn; ``precision`` None means "the default"."""
+    cuda = device.startswith("cuda")
+    prec = precision or default_precision(device)
+    if kind == "engine":
+        return [("tensorrt", prec)]
+    if cuda:
+        names = ["tensorrt", "onnxruntime"] if kind == "onnx" else list(AUTO_ORDER["cuda"])
+        return [(n, prec) for n in names]
+    from percept.engines.openvino_runtime import native_bf16
+
+    fast_bf16 = precision in (None, "bf16") and native_bf16()
+    order = [("openvino", "bf16")] if fast_bf16 else []
+    if prec == "bf16":
+        return order + ([("torch", "bf16")] if kind == "model" else [])
+    return order + [(n, prec) for n in (["onnxruntime"] if kind == "onnx" else AUTO_ORDER["cpu"])]
+
+
 def _probe(runtime: Runtime) -> bool:
     """True when the runtime's output on a small deterministic batch is finite everywhere."""
     rule, low = max(1, runtime.size_rule), max(1, runtime.min_size)
@@ -118,6 +151,8 @@ def _open(backend: str, path: Path, kind: str, device: str, precision: str,
         return _open_torch(path, kind, device, precision, **options)
     if backend == "onnxruntime":
         return _open_onnxruntime(path, kind, device, precision, log)
+    if backend == "openvino":
+        return _open_openvino(path, kind, device, precision, log)
     return _open_tensorrt(path, kind, device, precision, log)
 
 
@@ -155,17 +190,9 @@ def open_runtime(model_path: str | os.PathLike, backend: str = "auto", device: s
     options = dict(torch_options or {})
     if backend != "auto":
         return _open_checked(backend, path, kind, dev, prec, log, options)
-    cuda = dev.startswith("cuda")
-    if kind == "engine":
-        order = ["tensorrt"]
-    elif kind == "onnx":
-        order = ["tensorrt", "onnxruntime"] if cuda else ["onnxruntime"]
-    elif prec == "bf16":
-        order = ["torch"]
-    else:
-        order = list(AUTO_ORDER["cuda" if cuda else "cpu"])
+    order = auto_order(kind, dev, precision)
     skipped = []
-    for i, name in enumerate(order):
+    for i, (name, prec) in enumerate(order):
         try:
             runtime = _open_checked(name, path, kind, dev, prec, log, options)
         except EngineError as exc:  # includes BackendUnavailable: try the next backend

@@ -125,7 +125,7 @@ def memory_bandwidth_gbs(mib: int = 512, device: str = "cpu", repeats: int = 5) 
 
 
 # ------------------------------------------------------------------------------------------ model benchmark
-BACKEND_CHOICES = ("auto", "torch", "onnxruntime", "tensorrt", "all")
+BACKEND_CHOICES = ("auto", "torch", "onnxruntime", "openvino", "tensorrt", "all")
 PRECISION_CHOICES = ("fp32", "bf16", "fp16")
 BASELINE = ("torch", "fp32")
 
@@ -133,7 +133,7 @@ BASELINE = ("torch", "fp32")
 def auto_precisions(backend: str, device: str) -> list[str]:
     """The precisions worth timing for a backend on a device when none is asked for."""
     if not device.startswith("cuda"):
-        return ["fp32", "bf16"] if backend == "torch" and cpu_supports_bf16() else ["fp32"]
+        return ["fp32", "bf16"] if backend in ("torch", "openvino") and cpu_supports_bf16() else ["fp32"]
     if backend == "torch":
         return ["fp32", "fp16"] + (["bf16"] if torch.cuda.is_bf16_supported() else [])
     if backend == "tensorrt":
@@ -145,6 +145,8 @@ def unsupported(backend: str, precision: str, device: str) -> str | None:
     """Why a backend/precision pair cannot run on ``device``, or None."""
     if precision == "bf16" and backend in ("onnxruntime", "tensorrt"):
         return f"{backend} runs fp32 or fp16, not bf16"
+    if precision == "fp16" and backend == "openvino":
+        return "percept runs OpenVINO in fp32 or bf16"
     if precision == "fp16" and backend == "torch" and not device.startswith("cuda"):
         return "torch fp16 needs a CUDA device (use bf16 on the CPU)"
     return None
@@ -154,6 +156,13 @@ def backend_unavailable(backend: str, device: str) -> str | None:
     """Why ``backend`` cannot run on ``device`` at any precision, or None (installation is checked on opening)."""
     if backend == "tensorrt" and not device.startswith("cuda"):
         return "TensorRT needs an NVIDIA GPU (no CUDA device in use)"
+    if backend == "openvino" and device.startswith("cuda"):
+        return "percept runs OpenVINO on the CPU only"
+    if backend == "openvino":
+        from percept.engines.openvino_runtime import openvino_module
+
+        if openvino_module() is None:
+            return "OpenVINO is not installed (pip install openvino)"
     return None
 
 
@@ -189,8 +198,8 @@ def plan_configs(file_kind: str, device: str, backend: str = "all",
     for p in precisions or []:
         if p not in PRECISION_CHOICES:
             raise ValueError(f"--precision {p!r}: choose auto or a comma list of {', '.join(PRECISION_CHOICES)}")
-    usable = {"model": ["torch", "onnxruntime", "tensorrt"], "onnx": ["onnxruntime", "tensorrt"],
-              "engine": ["tensorrt"]}[file_kind]
+    usable = {"model": ["torch", "onnxruntime", "openvino", "tensorrt"],
+              "onnx": ["onnxruntime", "openvino", "tensorrt"], "engine": ["tensorrt"]}[file_kind]
     planned: list[Planned] = []
     skipped: list[tuple[str, str]] = []
     if file_kind == "model":

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from percept.cli.imageio import Picture, to_bits, to_unit_float
+from percept.cli.imageio import Picture, to_bits
 from percept.cli.tiling import Tile, blend_weights, plan_tiles
 from percept.engines.norm_stats import Stats
 from percept.engines.runtime import Runtime

@@ -87,8 +87,9 @@ def test_plan_baseline_first_and_skips():
     assert ("torch", "bf16") in {(p.backend, p.precision) for p in planned}
     reasons = dict(skipped)
     assert "onnxruntime bf16" in reasons and "tensorrt" in reasons
+    assert ("openvino", "bf16") in {(p.backend, p.precision) for p in planned}
     planned, _ = plan_configs("onnx", "cpu", "all")
-    assert {p.backend for p in planned} == {"onnxruntime"}
+    assert {p.backend for p in planned} == {"onnxruntime", "openvino"}  # TensorRT skipped: no GPU
 
 
 def test_flop_count_scales_with_area_and_measure_counts_calls():

@@ -6,7 +6,9 @@ import pytest
 import torch
 
 import percept.engines.cache
+import percept.engines.select
 from percept.engines.errors import BackendUnavailable
+from percept.engines.openvino_runtime import OpenVinoRuntime, native_bf16
 from percept.engines.ort_runtime import OrtRuntime
 from percept.engines.select import AUTO_ORDER, open_runtime
 from percept.engines.torch_runtime import TorchRuntime
@@ -61,15 +63,54 @@ def test_auto_on_cpu_says_what_it_chose_and_reuses_the_cached_export(cache, mode
     monkeypatch.setattr(percept.engines.cache, "export_model",
                         lambda *a, **k: pytest.fail("re-exported a cached model"))
     rt = open_runtime(models["style"], device="cpu")
-    assert rt.name == AUTO_ORDER["cpu"][0] and rt.precision == "fp32"
-    assert rt.note.startswith(f"auto chose {rt.name} (fp32, cpu)")
+    # OpenVINO bf16 where the CPU computes bf16 natively (twice ONNX Runtime fp32's speed), else ONNX Runtime
+    expected = ("openvino", "bf16") if native_bf16() else (AUTO_ORDER["cpu"][0], "fp32")
+    assert (rt.name, rt.precision) == expected
+    assert rt.note.startswith(f"auto chose {rt.name} ({rt.precision}, cpu)")
     assert len(list((cache / "onnx").glob("*.onnx"))) >= 1
+    fp32 = open_runtime(models["style"], device="cpu", precision="fp32")  # asked for: the fp32 default order
+    assert (fp32.name, fp32.precision) == (AUTO_ORDER["cpu"][0], "fp32")
+
+
+@pytest.mark.parametrize("kind,shape", [("style", (2, 3, 64, 96)), ("sr", (2, 3, 24, 32))])
+def test_openvino_gives_the_same_images_as_torch(cache, models, kind, shape):
+    pytest.importorskip("openvino")
+    batch = torch.rand(*shape, generator=torch.Generator().manual_seed(0))
+    torch_rt = open_runtime(models[kind], backend="torch", device="cpu")
+    ov_rt = open_runtime(models[kind], backend="openvino", device="cpu", precision="fp32")
+    assert isinstance(ov_rt, OpenVinoRuntime) and (ov_rt.scale, ov_rt.size_rule) == (torch_rt.scale,
+                                                                                    torch_rt.size_rule)
+    a, b = ov_rt.run(batch), torch_rt.run(batch)
+    assert a.shape == b.shape and (a - b).abs().mean() < 1 / 255 and (a - b).abs().max() < 2e-3
+    if native_bf16():
+        half = open_runtime(models[kind], backend="openvino", device="cpu", precision="bf16")
+        assert half.precision == "bf16" and (half.run(batch) - b).abs().mean() < 2 / 255
+    else:
+        with pytest.raises(BackendUnavailable, match="no native bf16"):
+            open_runtime(models[kind], backend="openvino", device="cpu", precision="bf16")
+    with pytest.raises(BackendUnavailable, match="CPU only"):
+        percept.engines.select._open_openvino(models[kind], "model", "cuda:0", "fp32", None)
+
+
+def test_openvino_shares_normalisation_statistics_like_torch(cache, models):
+    pytest.importorskip("openvino")
+    ov_rt = open_runtime(models["style"], backend="openvino", device="cpu", precision="fp32")
+    torch_rt = open_runtime(models["style"], backend="torch", device="cpu")
+    assert ov_rt.shared_stats
+    image = torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(1))
+    stats_ov, stats_torch = ov_rt.measure_stats(image), torch_rt.measure_stats(image)
+    for (m1, v1), (m2, v2) in zip(stats_ov, stats_torch):
+        assert torch.allclose(m1, m2, atol=1e-4) and torch.allclose(v1, v2, rtol=1e-3, atol=1e-5)
+    tiles = torch.stack([image[0, :, :64, :64], image[0, :, 32:, 64:]])
+    a = ov_rt.run_with_stats(tiles, [stats_ov, stats_ov])
+    b = torch_rt.run_with_stats(tiles, [stats_torch, stats_torch])
+    assert (a - b).abs().max() < 2e-3
 
 
 def test_onnx_file_opens_directly_and_torch_refuses_it(cache, models):
     onnx_path = percept.engines.cache.cached_onnx(models["sr"])
     rt = open_runtime(onnx_path, device="cpu")
-    assert rt.name == "onnxruntime" and rt.scale == 4 and rt.min_size == 5
+    assert rt.name == ("openvino" if native_bf16() else "onnxruntime") and rt.scale == 4 and rt.min_size == 5
     with pytest.raises(BackendUnavailable, match="runs percept model files"):
         open_runtime(onnx_path, backend="torch", device="cpu")
 

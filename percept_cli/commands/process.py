@@ -26,9 +26,10 @@ from percept.train.progress import ProgressReporter
 INPUTS = typer.Argument(..., help="Image files, folders or glob patterns.", show_default=False)
 OUT = typer.Option(..., "--out", "-o", help="Output folder (created if missing).", show_default=False)
 RECURSIVE = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders and mirror them under --out.")
-BACKEND = typer.Option("auto", "--backend", help="auto, torch, onnxruntime or tensorrt.")
+BACKEND = typer.Option("auto", "--backend", help="auto, torch, onnxruntime, openvino or tensorrt.")
 DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N (several: cuda:0,cuda:1).")
-PRECISION = typer.Option(None, "--precision", help="fp32, bf16 or fp16 (default: fp16 on GPU, fp32 on CPU).")
+PRECISION = typer.Option(None, "--precision", help="fp32, bf16 or fp16 (default: fp16 on GPU; on the CPU bf16 "
+                         "with OpenVINO where the CPU has native bf16, else fp32).")
 BATCH = typer.Option(0, "--batch-size", "-b", min=0, help="Images (or tiles) of equal shape run together "
                      "(0: auto — 1 on the CPU, where batching measured slower, 4 on GPUs).")
 THREADS = typer.Option("auto", "--threads", help="LOAD:PROC:SAVE — decoder threads, CPU inference threads, "

@@ -1,0 +1,119 @@
+"""OpenVINO backend: a percept .onnx file on the CPU, in fp32 or bf16.
+
+Why a third CPU runtime: on CPUs with native bf16 (AVX-512 BF16, AMX) OpenVINO runs the style network in
+bf16 about twice as fast as ONNX Runtime fp32 (benchmarks/cpu_backends.py, docs/BENCHMARKS.md), within
+0.3/255 of fp32. Its fp32 speed equals ONNX Runtime's, so on CPUs without native bf16 it brings nothing.
+Shape handling: the exported graph has dynamic H×W and OpenVINO compiles kernels per new shape on first
+use; tiles come in a few shapes, so that cost is paid once or twice per run. Shared normalisation
+statistics use the same graph surgery as ONNX Runtime (``percept.engines.norm_stats``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import onnx
+import torch
+
+from percept.engines.errors import BackendUnavailable, EngineError
+from percept.engines.export import info_from_metadata, read_metadata
+from percept.engines.norm_stats import Stats, onnx_norm_nodes, onnx_with_stats_inputs, onnx_with_stats_outputs
+from percept.engines.runtime import UNLIMITED
+
+OV_PRECISION = {"fp32": "f32", "bf16": "bf16"}
+
+
+def openvino_module():
+    try:
+        import openvino
+    except ImportError:
+        return None
+    return openvino
+
+
+def native_bf16() -> bool:
+    """True when OpenVINO's CPU plugin computes bf16 natively on this machine (else it would emulate it)."""
+    ov = openvino_module()
+    return ov is not None and "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+class OpenVinoRuntime:
+    """Runs an exported percept ONNX file with OpenVINO on the CPU."""
+
+    name = "openvino"
+    note = ""
+    limits = UNLIMITED
+    device = "cpu"
+
+    def __init__(self, onnx_path: str | os.PathLike, precision: str = "fp32", threads: int | None = None):
+        ov = openvino_module()
+        if ov is None:
+            raise BackendUnavailable("OpenVINO is not installed: pip install openvino")
+        if precision not in OV_PRECISION:
+            raise BackendUnavailable(f"percept runs OpenVINO in fp32 or bf16, not {precision}")
+        if precision == "bf16" and not native_bf16():
+            raise BackendUnavailable("this CPU has no native bf16 (AVX-512 BF16 / AMX): OpenVINO would run bf16 "
+                                     "slower than fp32; use --precision fp32")
+        self.path, self.precision = str(onnx_path), precision
+        try:
+            self._proto = onnx.load(self.path, load_external_data=False)
+        except Exception as exc:
+            raise EngineError(f"{onnx_path}: not an ONNX file ({type(exc).__name__}: {exc})") from None
+        meta = read_metadata(self._proto)
+        if "scale" not in meta or "size_rule" not in meta:
+            raise EngineError(f"{onnx_path}: ONNX file without percept metadata; export it with `percept export`")
+        if meta.get("precision", "fp32") != "fp32":
+            raise BackendUnavailable(f"{onnx_path}: an {meta['precision']} graph; OpenVINO takes the fp32 export "
+                                     "and lowers precision itself")
+        self.metadata, self.info = meta, info_from_metadata(meta)
+        self.scale, self.size_rule = int(meta["scale"]), int(meta["size_rule"])
+        self.min_size = int(meta.get("min_size", 1))
+        self.core = ov.Core()
+        self.config = {"INFERENCE_PRECISION_HINT": OV_PRECISION[precision], "PERFORMANCE_HINT": "LATENCY",
+                       "INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads())}
+        self.request = self._compile(self._proto).create_infer_request()
+        self._stats_requests: dict[str, object] = {}
+        self.shared_stats = bool(onnx_norm_nodes(self._proto))
+
+    def _compile(self, model: onnx.ModelProto):
+        try:
+            return self.core.compile_model(self.core.read_model(model.SerializeToString()), "CPU", self.config)
+        except Exception as exc:
+            raise EngineError(f"{self.path}: OpenVINO cannot compile it ({type(exc).__name__}: {exc})") from None
+
+    def _stats_request(self, which: str):
+        if not self.shared_stats:
+            raise EngineError(f"{self.path}: this graph has no instance norm to share statistics of")
+        if which not in self._stats_requests:
+            graph = (onnx_with_stats_outputs if which == "measure" else onnx_with_stats_inputs)(self._proto)
+            self._stats_requests[which] = self._compile(graph).create_infer_request()
+        return self._stats_requests[which]
+
+    @staticmethod
+    def _array(batch: torch.Tensor) -> np.ndarray:
+        return np.ascontiguousarray(batch.detach().to("cpu", torch.float32).numpy())
+
+    def run(self, batch: torch.Tensor) -> torch.Tensor:
+        y = self.request.infer({0: self._array(batch)})[0]
+        return torch.from_numpy(np.array(y, dtype=np.float32)).clamp_(0.0, 1.0)
+
+    def measure_stats(self, image: torch.Tensor) -> Stats:
+        outputs = self._stats_request("measure").infer({0: self._array(image)})
+        values = [np.array(outputs[i]) for i in range(1, len(outputs))]
+        return [(torch.from_numpy(values[i][0].copy()), torch.from_numpy(values[i + 1][0].copy()))
+                for i in range(0, len(values), 2)]
+
+    def run_with_stats(self, batch: torch.Tensor, stats: Sequence[Stats | None]) -> torch.Tensor:
+        if all(s is None for s in stats):
+            return self.run(batch)
+        if any(s is None for s in stats):  # items without statistics use their own: run them apart
+            return torch.cat([self.run_with_stats(batch[i:i + 1], [s]) if s is not None else self.run(batch[i:i + 1])
+                              for i, s in enumerate(stats)])
+        feed: dict[int, np.ndarray] = {0: self._array(batch)}
+        for layer in range(len(stats[0])):
+            feed[1 + 2 * layer] = torch.stack([s[layer][0] for s in stats]).numpy()
+            feed[2 + 2 * layer] = torch.stack([s[layer][1] for s in stats]).numpy()
+        y = self._stats_request("impose").infer(feed)[0]
+        return torch.from_numpy(np.array(y, dtype=np.float32)).clamp_(0.0, 1.0)
