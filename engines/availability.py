@@ -64,10 +64,29 @@ def components() -> list[Component]:
         items.append(Component("onnxruntime", True, f"{ort.__version__}: {', '.join(onnxruntime_providers())}"))
     except Exception as exc:
         items.append(Component("onnxruntime", False, f"not importable ({exc}); pip install onnxruntime"))
+    try:
+        import openvino
+
+        from percept.engines.openvino_runtime import native_bf16
+
+        items.append(Component("openvino", True, f"{openvino.__version__.split('-')[0]}: CPU, bf16 "
+                               f"{'native (the CPU default)' if native_bf16() else 'not native (fp32 only)'}"))
+    except Exception as exc:
+        items.append(Component("openvino", False, f"not importable ({exc}); pip install openvino"))
     for flavour, extra in (("tensorrt", "tensorrt"), ("tensorrt_rtx", "tensorrt-rtx")):
         mod = tensorrt_module(flavour)
         if mod is None:
             items.append(Component(flavour, False, f"not installed ({install_hint(extra)})"))
         else:
             items.append(Component(flavour, True, getattr(mod, "__version__", "unknown version")))
+    try:
+        import pillow_heif
+
+        items.append(Component("HEIC/HEIF", True, f"pillow-heif {pillow_heif.__version__}"))
+    except ImportError:
+        items.append(Component("HEIC/HEIF", False, f"iPhone photos need pillow-heif ({install_hint('heif')})"))
+    from PIL import features
+
+    items.append(Component("AVIF", bool(features.check("avif")), "Pillow's own codec" if features.check("avif")
+                           else "this Pillow has no AVIF codec (Pillow >= 11.3 wheels include it)"))
     return items
