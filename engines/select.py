@@ -27,7 +27,7 @@ from percept.engines.runtime import Runtime
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 PRECISIONS = ("fp32", "bf16", "fp16")
-AUTO_ORDER = {"cuda": ("tensorrt", "torch"), "cpu": ("onnxruntime", "torch")}
+AUTO_ORDER = {"cuda": ("tensorrt", "torch"), "cpu": ("openvino", "onnxruntime", "torch")}
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 
 
@@ -132,7 +132,8 @@ def auto_order(kind: str, device: str, precision: str | None) -> list[tuple[str,
     order = [("openvino", "bf16")] if fast_bf16 else []
     if prec == "bf16":
         return order + ([("torch", "bf16")] if kind == "model" else [])
-    return order + [(n, prec) for n in (["onnxruntime"] if kind == "onnx" else AUTO_ORDER["cpu"])]
+    names = [n for n in AUTO_ORDER["cpu"] if kind != "onnx" or n != "torch"]
+    return order + [(n, prec) for n in names]
 
 
 def _probe(runtime: Runtime) -> bool:

@@ -110,7 +110,7 @@ def test_openvino_shares_normalisation_statistics_like_torch(cache, models):
 def test_onnx_file_opens_directly_and_torch_refuses_it(cache, models):
     onnx_path = percept.engines.cache.cached_onnx(models["sr"])
     rt = open_runtime(onnx_path, device="cpu")
-    assert rt.name == ("openvino" if native_bf16() else "onnxruntime") and rt.scale == 4 and rt.min_size == 5
+    assert rt.name == "openvino" and rt.scale == 4 and rt.min_size == 5
     with pytest.raises(BackendUnavailable, match="runs percept model files"):
         open_runtime(onnx_path, backend="torch", device="cpu")
 
