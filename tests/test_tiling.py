@@ -246,3 +246,20 @@ def test_tiles_and_batches_fit_the_runtimes_profile(sr_rt):
     small = ProfileRuntime(sr_rt, limits)
     assert Inferencer(small, kind="sr", tile="auto").process(pic(10, 13)).float_rgb().shape == (40, 52, 3)
     assert small.shapes == [(1, 3, 24, 24)]  # padded up to the profile's minimum, cropped back
+
+
+def test_source_depth_is_kept_from_decode_to_output(sr_rt):
+    """8-bit photos stay uint8 on the way in (a quarter of float32) and come out uint8; 16-bit stays 16-bit."""
+    a = photo(20, 24, 3)
+    eight = Picture(rgb=a)
+    assert Inferencer.prepare(eight).dtype == torch.uint8
+    inf = Inferencer(sr_rt, tile=12, overlap=4)
+    out8 = inf.process(eight)
+    assert out8.rgb.dtype == np.uint8 and out8.rgb.shape == (80, 96, 3)
+    sixteen = Picture(rgb=a.astype(np.uint16) * 257, bits=16)
+    out16 = inf.process(sixteen)
+    assert out16.rgb.dtype == np.uint16
+    # the same picture at both depths (to 8-bit rounding), and tiled as untiled
+    assert np.abs(out16.float_rgb() - out8.float_rgb()).max() <= 1.01 / 255
+    whole = Inferencer(sr_rt, tile=0).process(eight)
+    assert np.abs(whole.float_rgb() - out8.float_rgb()).mean() < 2e-3  # 12 px tiles: little context

@@ -208,7 +208,8 @@ def main() -> None:
     preview = args.out_dir / f"{info.name}.jpg"
     if info.kind == "sr":
         rows, raw = sr_quality(args.model, info.scale)
-        lr_note = ("published MATLAB-bicubic LR files" if info.scale == 4 else "MATLAB bicubic ×8 made by percept")
+        lr_note = ("published MATLAB-bicubic LR files" if info.scale == 4
+                   else f"MATLAB bicubic ×{info.scale} made by percept")
         lines += [f"PSNR (dB) / SSIM on the Y channel, border {info.scale} px cropped, 8-bit outputs; LR inputs: "
                   f"{lr_note}. Command: `percept eval-sr ../shared/data/sr_bench/SET/HR --scale {info.scale} "
                   f"-m {info.name}" + (f" --lr-dir ../shared/data/sr_bench/SET/LR_bicubic_x{info.scale}`"
