@@ -70,7 +70,7 @@ def recipe_command(info) -> str:
     t = info.training
     skip = {"task", "data", "name", "out", "run_dir", "style_image", "skipped", "resume", "vgg_weights", "amp",
             "device", "final_step", "final_losses", "processes", "skipped_files", "training_images", "wall_time_s",
-            "checkpoint_every", "preview_every"}
+            "checkpoint_every", "preview_every", "from_checkpoint", "lr_final_ratio"}
     flags = []
     for key, value in sorted(t.items()):
         if key in skip or value is None or isinstance(value, dict | list):
