@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,7 +67,7 @@ def make_folder(folder: Path, count: int, size: int) -> list[Path]:
     return out
 
 
-def baseline(model: Path, files: list[Path], out_dir: Path, device: str) -> float:
+def baseline(model: Path, files: list[Path], out_dir: Path, device: str, warmup: bool = True) -> float:
     """The fast_neural_style ``stylize`` loop over the files, one at a time; returns images/s."""
     from torchvision import transforms
 
@@ -83,7 +84,8 @@ def baseline(model: Path, files: list[Path], out_dir: Path, device: str) -> floa
         img = img.transpose(1, 2, 0).astype("uint8")
         Image.fromarray(img).save(out_dir / f"{path.stem}.jpg", quality=QUALITY, subsampling=0)
 
-    stylize(files[0])  # warm-up, untimed
+    if warmup:
+        stylize(files[0])  # warm-up, untimed
     start = time.perf_counter()
     for path in files:
         stylize(path)
@@ -111,7 +113,15 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (inputs and outputs)")
     ap.add_argument("--quick", action="store_true", help="3 images of 64×64, one thread setting: a smoke test")
+    ap.add_argument("--cold", action="store_true", help="also time both sides as fresh processes, start-up "
+                    "included: the baseline loop, and `percept stylize` with its defaults")
+    ap.add_argument("--cold-baseline", nargs=3, metavar=("MODEL", "FOLDER", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.cold_baseline:  # the child process of --cold: the loop alone, no warm-up
+        model, folder, out = (Path(p) for p in args.cold_baseline)
+        torch.set_num_threads(os.cpu_count() or 1)
+        baseline(model, sorted(folder.glob("*.jpg")), out, "cpu", warmup=False)
+        return
 
     cores = os.cpu_count() or 1
     if args.quick:
@@ -173,6 +183,22 @@ def main() -> None:
             print(f"| percept pipeline{f' ({failed} failed)' if failed else ''} | {label} | {runtime.precision} | "
                   f"{load}:{proc}:{save} | {summary.images_per_s:.2f} | {summary.images_per_s / base:.2f}× | {split} | "
                   f"{mean_diff(first_base, tasks[0].output):.2f} |", flush=True)
+    if args.cold:
+        folder = files[0].parent
+        cold = {}
+        for side, cmd in (
+                ("baseline", [sys.executable, __file__, "--cold-baseline", str(model), str(folder),
+                              str(work / "cold-baseline")]),
+                ("percept", [sys.executable, "-m", "percept.cli", "stylize", str(folder), "--style", str(model),
+                             "--out", str(work / "cold-percept"), "--format", "jpg"])):
+            (work / f"cold-{side}").mkdir(exist_ok=True)
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            cold[side] = len(files) / (time.perf_counter() - start)
+        print(f"| cold start, whole process: baseline loop | torch eager | fp32 | - | {cold['baseline']:.2f} | 1.00× "
+              "| - | - |")
+        print(f"| cold start, whole process: `percept stylize` defaults | auto | default | default | "
+              f"{cold['percept']:.2f} | {cold['percept'] / cold['baseline']:.2f}× | - | - |", flush=True)
     if args.keep:
         print(f"(outputs kept in {work})")
     else:

@@ -17,7 +17,7 @@ from percept.train.checkpoint import ModelFileError, ModelInfo, read_info
 ZOO_DIR = Path(__file__).resolve().parent
 SUFFIX = ".safetensors"
 # Used by `percept upscale --scale N` without --model; `percept models` marks them.
-DEFAULT_SR = {4: "sr-x4-pixel", 8: "sr-x8-pixel"}
+DEFAULT_SR = {2: "sr-x2-pixel", 4: "sr-x4-pixel", 8: "sr-x8-pixel"}
 
 
 @dataclass(frozen=True)
