@@ -55,13 +55,14 @@ def test_subpixel_net_starts_at_bicubic_and_learns_detail_beyond_it(shared_dir):
         assert start.mean() < 0.004 and start.max() < 0.05
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-    for _ in range(150):
+    for _ in range(400):
         loss = ((net(lr) - hr) ** 2).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
     with torch.no_grad():
-        assert ((net.eval()(lr) - hr) ** 2).mean() < 0.985 * ((bicubic - hr) ** 2).mean()
+        fitted, plain = ((net.eval()(lr) - hr) ** 2).mean(), ((bicubic - hr) ** 2).mean()
+    assert fitted < 0.97 * plain, (float(fitted), float(plain))
 
 
 def test_train_sr_cli_feature_loss(tmp_path, vgg_path):
