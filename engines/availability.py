@@ -87,6 +87,7 @@ def components() -> list[Component]:
         items.append(Component("HEIC/HEIF", False, f"iPhone photos need pillow-heif ({install_hint('heif')})"))
     from PIL import features
 
-    items.append(Component("AVIF", bool(features.check("avif")), "Pillow's own codec" if features.check("avif")
+    avif = bool(features.check("avif"))
+    items.append(Component("AVIF", avif, "Pillow's own codec" if avif
                            else "this Pillow has no AVIF codec (Pillow >= 11.3 wheels include it)"))
     return items

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+import numpy as np
 import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
@@ -25,6 +26,33 @@ from torch import nn
 
 Stats = list[tuple[torch.Tensor, torch.Tensor]]
 STATS_PREFIX = "percept_norm"
+
+
+# ------------------------------------------------------------------- what every ONNX-graph runtime shares
+def stats_from_outputs(values: Sequence[np.ndarray]) -> Stats:
+    """The measuring graph's extra outputs (mean, var, mean, var, ... each 1×C) as ``Stats``."""
+    return [(torch.from_numpy(np.array(values[i][0])), torch.from_numpy(np.array(values[i + 1][0])))
+            for i in range(0, len(values), 2)]
+
+
+def stats_inputs(stats: Sequence[Stats]) -> list[np.ndarray]:
+    """Per-item ``Stats`` of a batch as the imposing graph's extra inputs: mean, var, ... each N×C."""
+    arrays = []
+    for layer in range(len(stats[0])):
+        arrays += [torch.stack([s[layer][0] for s in stats]).numpy(), torch.stack([s[layer][1] for s in stats]).numpy()]
+    return arrays
+
+
+def run_with_stats_or_own(batch: torch.Tensor, stats: Sequence[Stats | None],
+                          run: Callable[[torch.Tensor], torch.Tensor],
+                          run_imposed: Callable[[torch.Tensor, Sequence[Stats]], torch.Tensor]) -> torch.Tensor:
+    """``run_imposed`` for a batch whose items all have statistics; items without use their own (``run``)."""
+    if all(s is None for s in stats):
+        return run(batch)
+    if any(s is None for s in stats):  # run them apart
+        return torch.cat([run(batch[i:i + 1]) if s is None else run_imposed(batch[i:i + 1], [s])
+                          for i, s in enumerate(stats)])
+    return run_imposed(batch, stats)
 
 
 # --------------------------------------------------------------------------------------------- PyTorch

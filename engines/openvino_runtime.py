@@ -10,6 +10,7 @@ statistics use the same graph surgery as ONNX Runtime (``percept.engines.norm_st
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 
@@ -19,7 +20,15 @@ import torch
 
 from percept.engines.errors import BackendUnavailable, EngineError
 from percept.engines.export import info_from_metadata, read_metadata
-from percept.engines.norm_stats import Stats, onnx_norm_nodes, onnx_with_stats_inputs, onnx_with_stats_outputs
+from percept.engines.norm_stats import (
+    Stats,
+    onnx_norm_nodes,
+    onnx_with_stats_inputs,
+    onnx_with_stats_outputs,
+    run_with_stats_or_own,
+    stats_from_outputs,
+    stats_inputs,
+)
 from percept.engines.runtime import UNLIMITED
 
 OV_PRECISION = {"fp32": "f32", "bf16": "bf16"}
@@ -33,6 +42,7 @@ def openvino_module():
     return openvino
 
 
+@functools.cache
 def native_bf16() -> bool:
     """True when OpenVINO's CPU plugin computes bf16 natively on this machine (else it would emulate it)."""
     ov = openvino_module()
@@ -101,19 +111,12 @@ class OpenVinoRuntime:
 
     def measure_stats(self, image: torch.Tensor) -> Stats:
         outputs = self._stats_request("measure").infer({0: self._array(image)})
-        values = [np.array(outputs[i]) for i in range(1, len(outputs))]
-        return [(torch.from_numpy(values[i][0].copy()), torch.from_numpy(values[i + 1][0].copy()))
-                for i in range(0, len(values), 2)]
+        return stats_from_outputs([outputs[i] for i in range(1, len(outputs))])
 
     def run_with_stats(self, batch: torch.Tensor, stats: Sequence[Stats | None]) -> torch.Tensor:
-        if all(s is None for s in stats):
-            return self.run(batch)
-        if any(s is None for s in stats):  # items without statistics use their own: run them apart
-            return torch.cat([self.run_with_stats(batch[i:i + 1], [s]) if s is not None else self.run(batch[i:i + 1])
-                              for i, s in enumerate(stats)])
-        feed: dict[int, np.ndarray] = {0: self._array(batch)}
-        for layer in range(len(stats[0])):
-            feed[1 + 2 * layer] = torch.stack([s[layer][0] for s in stats]).numpy()
-            feed[2 + 2 * layer] = torch.stack([s[layer][1] for s in stats]).numpy()
+        return run_with_stats_or_own(batch, stats, self.run, self._run_imposed)
+
+    def _run_imposed(self, batch: torch.Tensor, stats: Sequence[Stats]) -> torch.Tensor:
+        feed = dict(enumerate([self._array(batch), *stats_inputs(stats)]))
         y = self._stats_request("impose").infer(feed)[0]
         return torch.from_numpy(np.array(y, dtype=np.float32)).clamp_(0.0, 1.0)

@@ -14,7 +14,15 @@ import torch
 
 from percept.engines.errors import BackendUnavailable, EngineError
 from percept.engines.export import info_from_metadata
-from percept.engines.norm_stats import Stats, onnx_norm_nodes, onnx_with_stats_inputs, onnx_with_stats_outputs
+from percept.engines.norm_stats import (
+    Stats,
+    onnx_norm_nodes,
+    onnx_with_stats_inputs,
+    onnx_with_stats_outputs,
+    run_with_stats_or_own,
+    stats_from_outputs,
+    stats_inputs,
+)
 from percept.engines.runtime import UNLIMITED
 
 
@@ -92,24 +100,15 @@ class OrtRuntime:
     def measure_stats(self, image: torch.Tensor) -> Stats:
         session = self._stats_session("measure")
         x = np.ascontiguousarray(image.detach().to("cpu", torch.float32).numpy())
-        names = [o.name for o in session.get_outputs()[1:]]
-        values = session.run(names, {self.input_name: x})
-        return [(torch.from_numpy(values[i][0].copy()), torch.from_numpy(values[i + 1][0].copy()))
-                for i in range(0, len(values), 2)]
+        return stats_from_outputs(session.run([o.name for o in session.get_outputs()[1:]], {self.input_name: x}))
 
     def run_with_stats(self, batch: torch.Tensor, stats: Sequence[Stats | None]) -> torch.Tensor:
-        if all(s is None for s in stats):
-            return self.run(batch)
-        if any(s is None for s in stats):  # items without statistics use their own: run them apart
-            return torch.cat([self.run_with_stats(batch[i:i + 1], [s]) if s is not None else self.run(batch[i:i + 1])
-                              for i, s in enumerate(stats)])
+        return run_with_stats_or_own(batch, stats, self.run, self._run_imposed)
+
+    def _run_imposed(self, batch: torch.Tensor, stats: Sequence[Stats]) -> torch.Tensor:
         session = self._stats_session("impose")
         feed = {self.input_name: np.ascontiguousarray(batch.detach().to("cpu", torch.float32).numpy())}
-        inputs = [i.name for i in session.get_inputs()[1:]]
-        for k in range(0, len(inputs), 2):
-            layer = k // 2
-            feed[inputs[k]] = torch.stack([s[layer][0] for s in stats]).numpy()
-            feed[inputs[k + 1]] = torch.stack([s[layer][1] for s in stats]).numpy()
+        feed.update(zip([i.name for i in session.get_inputs()[1:]], stats_inputs(stats)))
         y = session.run(None, feed)[0]
         return torch.from_numpy(np.asarray(y, dtype=np.float32)).clamp_(0.0, 1.0)
 

@@ -5,11 +5,11 @@
     channels_last (cuDNN; no export step) — ONNX Runtime's CUDA provider runs the same cuDNN convolutions
     with extra copies, so it is never preferred.
   * CPU: ``openvino`` bf16 where the CPU computes bf16 natively (AVX-512 BF16 / AMX) and no precision was
-    asked for — about twice ONNX Runtime fp32's speed, within 0.3/255 of fp32 on every shipped model
-    (``benchmarks/cpu_backends.py``, docs/BENCHMARKS.md); then ``onnxruntime`` fp32 (faster than PyTorch
-    eager fp32 at every size, equal to it to ~1e-6), then ``torch``. The ONNX file is exported once into the
-    cache (``percept.engines.cache``).
-A model file (``.safetensors``) works with every backend; an ``.onnx`` file with onnxruntime/tensorrt; an
+    asked for — 2.2× ONNX Runtime fp32's speed at 512², within 0.4/255 of fp32 on every shipped model
+    (``benchmarks/backends.py``, ``benchmarks/cpu_precision.py``, docs/BENCHMARKS.md); else fp32 on
+    ``openvino`` (1.16× ONNX Runtime), ``onnxruntime`` (faster than PyTorch eager fp32, equal to it to
+    ~1e-6), then ``torch``. The ONNX file is exported once into the cache (``percept.engines.cache``).
+A model file (``.safetensors``) works with every backend; an ``.onnx`` file with onnxruntime/openvino/tensorrt; an
 engine (a file with a ``<engine>.json`` record) with tensorrt only. FP16/BF16 runtimes are probed on a
 small batch when opened and replaced by FP32 if their output is not finite.
 """

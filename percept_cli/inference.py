@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from percept.cli.imageio import Picture, to_bits
-from percept.cli.tiling import Tile, blend_weights, plan_tiles
+from percept.cli.tiling import Tile, add_tile, plan_tiles
 from percept.engines.norm_stats import Stats
 from percept.engines.runtime import Runtime
 from percept.train.sizing import pad_to_multiple
@@ -134,16 +134,13 @@ class Job:
 
     def add(self, index: int, output: torch.Tensor, scale: int) -> None:
         """Blend one tile's output into the canvas (allocated at the first tile)."""
-        t = self.tiles[index]
         if len(self.tiles) == 1:
             self.canvas = output
         else:
             if self.canvas is None:
                 _, h, w = self.image.shape
                 self.canvas = torch.zeros(output.shape[0], h * scale, w * scale)
-            wy, wx = blend_weights(self.tiles, index, scale)
-            sy, sx = t.y * scale, t.x * scale
-            self.canvas[:, sy:sy + t.h * scale, sx:sx + t.w * scale].addcmul_(output, wy[:, None] * wx[None, :])
+            add_tile(self.canvas, self.tiles, index, output, scale)
         self.done[index] = True
 
 

@@ -42,7 +42,7 @@ def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple: int =
     return [Tile(y, x, th, tw) for y in tile_starts(height, th, overlap) for x in tile_starts(width, tw, overlap)]
 
 
-def _ramp(start: int, size: int, total: int, starts: list[int], scale: int) -> torch.Tensor:
+def _ramp(start: int, size: int, starts: list[int], scale: int) -> torch.Tensor:
     """1-D blend weights of one tile (in output pixels): ramps up/down over the overlaps with its neighbours."""
     w = torch.ones(size * scale)
     i = starts.index(start)
@@ -63,8 +63,8 @@ def _normalised_ramp(start: int, size: int, starts: list[int], scale: int) -> to
     (even spacing can make a tile overlap more than its direct neighbours)."""
     total = torch.zeros((max(starts) + size) * scale)
     for s in starts:
-        total[s * scale:(s + size) * scale] += _ramp(s, size, 0, starts, scale)
-    return _ramp(start, size, 0, starts, scale) / total[start * scale:(start + size) * scale]
+        total[s * scale:(s + size) * scale] += _ramp(s, size, starts, scale)
+    return _ramp(start, size, starts, scale) / total[start * scale:(start + size) * scale]
 
 
 def blend_weights(tiles: list[Tile], index: int, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,13 +77,20 @@ def blend_weights(tiles: list[Tile], index: int, scale: int) -> tuple[torch.Tens
     return _normalised_ramp(t.y, t.h, ys, scale), _normalised_ramp(t.x, t.w, xs, scale)
 
 
+def add_tile(canvas: torch.Tensor, tiles: list[Tile], index: int, output: torch.Tensor, scale: int) -> None:
+    """Accumulate ``tiles[index]``'s output (C × h·scale × w·scale), weighted, into ``canvas``
+    (C × H·scale × W·scale): once every tile is in, the canvas is the blended image."""
+    t = tiles[index]
+    wy, wx = blend_weights(tiles, index, scale)
+    sy, sx = t.y * scale, t.x * scale
+    canvas[:, sy:sy + t.h * scale, sx:sx + t.w * scale].addcmul_(output, wy[:, None] * wx[None, :])
+
+
 def blend(tiles: list[Tile], outputs: list[torch.Tensor], height: int, width: int, scale: int) -> torch.Tensor:
     """Blend per-tile outputs (C × h·scale × w·scale each) into one C × H·scale × W·scale image."""
     if len(tiles) == 1:
         return outputs[0]
-    acc = torch.zeros(outputs[0].shape[0], height * scale, width * scale)
-    for i, (t, out) in enumerate(zip(tiles, outputs)):
-        wy, wx = blend_weights(tiles, i, scale)
-        sy, sx = t.y * scale, t.x * scale
-        acc[:, sy:sy + t.h * scale, sx:sx + t.w * scale].addcmul_(out, wy[:, None] * wx[None, :])
-    return acc
+    canvas = torch.zeros(outputs[0].shape[0], height * scale, width * scale)
+    for i, out in enumerate(outputs):
+        add_tile(canvas, tiles, i, out, scale)
+    return canvas
