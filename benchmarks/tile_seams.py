@@ -2,7 +2,7 @@
 
 A 1024×768 photo (tubingen, resized) through a shipped style, untiled and at ``--tile`` with the default
 overlap; mean |tiled − untiled| in 8-bit steps. Shared statistics are the default on every backend that
-supports them (torch, onnxruntime fp32); "per-tile" is what a backend without them gives.
+supports them (torch, onnxruntime fp32, openvino); "per-tile" is what a backend without them gives.
 
     python benchmarks/tile_seams.py [--style wave] [--tile 256]
 """
@@ -21,6 +21,7 @@ from PIL import Image
 from percept.cli.imageio import read_image
 from percept.cli.inference import Inferencer
 from percept.cli.zoo import resolve_model
+from percept.engines.openvino_runtime import native_bf16
 from percept.engines.select import open_runtime
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,16 +40,20 @@ def main() -> None:
         pic = read_image(path)
     model = resolve_model(args.style, kind="style")
     print(f"{args.photo.name} at 1024×768, style {args.style}, tile {args.tile}, {torch.get_num_threads()} threads")
-    print(f"{'backend':<13}{'statistics':<12}{'mean |Δ| (of 255)':>19}{'max':>6}{'time s':>8}")
-    for backend in ("torch", "onnxruntime"):
-        rt = open_runtime(model, backend=backend, device="cpu")
+    print(f"{'backend':<19}{'statistics':<12}{'mean |Δ| (of 255)':>19}{'max':>6}{'time s':>8}")
+    configs = [("torch", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32")]
+    if native_bf16():
+        configs.append(("openvino", "bf16"))  # the CPU default where bf16 is native
+    for backend, precision in configs:
+        rt = open_runtime(model, backend=backend, device="cpu", precision=precision)
         ref = Inferencer(rt, tile=0).process(pic).float_rgb()
         for shared in (False, True):
             t0 = time.perf_counter()
             out = Inferencer(rt, tile=args.tile, global_norm=shared).process(pic).float_rgb()
             seconds = time.perf_counter() - t0
             diff = np.abs(out.astype(np.float64) - ref.astype(np.float64)) * 255
-            print(f"{backend:<13}{'shared' if shared else 'per-tile':<12}{diff.mean():>19.2f}{diff.max():>6.0f}"
+            label = f"{backend} {precision}"
+            print(f"{label:<19}{'shared' if shared else 'per-tile':<12}{diff.mean():>19.2f}{diff.max():>6.0f}"
                   f"{seconds:>8.1f}")
 
 
