@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from percept.train.atomic import atomic_path
+from percept.train.foreign import FOREIGN_SUFFIXES, ForeignModelError, foreign_config, load_descriptor
 from percept.train.networks import build_network
 from percept.train.version import __version__
 
@@ -89,18 +90,35 @@ def save_model(path: str | os.PathLike, net: nn.Module, info: ModelInfo, half: b
     return Path(path)
 
 
-def read_info(path: str | os.PathLike) -> ModelInfo:
-    """Read only the metadata (cheap: no weights are loaded)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: model file not found")
+def _percept_metadata(path: Path) -> dict[str, str] | None:
+    """The safetensors metadata of a percept file; None for a file of another project (``.pth``, or
+    safetensors without percept's key), which ``percept.train.foreign`` loads through spandrel."""
+    if path.suffix.lower() in FOREIGN_SUFFIXES and path.suffix.lower() != ".safetensors":
+        return None
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
     except Exception as exc:
         raise ModelFileError(f"{path}: not a percept model file ({type(exc).__name__}: {exc})") from None
-    if METADATA_KEY not in meta:
-        raise ModelFileError(f"{path}: safetensors file without percept metadata (not made by percept)")
+    return meta if METADATA_KEY in meta else None
+
+
+def _foreign_info(path: Path) -> ModelInfo:
+    try:
+        return ModelInfo(**foreign_config(path))
+    except ForeignModelError as exc:
+        raise ModelFileError(str(exc)) from None
+
+
+def read_info(path: str | os.PathLike) -> ModelInfo:
+    """Read only the metadata (cheap for percept files: no weights are loaded; a foreign file is loaded
+    through spandrel to learn what it is)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found")
+    meta = _percept_metadata(path)
+    if meta is None:
+        return _foreign_info(path)
     try:
         return ModelInfo.from_json(meta[METADATA_KEY])
     except (ValueError, TypeError) as exc:
@@ -110,6 +128,9 @@ def read_info(path: str | os.PathLike) -> ModelInfo:
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelInfo]:
     """Rebuild the network described in the file and load its weights (as float32), in eval mode."""
     info = read_info(path)
+    if info.config.get("arch") == "spandrel":
+        net, _ = load_descriptor(path)
+        return net.to(device).eval(), info
     try:
         net = build_network(info.config)
     except ValueError as exc:

@@ -116,6 +116,18 @@ def check_writable(out: Path) -> None:
         raise UserError(f"{out}: cannot write to the output folder ({exc.strerror or type(exc).__name__})") from None
 
 
+def precision_for(info: ModelInfo, precision: str | None) -> str | None:
+    """The precision asked for, checked against what the model supports (a foreign model may not run in
+    fp16 or bf16); with none asked for, fp32 where the model supports no reduced precision."""
+    half, bf16 = info.config.get("supports_half", True), info.config.get("supports_bfloat16", True)
+    name = info.config.get("spandrel_name") or info.config.get("arch")
+    if (precision == "fp16" and not half) or (precision == "bf16" and not bf16):
+        raise UserError(f"--precision {precision}: {name} does not support it (use fp32)")
+    if precision is None and not (half and bf16):
+        return "fp32"
+    return precision
+
+
 def _check_kind(path: Path, info: ModelInfo, kind: str) -> None:
     if info.kind != kind:
         other = "percept upscale" if info.kind == "sr" else "percept stylize"
@@ -130,6 +142,9 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
          verb: str) -> None:
     load, proc, save = parse_threads(threads)
     tile_size = parse_tile(tile)
+    precision = precision_for(info, precision)
+    if overlap is None:
+        overlap = info.config.get("tile_overlap")  # a foreign model's receptive field (percept.train.foreign)
     memory = parse_memory(max_memory)
     if fmt != "keep" and fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: choose keep, {', '.join(FORMATS)}")
@@ -277,7 +292,8 @@ def stylize(
 
 def upscale(
     inputs: list[str] = INPUTS,
-    scale: int = typer.Option(4, "--scale", help="Upscaling factor: 2, 4 or 8."),
+    scale: int | None = typer.Option(None, "--scale", help="Upscaling factor: 2, 4 or 8 (default: the --model's "
+                                     "own, else 4).", show_default=False),
     model: str | None = typer.Option(None, "--model", "-m", help="Shipped SR model name or model file "
                                      "(default: the shipped model for --scale)."),
     out: Path = OUT,
@@ -289,15 +305,17 @@ def upscale(
     cuda_graphs: bool = CUDA_GRAPHS,
 ) -> None:
     """Upscale images ×2, ×4 or ×8 with a super-resolution network (written as {stem}_x4.{ext} under --out)."""
-    if scale not in (2, 4, 8):
+    if scale is not None and scale not in (2, 4, 8):
         raise UserError(f"--scale {scale}: choose 2, 4 or 8")
     if model is None:
+        scale = scale or 4
         path = default_sr_model(scale)
         typer.echo(f"using model {path.stem} ({path})", err=True)
     else:
         path = resolve_model(model, kind="sr")
     info = read_model_info(path)
     _check_kind(path, info, "sr")
+    scale = scale or int(info.scale)
     if int(info.scale) != scale:
         raise UserError(f"{model}: is a ×{info.scale} model but --scale is {scale} "
                         f"(pass --scale {info.scale} or a ×{scale} model)")
