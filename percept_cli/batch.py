@@ -26,6 +26,7 @@ from percept.train.atomic import atomic_path
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 NOT_DONE = "not done"  # left unfinished by an interrupt: not a failure of the file
+VIDEO = "VIDEO"  # Task.format of a clip (run by percept.cli.video, not the picture pipeline)
 _POLL = 0.1
 
 
@@ -352,15 +353,21 @@ def plan_tasks(sources, out_dir: Path, template: str, suffix: str, format_choice
     """
     from percept.cli.imageio import extension_for, format_from_suffix, output_format
     from percept.cli.inputs import output_path
+    from percept.cli.video import is_video
+    from percept.cli.video import output_extension as video_extension
 
     inputs = {s.path.resolve() for s in sources}
     claimed: dict[Path, Path] = {}
     tasks: list[Task] = []
     settled: list[FileResult] = []
     for s in sources:
-        src_fmt = format_from_suffix(s.path)
-        fmt = output_format(format_choice, src_fmt)
-        dest = output_path(s, out_dir, template, suffix, extension_for(fmt, s.path, src_fmt))
+        if is_video(s.path):  # clips stay clips (--format is for pictures)
+            fmt = VIDEO
+            dest = output_path(s, out_dir, template, suffix, video_extension(s.path))
+        else:
+            src_fmt = format_from_suffix(s.path)
+            fmt = output_format(format_choice, src_fmt)
+            dest = output_path(s, out_dir, template, suffix, extension_for(fmt, s.path, src_fmt))
         key = dest.resolve()
         if key in inputs:
             settled.append(FileResult(str(s.path), None, FAILED, f"output {dest} would overwrite an input"))

@@ -225,8 +225,10 @@ class Inferencer:
         return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))
 
     # -- inference worker
-    def plan(self, job: Job) -> list[Piece]:
-        """(Re)cut ``job`` into tiles; a whole image is one piece when it fits or tiling is off."""
+    def plan(self, job: Job, stats: Stats | None = None) -> list[Piece]:
+        """(Re)cut ``job`` into tiles; a whole image is one piece when it fits or tiling is off. ``stats``
+        (from ``measure``, e.g. smoothed over video frames) are imposed on every tile instead of the image's
+        own."""
         _, h, w = job.image.shape
         job.tile_size = self.tile
         job.tiles = plan_tiles(h, w, self.tile, self.overlap, self.size_rule)
@@ -234,10 +236,15 @@ class Inferencer:
         job.canvas = None
         job.generation += 1
         job.norm_stats = None
-        if len(job.tiles) > 1 and self.shared:
-            side = max(STATS_SIDE, job.tiles[0].h, job.tiles[0].w)
-            job.norm_stats = self.runtime.measure_stats(self._stats_input(job.image, side))
+        if stats is not None:
+            job.norm_stats = stats
+        elif len(job.tiles) > 1 and self.shared:
+            job.norm_stats = self.measure(job.image, max(STATS_SIDE, job.tiles[0].h, job.tiles[0].w))
         return [Piece(job, i, job.generation) for i in range(len(job.tiles))]
+
+    def measure(self, image: torch.Tensor, max_side: int = STATS_SIDE) -> Stats:
+        """Instance-norm statistics of a 3×H×W image (downscaled to ``max_side``); the runtime must share them."""
+        return self.runtime.measure_stats(self._stats_input(image, max_side))
 
     def _stats_input(self, image: torch.Tensor, max_side: int) -> torch.Tensor:
         """The whole image as one padded batch, downscaled so its longer side is at most ``max_side``
@@ -301,7 +308,7 @@ class Inferencer:
             job.error = f"out of memory even with {current}px tiles"
             return []
         self.tile = min(self.tile or smaller, smaller)
-        return self.plan(job)
+        return self.plan(job, stats=job.norm_stats)  # statistics given (video) or measured stay valid
 
     # -- encoder threads
     def finish(self, job: Job) -> Picture:

@@ -17,6 +17,9 @@ from percept.cli.errors import UserError
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".ppm", ".pgm",
                   ".pbm", ".pnm", ".tga", ".jp2", ".j2k", ".jfif", ".dib", ".ico", ".pcx", ".sgi", ".heic",
                   ".heif", ".hif", ".avif"}
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
+                  ".wmv", ".flv", ".3gp"}
+MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES  # what folder walks and globs pick up
 SYSTEM_FILES = {"thumbs.db", "desktop.ini", "ehthumbs.db", ".ds_store", "icon\r"}
 SYSTEM_DIRS = {"__macosx", "$recycle.bin", "system volume information", "@eadir"}
 
@@ -43,7 +46,7 @@ def _walk(folder: Path, recursive: bool, exclude: Path | None) -> list[Source]:
                          and (exclude is None or (here / d).resolve() != exclude)) if recursive else []
         for name in sorted(files):
             p = here / name
-            if is_ignored(name) or p.suffix.lower() not in IMAGE_SUFFIXES:
+            if is_ignored(name) or p.suffix.lower() not in MEDIA_SUFFIXES:
                 continue
             found.append(Source(p, p.relative_to(folder)))
     return found
@@ -67,7 +70,7 @@ def discover(inputs: list[str], recursive: bool = False, exclude: str | os.PathL
     """Expand files, folders and globs into sources, in a stable order, without duplicates.
 
     Explicit files are taken whatever their extension (a non-image then fails with its reason); folders
-    and globs yield only image files. ``exclude`` (the output folder) is never descended into, and files
+    and globs yield only image and video files. ``exclude`` (the output folder) is never descended into, and files
     found in it by a folder walk or a glob are dropped (they may be earlier outputs); a file named
     explicitly is always taken, and a folder input that is (or is inside) ``exclude`` is refused.
     """
@@ -92,7 +95,7 @@ def discover(inputs: list[str], recursive: bool = False, exclude: str | os.PathL
             for m in map(Path, matches):
                 if any(is_ignored(part) for part in m.parts if part not in (".", "..")):
                     continue
-                if m.is_file() and m.suffix.lower() in IMAGE_SUFFIXES:
+                if m.is_file() and m.suffix.lower() in MEDIA_SUFFIXES:
                     out.append(Source(m, Path(m.name)))
                 elif m.is_dir():
                     out += _walk(m, recursive, excluded)

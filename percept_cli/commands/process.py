@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 
-from percept.cli.batch import DONE, FAILED, SKIPPED, BatchProcessor, FileResult, Summary, plan_tasks
+from percept.cli.batch import DONE, FAILED, SKIPPED, VIDEO, BatchProcessor, FileResult, Summary, plan_tasks
 from percept.cli.errors import UserError
 from percept.cli.imageio import DEFAULT_MAX_PIXELS, FORMATS, check_writable_format, configure_pixel_limit
 from percept.cli.inference import Inferencer
 from percept.cli.inputs import check_template, discover, unsearched_subfolders
 from percept.cli.manifest import OutputManifest, fingerprint, model_identity
+from percept.cli.video_runs import DEFAULT_CRF, check_clips, run_clips
 from percept.cli.zoo import default_sr_model, normalise_name, resolve_model
 from percept.engines.model_info import read_model_info
 from percept.train.checkpoint import ModelInfo
@@ -53,6 +55,8 @@ COMPILE = typer.Option(False, "--compile", help="torch backend on CUDA: torch.co
                        "per new input shape; tiles then use per-tile normalisation statistics).")
 CUDA_GRAPHS = typer.Option(False, "--cuda-graphs", help="torch backend on CUDA: replay one captured CUDA graph per "
                            "input shape (tiles then use per-tile normalisation statistics).")
+CRF = typer.Option(DEFAULT_CRF, "--crf", min=0, max=51, help="Video quality of clips (x264 CRF: lower is "
+                   "better and larger; 18 looks lossless, 23 is x264's default).")
 MAX_PIXELS = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=0, help="Refuse inputs with more pixels "
                           "(decompression-bomb guard); 0 for no limit.")
 
@@ -139,7 +143,7 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
          overlap: int | None, fmt: str, quality: int, name: str, skip_existing: bool, dry_run: bool,
          json_report: Path | None, max_pixels: int, max_memory: str = "auto", compile: bool = False,
          cuda_graphs: bool = False, strength: float = 1.0, preserve_color: bool = False,
-         verb: str) -> None:
+         crf: int = DEFAULT_CRF, temporal: bool = True, verb: str) -> None:
     load, proc, save = parse_threads(threads)
     tile_size = parse_tile(tile)
     precision = precision_for(info, precision)
@@ -166,10 +170,16 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
                        "to process them", err=True)
     manifest = OutputManifest(out)
     settings = {"model": model_identity(model), "strength": strength, "preserve_color": preserve_color,
-                "tile": tile, "overlap": overlap, "precision": precision or "default", "quality": quality}
+                "tile": tile, "overlap": overlap, "precision": precision or "default", "quality": quality,
+                "crf": crf, "temporal": temporal}
     settings_fp = fingerprint(settings)
     tasks, settled = plan_tasks(sources, out, name, suffix, fmt, overwrite=not skip_existing, manifest=manifest,
                                 settings=settings_fp)
+    tasks, refused = check_clips(tasks, int(info.scale))
+    settled += refused
+    if refused and not tasks:
+        first = f"{refused[0].input}: {refused[0].reason}"
+        raise UserError(first if len(refused) == 1 else f"{first} (and {_count(len(refused) - 1, 'other clip')})")
     redone = [t for t in tasks if t.redo]
     if dry_run:
         for t in tasks:
@@ -212,8 +222,11 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
             raise UserError(str(exc)) from None
     check_writable(out)  # after the model opened: a bad option never leaves an empty --out behind
     devices = ", ".join(f"{i.runtime.name}/{i.runtime.device}/{i.runtime.precision}" for i in inferencers)
+    clips = [t for t in tasks if t.format == VIDEO]
+    tasks = [t for t in tasks if t.format != VIDEO]
     reporter = ProgressReporter(len(tasks), verb, log_every=5.0)
-    reporter.log(f"{verb}: {_count(len(tasks), 'image')} ({len(settled)} already settled) on {devices}, "
+    what = _count(len(tasks), "image") + (f" and {_count(len(clips), 'clip')}" if clips else "")
+    reporter.log(f"{verb}: {what} ({len(settled)} already settled) on {devices}, "
                  f"threads {load}:{proc}:{save}, batch {inferencers[0].batch_size}, "
                  f"tile {inferencers[0].tile or 'off'}")
     counts = {DONE: 0, FAILED: 0}
@@ -221,9 +234,8 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
 
     last_save = [time.monotonic()]
 
-    def on_result(result: FileResult, finished: int) -> None:
-        if not started[0]:
-            started[0] = time.monotonic()
+    def record(result: FileResult, log: Callable[[str], None] = reporter.log) -> None:
+        """A finished file: its settings into the manifest, failures and notes to the user."""
         if result.status == DONE and result.output:
             manifest.record(Path(result.output), settings_fp, {"source": result.input, "model": model.name,
                                                                "strength": strength,
@@ -233,21 +245,32 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
                 last_save[0] = time.monotonic()
         counts[result.status] = counts.get(result.status, 0) + 1
         if result.status == FAILED:
-            reporter.log(f"failed: {result.input}: {result.reason}")
+            log(f"failed: {result.input}: {result.reason}")
         for note in result.notes:
-            reporter.log(f"note: {result.input}: {note}")
+            log(f"note: {result.input}: {note}")
+
+    def on_result(result: FileResult, finished: int) -> None:
+        if not started[0]:
+            started[0] = time.monotonic()
+        record(result)
         elapsed = time.monotonic() - reporter.start
         reporter.update(finished, **{"img/s": counts[DONE] / elapsed if elapsed > 0 else 0.0,
                                      "failed": counts[FAILED]})
 
     processor = BatchProcessor(inferencers, load_threads=load, save_threads=save, quality=quality,
                                max_pixels=max_pixels, on_result=on_result)
-    with reporter:
-        try:
-            summary = processor.run(tasks)
-        finally:
-            if manifest.entries:
-                manifest.save()
+    try:
+        if tasks or not clips:
+            with reporter:
+                summary = processor.run(tasks)
+        else:
+            summary = Summary([], 0.0)
+        if clips and not summary.interrupted:
+            run_clips(clips, inferencers[0], summary, record, verb=verb, crf=crf, temporal=temporal,
+                      settings=settings_fp)
+    finally:
+        if manifest.entries:
+            manifest.save()
     for r in settled:
         if r.status == FAILED:
             reporter.log(f"failed: {r.input}: {r.reason}")
@@ -275,9 +298,11 @@ def stylize(
     format: str = FORMAT, quality: int = QUALITY, name: str = NAME, suffix: str | None = SUFFIX,
     skip_existing: bool = SKIP, dry_run: bool = DRY_RUN, json_report: Path | None = REPORT,
     max_pixels: int = MAX_PIXELS, max_memory: str = MAX_MEMORY, compile: bool = COMPILE,
-    cuda_graphs: bool = CUDA_GRAPHS,
+    cuda_graphs: bool = CUDA_GRAPHS, crf: int = CRF,
+    temporal: bool = typer.Option(True, "--temporal/--per-frame", help="Clips: normalisation statistics "
+                                  "smoothed over frames (less flicker), or each frame's own."),
 ) -> None:
-    """Stylise images with a style network (written as {stem}_{style}.{ext} under --out)."""
+    """Stylise images and video clips with a style network (written as {stem}_{style}.{ext} under --out)."""
     model = resolve_model(style, kind="style")
     info = read_model_info(model)
     _check_kind(model, info, "style")
@@ -287,7 +312,7 @@ def stylize(
          overlap=tile_overlap, fmt=format, quality=quality, name=name, skip_existing=skip_existing,
          dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, max_memory=max_memory, compile=compile,
          cuda_graphs=cuda_graphs, strength=strength,
-         preserve_color=preserve_color, verb="stylize")
+         preserve_color=preserve_color, crf=crf, temporal=temporal, verb="stylize")
 
 
 def upscale(
@@ -302,9 +327,10 @@ def upscale(
     format: str = FORMAT, quality: int = QUALITY, name: str = NAME, suffix: str | None = SUFFIX,
     skip_existing: bool = SKIP, dry_run: bool = DRY_RUN, json_report: Path | None = REPORT,
     max_pixels: int = MAX_PIXELS, max_memory: str = MAX_MEMORY, compile: bool = COMPILE,
-    cuda_graphs: bool = CUDA_GRAPHS,
+    cuda_graphs: bool = CUDA_GRAPHS, crf: int = CRF,
 ) -> None:
-    """Upscale images ×2, ×4 or ×8 with a super-resolution network (written as {stem}_x4.{ext} under --out)."""
+    """Upscale images and clips ×2, ×4 or ×8 with a super-resolution network (written as {stem}_x4.{ext}
+    under --out)."""
     if scale is not None and scale not in (2, 4, 8):
         raise UserError(f"--scale {scale}: choose 2, 4 or 8")
     if model is None:
@@ -323,7 +349,7 @@ def upscale(
          backend=backend, device=device, precision=precision, batch_size=batch_size, threads=threads, tile=tile,
          overlap=tile_overlap, fmt=format, quality=quality, name=name, skip_existing=skip_existing,
          dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, max_memory=max_memory, compile=compile,
-         cuda_graphs=cuda_graphs, verb="upscale")
+         cuda_graphs=cuda_graphs, crf=crf, temporal=False, verb="upscale")
 
 
 PANEL = "Process"
