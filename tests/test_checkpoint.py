@@ -59,7 +59,8 @@ def test_wrong_or_missing_key_fails_clearly(tmp_path):
     with pytest.raises(ModelFileError, match="unexpected weights bogus.weight"):
         load_model(tmp_path / "renamed.safetensors")
     save_file(state, str(tmp_path / "nometa.safetensors"))
-    with pytest.raises(ModelFileError, match="without percept metadata"):
+    no_meta = r"nometa\.safetensors: not a percept model \(no percept metadata\), and spandrel knows no"
+    with pytest.raises(ModelFileError, match=no_meta):
         load_model(tmp_path / "nometa.safetensors")
     bad_arch = json.loads(meta["percept"])
     bad_arch["config"]["arch"] = "Unknown"

@@ -97,8 +97,8 @@ def load_descriptor(path: str | os.PathLike) -> tuple[nn.Module, Any]:
     try:
         desc = spandrel.ModelLoader(device="cpu").load_from_state_dict(state)
     except spandrel.UnsupportedModelError:
-        raise ForeignModelError(f"{path}: not a percept model, and spandrel knows no architecture with these "
-                                "weights") from None
+        raise ForeignModelError(f"{path}: not a percept model (no percept metadata), and spandrel knows no "
+                                "architecture with these weights") from None
     except Exception as exc:
         raise ForeignModelError(f"{path}: spandrel could not build the network ({type(exc).__name__}: "
                                 f"{str(exc)[:120]})") from None
