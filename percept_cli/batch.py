@@ -84,9 +84,11 @@ class Summary:
                            "interrupted": self.interrupted},
                 "files": [asdict(r) for r in self.results]}
 
-    def write_json(self, path: str | Path) -> None:
+    def write_json(self, path: str | Path, extra: dict | None = None) -> None:
+        """The report; ``extra`` adds sections (e.g. ``ray``: the job's stages and actors)."""
         with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            tmp.write_text(json.dumps({**self.to_dict(), **(extra or {})}, indent=2, ensure_ascii=False) + "\n",
+                           encoding="utf-8")
 
 
 @dataclass

@@ -181,16 +181,16 @@ def _is_high_bit(im: Image.Image) -> bool:
     return isinstance(rawmode, str) and ";16" in rawmode
 
 
-def _read_high_bit(path: Path, fmt: str) -> np.ndarray | None:
+def _read_high_bit(path: Path, fmt: str, data: bytes | None = None) -> np.ndarray | None:
     """16-bit samples as uint16 H×W[×C]; None when the layout is not plain grey/RGB (Pillow then reads it)."""
     if fmt == "PNG":
         import imagecodecs
 
-        a = imagecodecs.png_decode(path.read_bytes())
+        a = imagecodecs.png_decode(path.read_bytes() if data is None else data)
     else:
         import tifffile
 
-        with tifffile.TiffFile(path) as tf:
+        with tifffile.TiffFile(path if data is None else io.BytesIO(data)) as tf:
             page = tf.pages[0]
             if page.photometric not in (tifffile.PHOTOMETRIC.RGB, tifffile.PHOTOMETRIC.MINISBLACK):
                 return None
@@ -261,13 +261,14 @@ def _bomb_reason(exc: Exception, max_pixels: int) -> str:
     return f"too large: {exc}"
 
 
-def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
-    """Decode the first frame of ``path`` upright, as floats, with its ICC profile and EXIF."""
+def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes | None = None) -> Picture:
+    """Decode the first frame of ``path`` upright, as floats, with its ICC profile and EXIF. ``data``: the
+    file's bytes, already read (from an object store, by a Ray read task); ``path`` then only names it."""
     path = Path(path)
     try:
-        if path.stat().st_size == 0:
+        if (path.stat().st_size if data is None else len(data)) == 0:
             raise ImageReadError("empty file")
-        im = Image.open(path)
+        im = Image.open(path if data is None else io.BytesIO(data))
     except ImageReadError:
         raise
     except UnidentifiedImageError:
@@ -299,7 +300,7 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
         if orientation not in range(1, 9):
             orientation = 1
         try:
-            a = _read_high_bit(path, fmt) if high_bit else None
+            a = _read_high_bit(path, fmt, data) if high_bit else None
             bits = 16 if a is not None else 8
             if a is None:
                 im.load()

@@ -347,13 +347,34 @@ class Inferencer:
 
     def process(self, picture: Picture) -> Picture:
         """One picture through all three steps (no pipeline): for tests, APIs and simple loops."""
-        job = Job(key=None, picture=picture, image=self.prepare(picture))
-        pending = self.plan(job)
+        result = self.process_many([picture])[0]
+        if isinstance(result, PieceFailed):
+            raise result
+        return result
+
+    def process_many(self, pictures: list[Picture]) -> list[Picture | PieceFailed]:
+        """Several pictures through all three steps, equal-shape pieces batched together (a Ray actor's
+        batch); each picture gets its output or the ``PieceFailed`` that stopped it, alone."""
+        jobs = [Job(key=None, picture=p, image=self.prepare(p)) for p in pictures]
+        pending: list[Piece] = []
+        for job in jobs:
+            try:
+                pending += self.plan(job)
+            except Exception as exc:
+                job.error = f"cannot prepare ({type(exc).__name__}: {exc})"
         while pending:
-            group = [p for p in pending if not p.stale]
+            groups: dict[tuple[int, int], list[Piece]] = {}
+            for p in pending:
+                if not p.stale:
+                    groups.setdefault(p.shape, []).append(p)
             pending = []
-            for i in range(0, len(group), self.batch_size):
-                pending += self.run_pieces(group[i:i + self.batch_size])
-        if job.error:
-            raise PieceFailed(job.error)
-        return self.finish(job)
+            for group in groups.values():
+                for i in range(0, len(group), self.batch_size):
+                    pending += self.run_pieces(group[i:i + self.batch_size])
+        results: list[Picture | PieceFailed] = []
+        for job in jobs:
+            try:
+                results.append(PieceFailed(job.error) if job.error else self.finish(job))
+            except Exception as exc:
+                results.append(PieceFailed(f"cannot finish ({type(exc).__name__}: {exc})"))
+        return results

@@ -62,6 +62,7 @@ class TrainSettings:
     lr: float = 1e-3
     lr_schedule: str = "constant"  # constant | cosine (to lr_final_ratio × lr at the last step)
     lr_final_ratio: float = 0.1
+    lr_warmup: int = 0  # steps of linear warm-up: a warm start's first full-size Adam steps undo what it knew
     seed: int = 0
     device: str = "auto"
     amp: str = "auto"
@@ -380,11 +381,12 @@ MAX_BAD_GRADIENTS = 5  # consecutive non-finite gradients before training stops
 
 def learning_rate(s: TrainSettings, step: int) -> float:
     """The learning rate of step ``step`` (0-based): a pure function of the step, so resuming keeps it."""
+    warm = min(1.0, (step + 1) / s.lr_warmup) if s.lr_warmup > 0 else 1.0
     if s.lr_schedule == "constant":
-        return s.lr
+        return s.lr * warm
     if s.lr_schedule == "cosine":
         t = min(1.0, step / max(1, s.iterations - 1))
-        return s.lr * (s.lr_final_ratio + (1 - s.lr_final_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+        return warm * s.lr * (s.lr_final_ratio + (1 - s.lr_final_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
     raise TrainingError(f"unknown --lr-schedule {s.lr_schedule!r}; choose from {', '.join(LR_SCHEDULES)}")
 
 

@@ -19,6 +19,7 @@ from percept.cli.imageio import DEFAULT_MAX_PIXELS, FORMATS, check_writable_form
 from percept.cli.inference import Inferencer
 from percept.cli.inputs import check_template, discover, unsearched_subfolders
 from percept.cli.manifest import OutputManifest, fingerprint, model_identity
+from percept.cli.scaleout import RayOptions
 from percept.cli.video_runs import DEFAULT_CRF, check_clips, run_clips
 from percept.cli.zoo import default_sr_model, normalise_name, resolve_model
 from percept.engines.model_info import read_model_info
@@ -26,7 +27,8 @@ from percept.train.checkpoint import ModelInfo
 from percept.train.progress import ProgressReporter
 
 INPUTS = typer.Argument(..., help="Image files, folders or glob patterns.", show_default=False)
-OUT = typer.Option(..., "--out", "-o", help="Output folder (created if missing).", show_default=False)
+OUT = typer.Option(..., "--out", "-o", help="Output folder (created if missing); with --ray also a URI.",
+                   show_default=False)
 RECURSIVE = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders and mirror them under --out.")
 BACKEND = typer.Option("auto", "--backend", help="auto, torch, onnxruntime, openvino or tensorrt.")
 DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N (several: cuda:0,cuda:1).")
@@ -57,6 +59,17 @@ CUDA_GRAPHS = typer.Option(False, "--cuda-graphs", help="torch backend on CUDA: 
                            "input shape (tiles then use per-tile normalisation statistics).")
 CRF = typer.Option(DEFAULT_CRF, "--crf", min=0, max=51, help="Video quality of clips (x264 CRF: lower is "
                    "better and larger; 18 looks lossless, 23 is x264's default).")
+RAY = typer.Option(None, "--ray", help="Run as a Ray Data job: local (start Ray on this machine), auto (the "
+                   "cluster in $RAY_ADDRESS or the running one) or ray://host:port. Inputs and --out may then be "
+                   "s3://, gs:// or file:// URIs.", rich_help_panel="Scale-out (Ray)")
+RAY_GPUS = typer.Option(None, "--ray-gpus-per-actor", min=0.0, help="GPUs per inference actor, fractional "
+                        "allowed (default: 1 where the cluster has GPUs, else 0).", rich_help_panel="Scale-out (Ray)")
+RAY_CPUS = typer.Option(1.0, "--ray-cpus-per-actor", min=0.0, help="CPUs reserved per inference actor (the rest "
+                        "decode and write).", rich_help_panel="Scale-out (Ray)")
+RAY_ACTORS = typer.Option(0, "--ray-actors", min=0, help="Inference actors (0: one per GPU share, or one per "
+                          "node on a CPU-only cluster).", rich_help_panel="Scale-out (Ray)")
+RAY_STATS = typer.Option(False, "--ray-stats", help="Print the Ray Data stages with their task and row counts, and "
+                         "the files each actor ran.", rich_help_panel="Scale-out (Ray)")
 MAX_PIXELS = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=0, help="Refuse inputs with more pixels "
                           "(decompression-bomb guard); 0 for no limit.")
 
@@ -138,12 +151,84 @@ def _check_kind(path: Path, info: ModelInfo, kind: str) -> None:
         raise UserError(f"{path}: is a {info.kind} model, not a {kind} model (use {other})")
 
 
-def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffix: str, *, recursive: bool,
+def _plan_local(sources_text: list[str], out: Path, recursive: bool, name: str, suffix: str, fmt: str,
+                skip_existing: bool, settings_fp: str, scale: int):
+    """Discover local inputs and decide every output (skip, redo, refuse) before any work."""
+    sources = discover(sources_text, recursive=recursive, exclude=out)
+    if not sources:
+        raise UserError(f"no images found in {' '.join(sources_text)}"
+                        + ("" if recursive else " (add --recursive to descend into sub-folders)"))
+    if not recursive:
+        subfolders = [p for p in unsearched_subfolders(sources_text) if p.resolve() != out.resolve()]
+        if subfolders:
+            names = ", ".join(p.name for p in subfolders[:3]) + (" ..." if len(subfolders) > 3 else "")
+            typer.echo(f"note: {_count(len(subfolders), 'sub-folder')} not searched ({names}); add --recursive "
+                       "to process them", err=True)
+    manifest = OutputManifest(out)
+    tasks, settled = plan_tasks(sources, out, name, suffix, fmt, overwrite=not skip_existing, manifest=manifest,
+                                settings=settings_fp)
+    tasks, refused = check_clips(tasks, scale)
+    settled += refused
+    if refused and not tasks:
+        first = f"{refused[0].input}: {refused[0].reason}"
+        raise UserError(first if len(refused) == 1 else f"{first} (and {_count(len(refused) - 1, 'other clip')})")
+    return [str(s.path) for s in sources], tasks, settled, manifest
+
+
+def _plan_remote(sources_text: list[str], out_text: str, recursive: bool, name: str, suffix: str, fmt: str,
+                 skip_existing: bool, settings_fp: str):
+    """The same plan for URIs (object stores, file://), through pyarrow file systems."""
+    from percept.cli.remote_plan import StoreManifest, plan_remote_tasks
+    from percept.cli.storage import list_media, open_store
+
+    in_store, _ = open_store(sources_text[0])
+    if any(open_store(t)[0].scheme != in_store.scheme for t in sources_text):
+        raise UserError("inputs in different stores: give the inputs of one job from one file system")
+    out_store, out_base = open_store(out_text)
+    sources = list_media(in_store, sources_text, recursive)
+    if not sources:
+        raise UserError(f"no images found in {' '.join(sources_text)}")
+    manifest = StoreManifest(out_store, out_base)
+    tasks, settled = plan_remote_tasks(sources, in_store, out_store, out_base, name, suffix, fmt,
+                                       overwrite=not skip_existing, manifest=manifest, settings=settings_fp)
+    return [in_store.uri(str(s.path)) for s in sources], tasks, settled, manifest, in_store, out_store
+
+
+def _open_inferencers(model: Path, *, device: str, backend: str, precision: str | None, compile: bool,
+                      cuda_graphs: bool, kind: str, tile_size: int | str, overlap: int | None, strength: float,
+                      preserve_color: bool, batch_size: int, memory: int | None) -> list[Inferencer]:
+    """One Inferencer per device of ``--device`` (a comma-separated list)."""
+    from percept.engines.select import open_runtime
+
+    inferencers = []
+    for dev in [d.strip() for d in device.split(",") if d.strip()] or ["auto"]:
+        try:
+            options = {"compile": compile, "cuda_graphs": cuda_graphs} if compile or cuda_graphs else None
+            if options and backend != "torch":
+                raise UserError("--compile and --cuda-graphs need --backend torch (and a CUDA device)")
+            runtime = open_runtime(model, backend=backend, device=dev, precision=precision,
+                                   log=lambda m: typer.echo(m, err=True), torch_options=options)
+            if getattr(runtime, "note", ""):
+                typer.echo(f"{runtime.name}: {runtime.note}", err=True)
+            inferencer = Inferencer(runtime, kind=kind, tile=tile_size, overlap=overlap, strength=strength,
+                                    preserve_color=preserve_color, batch_size=batch_size, max_memory=memory)
+            if not inferencers:
+                for note in inferencer.notes:
+                    typer.echo(f"note: {note}", err=True)
+            inferencers.append(inferencer)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    return inferencers
+
+
+def _run(sources_text: list[str], model: Path, info: ModelInfo, out_text: str, suffix: str, *, recursive: bool,
          backend: str, device: str, precision: str | None, batch_size: int, threads: str, tile: str,
          overlap: int | None, fmt: str, quality: int, name: str, skip_existing: bool, dry_run: bool,
          json_report: Path | None, max_pixels: int, max_memory: str = "auto", compile: bool = False,
          cuda_graphs: bool = False, strength: float = 1.0, preserve_color: bool = False,
-         crf: int = DEFAULT_CRF, temporal: bool = True, verb: str) -> None:
+         crf: int = DEFAULT_CRF, temporal: bool = True, verb: str, ray: RayOptions | None = None) -> None:
+    from percept.cli.storage import is_uri
+
     load, proc, save = parse_threads(threads)
     tile_size = parse_tile(tile)
     precision = precision_for(info, precision)
@@ -158,28 +243,21 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
         raise UserError(str(exc)) from None
     check_template(name)
     configure_pixel_limit(max_pixels)
-    sources = discover(sources_text, recursive=recursive, exclude=out)
-    if not sources:
-        raise UserError(f"no images found in {' '.join(sources_text)}"
-                        + ("" if recursive else " (add --recursive to descend into sub-folders)"))
-    if not recursive:
-        subfolders = [p for p in unsearched_subfolders(sources_text) if p.resolve() != out.resolve()]
-        if subfolders:
-            names = ", ".join(p.name for p in subfolders[:3]) + (" ..." if len(subfolders) > 3 else "")
-            typer.echo(f"note: {_count(len(subfolders), 'sub-folder')} not searched ({names}); add --recursive "
-                       "to process them", err=True)
-    manifest = OutputManifest(out)
+    remote = is_uri(out_text) or any(is_uri(t) for t in sources_text)
+    if remote and ray is None:
+        raise UserError("URIs (s3://, gs://, file://) as inputs or --out need --ray (local, auto or an address)")
     settings = {"model": model_identity(model), "strength": strength, "preserve_color": preserve_color,
                 "tile": tile, "overlap": overlap, "precision": precision or "default", "quality": quality,
                 "crf": crf, "temporal": temporal}
     settings_fp = fingerprint(settings)
-    tasks, settled = plan_tasks(sources, out, name, suffix, fmt, overwrite=not skip_existing, manifest=manifest,
-                                settings=settings_fp)
-    tasks, refused = check_clips(tasks, int(info.scale))
-    settled += refused
-    if refused and not tasks:
-        first = f"{refused[0].input}: {refused[0].reason}"
-        raise UserError(first if len(refused) == 1 else f"{first} (and {_count(len(refused) - 1, 'other clip')})")
+    out = Path(out_text).expanduser() if not remote else None
+    if remote:
+        order, tasks, settled, manifest, in_store, out_store = _plan_remote(
+            sources_text, out_text, recursive, name, suffix, fmt, skip_existing, settings_fp)
+    else:
+        order, tasks, settled, manifest = _plan_local(sources_text, out, recursive, name, suffix, fmt,
+                                                      skip_existing, settings_fp, int(info.scale))
+        in_store = out_store = None
     redone = [t for t in tasks if t.redo]
     if dry_run:
         for t in tasks:
@@ -199,36 +277,29 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
 
     import torch
 
-    from percept.engines.select import open_runtime
-
     torch.set_num_threads(proc)  # before opening: ONNX Runtime sizes its thread pool from it
-    inferencers = []
-    for dev in [d.strip() for d in device.split(",") if d.strip()] or ["auto"]:
-        try:
-            options = {"compile": compile, "cuda_graphs": cuda_graphs} if compile or cuda_graphs else None
-            if options and backend != "torch":
-                raise UserError("--compile and --cuda-graphs need --backend torch (and a CUDA device)")
-            runtime = open_runtime(model, backend=backend, device=dev, precision=precision,
-                                   log=lambda m: typer.echo(m, err=True), torch_options=options)
-            if getattr(runtime, "note", ""):
-                typer.echo(f"{runtime.name}: {runtime.note}", err=True)
-            inferencer = Inferencer(runtime, kind=info.kind, tile=tile_size, overlap=overlap, strength=strength,
-                                    preserve_color=preserve_color, batch_size=batch_size, max_memory=memory)
-            if not inferencers:
-                for note in inferencer.notes:
-                    typer.echo(f"note: {note}", err=True)
-            inferencers.append(inferencer)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-    check_writable(out)  # after the model opened: a bad option never leaves an empty --out behind
-    devices = ", ".join(f"{i.runtime.name}/{i.runtime.device}/{i.runtime.precision}" for i in inferencers)
     clips = [t for t in tasks if t.format == VIDEO]
     tasks = [t for t in tasks if t.format != VIDEO]
+    opening = dict(device=device, backend=backend, precision=precision, compile=compile, cuda_graphs=cuda_graphs,
+                   kind=info.kind, tile_size=tile_size, overlap=overlap, strength=strength,
+                   preserve_color=preserve_color, batch_size=batch_size, memory=memory)
+    inferencers = _open_inferencers(model, **opening) if ray is None or clips else []
+    if out is not None:
+        check_writable(out)  # after the model opened: a bad option never leaves an empty --out behind
+    ray_run = None
+    if ray is not None:
+        from percept.cli.scaleout import RayRun, connect
+
+        ray_run = RayRun()
+        ray_run.startup_s, _ = connect(ray.address)
+        devices = f"Ray ({ray.address}, start-up {ray_run.startup_s:.1f} s), {backend} on {device}"
+    else:
+        devices = ", ".join(f"{i.runtime.name}/{i.runtime.device}/{i.runtime.precision}" for i in inferencers)
     reporter = ProgressReporter(len(tasks), verb, log_every=5.0)
     what = _count(len(tasks), "image") + (f" and {_count(len(clips), 'clip')}" if clips else "")
-    reporter.log(f"{verb}: {what} ({len(settled)} already settled) on {devices}, "
-                 f"threads {load}:{proc}:{save}, batch {inferencers[0].batch_size}, "
-                 f"tile {inferencers[0].tile or 'off'}")
+    layout = (f"threads {load}:{proc}:{save}, batch {inferencers[0].batch_size}, tile {inferencers[0].tile or 'off'}"
+              if ray is None else f"tile {tile}")
+    reporter.log(f"{verb}: {what} ({len(settled)} already settled) on {devices}, {layout}")
     counts = {DONE: 0, FAILED: 0}
     started = [0.0]
 
@@ -237,9 +308,9 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
     def record(result: FileResult, log: Callable[[str], None] = reporter.log) -> None:
         """A finished file: its settings into the manifest, failures and notes to the user."""
         if result.status == DONE and result.output:
-            manifest.record(Path(result.output), settings_fp, {"source": result.input, "model": model.name,
-                                                               "strength": strength,
-                                                               "preserve_color": preserve_color})
+            manifest.record(result.output if remote else Path(result.output), settings_fp,
+                            {"source": result.input, "model": model.name, "strength": strength,
+                             "preserve_color": preserve_color})
             if time.monotonic() - last_save[0] > 1.0:
                 manifest.save()
                 last_save[0] = time.monotonic()
@@ -257,14 +328,26 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
         reporter.update(finished, **{"img/s": counts[DONE] / elapsed if elapsed > 0 else 0.0,
                                      "failed": counts[FAILED]})
 
-    processor = BatchProcessor(inferencers, load_threads=load, save_threads=save, quality=quality,
-                               max_pixels=max_pixels, on_result=on_result)
     try:
-        if tasks or not clips:
+        if not (tasks or not clips):
+            summary = Summary([], 0.0)
+        elif ray is not None:
+            from percept.cli.scaleout import model_spec, run_on_ray
+            from percept.cli.storage import open_store
+
+            local_store = in_store or open_store(".")[0]
+            auto_batch = batch_size or (4 if str(device).startswith("cuda") or (ray.gpus_per_actor or 0) > 0 else 1)
+            spec = model_spec(model, backend=backend, device=device, precision=precision, kind=info.kind,
+                              tile=tile_size, overlap=overlap, strength=strength, preserve_color=preserve_color,
+                              batch_size=auto_batch, max_memory=memory, threads=proc)
+            with reporter:
+                summary = run_on_ray(tasks, spec, ray, local_store, out_store or local_store, quality=quality,
+                                     max_pixels=max_pixels, run=ray_run, on_result=on_result)
+        else:
+            processor = BatchProcessor(inferencers, load_threads=load, save_threads=save, quality=quality,
+                                       max_pixels=max_pixels, on_result=on_result)
             with reporter:
                 summary = processor.run(tasks)
-        else:
-            summary = Summary([], 0.0)
         if clips and not summary.interrupted:
             run_clips(clips, inferencers[0], summary, record, verb=verb, crf=crf, temporal=temporal,
                       settings=settings_fp)
@@ -274,10 +357,12 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
     for r in settled:
         if r.status == FAILED:
             reporter.log(f"failed: {r.input}: {r.reason}")
-    order = {str(s.path): i for i, s in enumerate(sources)}
-    summary.results = sorted(summary.results + settled, key=lambda r: order.get(r.input, 0))
+    position = {text: i for i, text in enumerate(order)}
+    summary.results = sorted(summary.results + settled, key=lambda r: position.get(r.input, 0))
     if json_report:
-        summary.write_json(json_report)
+        summary.write_json(json_report, extra={"ray": ray_run.to_dict()} if ray_run else None)
+    if ray_run is not None and ray.stats:
+        typer.echo(ray_run.table())
     typer.echo(summary.line())
     if summary.interrupted:
         typer.echo("interrupted: unfinished files were not written (no partial files left); run again to resume",
@@ -285,11 +370,19 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out: Path, suffi
     raise typer.Exit(summary.exit_code)
 
 
+def _ray_options(address: str | None, gpus: float | None, cpus: float, actors: int, stats: bool) -> RayOptions | None:
+    if address is None:
+        if stats or actors or gpus is not None:
+            raise UserError("--ray-stats, --ray-actors and --ray-gpus-per-actor need --ray")
+        return None
+    return RayOptions(address=address, gpus_per_actor=gpus, cpus_per_actor=cpus, actors=actors, stats=stats)
+
+
 def stylize(
     inputs: list[str] = INPUTS,
     style: str = typer.Option(..., "--style", "-s", help="Shipped style name or style model file.",
                               show_default=False),
-    out: Path = OUT,
+    out: str = OUT,
     strength: float = typer.Option(1.0, "--strength", min=0.0, max=1.0, help="Blend with the original: 0..1."),
     preserve_color: bool = typer.Option(False, "--preserve-color", help="Take only the luminance from the "
                                         "style; keep the input's colours (YCbCr chroma)."),
@@ -298,7 +391,8 @@ def stylize(
     format: str = FORMAT, quality: int = QUALITY, name: str = NAME, suffix: str | None = SUFFIX,
     skip_existing: bool = SKIP, dry_run: bool = DRY_RUN, json_report: Path | None = REPORT,
     max_pixels: int = MAX_PIXELS, max_memory: str = MAX_MEMORY, compile: bool = COMPILE,
-    cuda_graphs: bool = CUDA_GRAPHS, crf: int = CRF,
+    cuda_graphs: bool = CUDA_GRAPHS, crf: int = CRF, ray: str | None = RAY, ray_gpus_per_actor: float | None = RAY_GPUS,
+    ray_cpus_per_actor: float = RAY_CPUS, ray_actors: int = RAY_ACTORS, ray_stats: bool = RAY_STATS,
     temporal: bool = typer.Option(True, "--temporal/--per-frame", help="Clips: normalisation statistics "
                                   "smoothed over frames (less flicker), or each frame's own."),
 ) -> None:
@@ -312,7 +406,8 @@ def stylize(
          overlap=tile_overlap, fmt=format, quality=quality, name=name, skip_existing=skip_existing,
          dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, max_memory=max_memory, compile=compile,
          cuda_graphs=cuda_graphs, strength=strength,
-         preserve_color=preserve_color, crf=crf, temporal=temporal, verb="stylize")
+         preserve_color=preserve_color, crf=crf, temporal=temporal, verb="stylize",
+         ray=_ray_options(ray, ray_gpus_per_actor, ray_cpus_per_actor, ray_actors, ray_stats))
 
 
 def upscale(
@@ -321,13 +416,14 @@ def upscale(
                                      "own, else 4).", show_default=False),
     model: str | None = typer.Option(None, "--model", "-m", help="Shipped SR model name or model file "
                                      "(default: the shipped model for --scale)."),
-    out: Path = OUT,
+    out: str = OUT,
     recursive: bool = RECURSIVE, backend: str = BACKEND, device: str = DEVICE, precision: str | None = PRECISION,
     batch_size: int = BATCH, threads: str = THREADS, tile: str = TILE, tile_overlap: int | None = OVERLAP,
     format: str = FORMAT, quality: int = QUALITY, name: str = NAME, suffix: str | None = SUFFIX,
     skip_existing: bool = SKIP, dry_run: bool = DRY_RUN, json_report: Path | None = REPORT,
     max_pixels: int = MAX_PIXELS, max_memory: str = MAX_MEMORY, compile: bool = COMPILE,
-    cuda_graphs: bool = CUDA_GRAPHS, crf: int = CRF,
+    cuda_graphs: bool = CUDA_GRAPHS, crf: int = CRF, ray: str | None = RAY, ray_gpus_per_actor: float | None = RAY_GPUS,
+    ray_cpus_per_actor: float = RAY_CPUS, ray_actors: int = RAY_ACTORS, ray_stats: bool = RAY_STATS,
 ) -> None:
     """Upscale images and clips ×2, ×4 or ×8 with a super-resolution network (written as {stem}_x4.{ext}
     under --out)."""
@@ -349,7 +445,8 @@ def upscale(
          backend=backend, device=device, precision=precision, batch_size=batch_size, threads=threads, tile=tile,
          overlap=tile_overlap, fmt=format, quality=quality, name=name, skip_existing=skip_existing,
          dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, max_memory=max_memory, compile=compile,
-         cuda_graphs=cuda_graphs, crf=crf, temporal=False, verb="upscale")
+         cuda_graphs=cuda_graphs, crf=crf, temporal=False, verb="upscale",
+         ray=_ray_options(ray, ray_gpus_per_actor, ray_cpus_per_actor, ray_actors, ray_stats))
 
 
 PANEL = "Process"

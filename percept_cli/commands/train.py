@@ -62,6 +62,9 @@ def train_style(
     iterations: int = typer.Option(40000, "--iterations"),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
     lr_schedule: str = typer.Option("constant", "--lr-schedule", help="constant | cosine (down to lr/10)."),
+    lr_warmup: int = typer.Option(None, "--lr-warmup", min=0, show_default=False,
+                                  help="Steps of linear learning-rate warm-up (default: 50 with --init, whose "
+                                  "trained weights full-size first Adam steps would scramble; else 0)."),
     style_size: int = typer.Option(512, "--style-size", help="Long side of the style image (0 keeps it)."),
     content_weight: float = typer.Option(1.0, "--content-weight"),
     style_weight: float = typer.Option(1.5, "--style-weight", help=STYLE_WEIGHT_HELP),
@@ -102,6 +105,7 @@ def train_style(
         raise UserError(f"--crops {crops!r}: choose random or center")
     _run(task, _settings(name, out, run_dir, iterations=iterations, batch_size=batch_size, lr=lr, seed=seed,
                          lr_schedule=lr_schedule, force=force,
+                         lr_warmup=(50 if init else 0) if lr_warmup is None else lr_warmup,
                          device=device, amp=amp, workers=workers, checkpoint_every=checkpoint_every,
                          preview_every=preview_every, resume=resume, half=half,
                          log_every_s=10.0 if sys.stderr.isatty() else 30.0))

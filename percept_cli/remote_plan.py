@@ -1,0 +1,81 @@
+"""Planning a job whose inputs or outputs are URIs (object stores): the local planner's rules, on a store.
+
+The same outputs as a local run: names from ``--name``, the input tree mirrored under ``--out``, an output
+never on an input, existing outputs skipped only when the record in ``--out`` says they were made with the
+same settings (the record is the local one's file, ``.percept-outputs.json``, kept in the store).
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+from percept.cli.batch import FAILED, SKIPPED, FileResult, Task
+from percept.cli.imageio import extension_for, format_from_suffix, output_format
+from percept.cli.manifest import FORMAT, MANIFEST_NAME
+from percept.cli.storage import RemoteSource, Store, existing, is_uri, open_store, read_json, write_json
+
+
+class StoreManifest:
+    """``percept.cli.manifest.OutputManifest`` for an output folder in a store (same file, same rules)."""
+
+    def __init__(self, store: Store, out_base: str):
+        self.store, self.out_base = store, out_base.rstrip("/")
+        self.path = f"{self.out_base}/{MANIFEST_NAME}"
+        data = read_json(store, self.path)
+        self.exists = data is not None
+        self.entries: dict[str, dict[str, Any]] = dict(data.get("outputs", {})) if data and data.get(
+            "format") == FORMAT else {}
+
+    def _key(self, output: str) -> str:
+        if is_uri(output):
+            output = open_store(output)[1]
+        return str(PurePosixPath(output).relative_to(self.out_base))
+
+    def stale_reason(self, output: str, fp: str) -> str | None:
+        entry = self.entries.get(self._key(output))
+        if entry is None:
+            return None if not self.exists else "no record of its settings"
+        return None if entry.get("settings") == fp else "made with other settings"
+
+    def record(self, output: str, fp: str, details: dict[str, Any]) -> None:
+        self.entries[self._key(output)] = {"settings": fp, **details}
+
+    def save(self) -> None:
+        write_json(self.store, self.path, {"format": FORMAT, "outputs": self.entries})
+
+
+def plan_remote_tasks(sources: list[RemoteSource], in_store: Store, out_store: Store, out_base: str, template: str,
+                      suffix: str, format_choice: str, overwrite: bool, manifest: StoreManifest,
+                      settings: str) -> tuple[list[Task], list[FileResult]]:
+    """Tasks (source and output as store paths) and the results already settled, in input order."""
+    planned = []
+    for s in sources:
+        src_fmt = format_from_suffix(s.path)
+        fmt = output_format(format_choice, src_fmt)
+        name = template.format(stem=s.path.stem, suffix=suffix, ext=extension_for(fmt, s.path, src_fmt))
+        planned.append((s, fmt, str(PurePosixPath(out_base) / s.rel.parent / name)))
+    there = existing(out_store, [dest for _, _, dest in planned])
+    inputs = {str(s.path) for s in sources}
+    claimed: dict[str, str] = {}
+    tasks: list[Task] = []
+    settled: list[FileResult] = []
+    for s, fmt, dest in planned:
+        shown, source = out_store.uri(dest), in_store.uri(str(s.path))
+        if dest in inputs:
+            settled.append(FileResult(source, None, FAILED, f"output {shown} would overwrite an input"))
+        elif dest in claimed:
+            settled.append(FileResult(source, None, FAILED,
+                                      f"output {shown} is also the output of {claimed[dest]} (rename with --name)"))
+        elif dest in there and not overwrite:
+            claimed[dest] = source
+            stale = manifest.stale_reason(dest, settings)
+            if stale:
+                tasks.append(Task(s.path, dest, fmt, redo=stale))
+            else:
+                settled.append(FileResult(source, shown, SKIPPED,
+                                          "output exists with the same settings (--overwrite to redo)"))
+        else:
+            claimed[dest] = source
+            tasks.append(Task(s.path, dest, fmt))
+    return tasks, settled
