@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 
 import typer
 from typer.core import TyperGroup
@@ -24,6 +25,12 @@ def _hide_flag_types(command, ctx) -> None:
             param.metavar = ""
 
 
+# click's UsageError and ClickException, reached through typer's public BadParameter: typer 0.16 uses click
+# itself, newer typers a vendored copy whose module is private.
+USAGE_ERROR = typer.BadParameter.__mro__[1]
+CLICK_ERROR = USAGE_ERROR.__mro__[1]
+
+
 class PerceptGroup(TyperGroup):
     """Turns known errors from any command into one line and exit code 2 (also under CliRunner)."""
 
@@ -36,6 +43,26 @@ class PerceptGroup(TyperGroup):
     def format_help(self, ctx, formatter):
         _hide_flag_types(self, ctx)
         return super().format_help(ctx, formatter)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Usage errors (an unknown option, a bad value) as one ``error:`` line, like percept's own errors,
+        instead of click's boxed "Error"; the exit code stays click's (2)."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except CLICK_ERROR as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `percept` alone: the help, as click shows it
+                exc.show()
+            else:
+                ctx = getattr(exc, "ctx", None)
+                hint = f" (see '{ctx.command_path} -h')" if isinstance(exc, USAGE_ERROR) and ctx is not None else ""
+                print_error(exc.format_message() + hint)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            print_error("aborted")
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx):
         try:

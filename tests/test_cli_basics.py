@@ -16,6 +16,22 @@ def test_version_and_help():
     assert result.exit_code == 0 and "doctor" in result.output
 
 
+def test_usage_errors_are_one_error_line_like_percepts_own(tmp_path):
+    """An unknown option or a bad value reads like every other percept error: one ``error:`` line, exit 2."""
+    cases = [(["stylize", str(tmp_path), "--style", "wave", "--out", "o", "--bogus"], "No such option: --bogus"),
+             (["upscale", str(tmp_path), "--out", "o", "--quality", "200"], "'--quality'"),
+             (["no-such-command"], "No such command"),
+             (["stylize", str(tmp_path), "--style", "wave", "--out", "o", "--tile", "abc"], "--tile 'abc'")]
+    for argv, words in cases:
+        result = subprocess.run([sys.executable, "-m", "percept.cli", *argv], capture_output=True, text=True)
+        lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+        assert result.returncode == 2, result.stderr
+        assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], result.stderr
+        assert "Error" not in result.stderr and "Traceback" not in result.stderr
+    help_run = subprocess.run([sys.executable, "-m", "percept.cli", "stylize", "-h"], capture_output=True, text=True)
+    assert help_run.returncode == 0 and "--strength" in help_run.stdout
+
+
 def test_doctor_reports_components_and_vgg(vgg_path, monkeypatch):
     monkeypatch.setenv("PERCEPT_VGG_WEIGHTS", str(vgg_path))
     result = runner.invoke(app, ["doctor"], env={"COLUMNS": "250"})  # wide enough not to fold the path
