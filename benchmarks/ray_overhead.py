@@ -57,6 +57,7 @@ def main() -> None:
         tmp = Path(tmp)
         make_folder(tmp / "small", args.small, args.side)
         make_folder(tmp / "large", args.large, args.side)
+        run(tmp / "small", tmp / "warm-up", args.style, args.backend, False)  # fills the ONNX/OpenVINO cache
         rows = {}
         for mode in ("local", "ray"):
             t_small, _ = run(tmp / "small", tmp / f"{mode}-small", args.style, args.backend, mode == "ray")

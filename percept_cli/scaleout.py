@@ -21,23 +21,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import re
-import socket
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from percept.cli.batch import DONE, FAILED, NOT_DONE, FileResult, Summary, Task
 from percept.cli.errors import UserError
-from percept.cli.storage import Store, put_file, read_bytes
+from percept.cli.ray_stages import InferenceActor, ModelSpec, decode_row, read_row, write_row
+from percept.cli.storage import Store
 
 TASK_CPUS = 0.25  # scheduling share of a read/decode/write task: they wait on I/O much of the time
 RAY_INSTALL = "pip install 'percept[ray]'"
+ROWS_PER_CALL = 4  # files per actor call at least: fewer calls, less per-call overhead (the Inferencer still
+# batches only equal-shape pieces, --batch-size at a time)
 
 
 @dataclass(frozen=True)
@@ -49,26 +49,6 @@ class RayOptions:
     cpus_per_actor: float = 1.0
     actors: int = 0                 # 0: one per GPU share, or one per node on CPU-only clusters
     stats: bool = False
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What an inference actor needs to open the model the way a local run would."""
-
-    name: str                       # the model file's name (its suffix says which loader)
-    sha256: str
-    data: list                      # [ObjectRef of the file's bytes]: resolved by the actor itself
-    backend: str
-    device: str
-    precision: str | None
-    kind: str
-    tile: int | str
-    overlap: int | None
-    strength: float
-    preserve_color: bool
-    batch_size: int
-    max_memory: int | None
-    threads: int
 
 
 @dataclass
@@ -107,7 +87,7 @@ def connect(address: str) -> tuple[float, bool]:
         if address == "local":
             ray.init(address="local", num_cpus=os.cpu_count() or 1, **kwargs)
         else:
-            ray.init(address=None if address == "auto" else address, **kwargs)
+            ray.init(address=address, **kwargs)  # auto: $RAY_ADDRESS, else the cluster running here
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise UserError(f"--ray {address}: cannot connect ({str(exc).splitlines()[0][:160]})") from None
     return time.perf_counter() - t0, address == "local"
@@ -132,116 +112,6 @@ def actor_plan(options: RayOptions, device: str) -> tuple[int, float]:
     if options.actors > 0:
         return options.actors, per
     return (max(1, int(gpus / per)) if per > 0 else nodes), per
-
-
-# ------------------------------------------------------------------------------------------ the stages
-def _read_row(row: dict[str, Any], store: Store) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    try:
-        row["data"] = read_bytes(store, row["source"])
-    except Exception as exc:  # gone since planning, permissions, a store error: this file only
-        row["error"] = f"cannot read ({type(exc).__name__}: {str(exc)[:200]})"
-    row["seconds"] += time.perf_counter() - t0
-    return row
-
-
-def _decode_row(row: dict[str, Any], max_pixels: int) -> dict[str, Any]:
-    from percept.cli.imageio import ImageReadError, configure_pixel_limit, read_image
-
-    t0 = time.perf_counter()
-    if not row["error"]:
-        configure_pixel_limit(max_pixels)
-        try:
-            picture = read_image(row["source"], max_pixels, data=row["data"])
-            row["picture"] = pickle.dumps(picture, protocol=pickle.HIGHEST_PROTOCOL)
-        except ImageReadError as exc:
-            row["error"] = str(exc)
-        except Exception as exc:
-            row["error"] = f"cannot read ({type(exc).__name__}: {exc})"
-    row["data"] = b""
-    row["seconds"] += time.perf_counter() - t0
-    return row
-
-
-def cached_model(spec: ModelSpec) -> Path:
-    """The model file on this node, written once from the object store (every actor of the node, and the
-    ONNX/engine caches keyed by its hash, then share it)."""
-    import ray
-
-    from percept.engines.cache import cache_dir
-
-    path = cache_dir() / "ray-models" / spec.sha256[:24] / spec.name
-    if not path.is_file():
-        from percept.train.atomic import atomic_path
-
-        data = ray.get(spec.data[0])
-        if hashlib.sha256(data).hexdigest() != spec.sha256:
-            raise RuntimeError(f"{spec.name}: the model bytes from the object store do not match their hash")
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(data)
-    return path
-
-
-class InferenceActor:
-    """One model per actor (one per GPU share): ``Inferencer.process_many`` over each batch of pictures."""
-
-    def __init__(self, spec: ModelSpec):
-        import torch
-
-        from percept.cli.inference import Inferencer
-        from percept.engines.select import open_runtime
-
-        torch.set_num_threads(max(1, spec.threads))
-        runtime = open_runtime(cached_model(spec), backend=spec.backend, device=spec.device,
-                               precision=spec.precision)
-        self.inferencer = Inferencer(runtime, kind=spec.kind, tile=spec.tile, overlap=spec.overlap,
-                                     strength=spec.strength, preserve_color=spec.preserve_color,
-                                     batch_size=spec.batch_size, max_memory=spec.max_memory)
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
-
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        import numpy as np
-
-        from percept.cli.inference import PieceFailed
-
-        t0 = time.perf_counter()
-        rows = [{k: batch[k][i] for k in batch} for i in range(len(batch["index"]))]
-        ready = [r for r in rows if not r["error"]]
-        outputs = self.inferencer.process_many([pickle.loads(r["picture"]) for r in ready])
-        for r, out in zip(ready, outputs):
-            if isinstance(out, PieceFailed):
-                r["error"], r["picture"] = str(out), b""
-            else:
-                r["picture"] = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
-            r["worker"] = self.worker
-        share = (time.perf_counter() - t0) / max(1, len(ready))
-        for r in ready:
-            r["seconds"] += share
-        return {k: np.array([r[k] for r in rows], dtype=object) for k in batch}
-
-
-def _write_row(row: dict[str, Any], store: Store, quality: int) -> dict[str, Any]:
-    from percept.cli.imageio import write_image
-
-    t0 = time.perf_counter()
-    if not row["error"]:
-        picture = pickle.loads(row["picture"])
-        try:
-            if store.local:
-                notes = write_image(row["output"], picture, row["format"], quality)
-            else:
-                with tempfile.TemporaryDirectory(prefix="percept-") as tmp:
-                    local = Path(tmp) / PurePosixPath(row["output"]).name
-                    notes = write_image(local, picture, row["format"], quality)
-                    put_file(store, local, row["output"])
-            row["notes"] = json.dumps(list(picture.notes) + notes)
-        except Exception as exc:
-            row["error"] = f"cannot write {store.uri(row['output'])} ({type(exc).__name__}: {exc})"
-    if row["error"] and row["picture"]:
-        row["notes"] = json.dumps(list(pickle.loads(row["picture"]).notes))
-    row["picture"] = b""
-    row["seconds"] += time.perf_counter() - t0
-    return row
 
 
 # ------------------------------------------------------------------------------------------ the driver
@@ -293,12 +163,13 @@ def run_on_ray(tasks: list[Task], spec: ModelSpec, options: RayOptions, in_store
               "data": b"", "picture": b"", "notes": "[]", "seconds": 0.0, "worker": ""}
              for i, t in enumerate(tasks)]
     ds = (ray.data.from_items(items)
-          .map(_read_row, fn_kwargs={"store": in_store}, num_cpus=TASK_CPUS)
-          .map(_decode_row, fn_kwargs={"max_pixels": max_pixels}, num_cpus=TASK_CPUS)
-          .map_batches(InferenceActor, fn_constructor_kwargs={"spec": spec}, batch_size=max(1, spec.batch_size),
+          .map(read_row, fn_kwargs={"store": in_store}, num_cpus=TASK_CPUS)
+          .map(decode_row, fn_kwargs={"max_pixels": max_pixels}, num_cpus=TASK_CPUS)
+          .map_batches(InferenceActor, fn_constructor_kwargs={"spec": spec},
+                       batch_size=max(ROWS_PER_CALL, spec.batch_size),
                        compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=options.cpus_per_actor,
                        num_gpus=gpus or None, batch_format="numpy", zero_copy_batch=False)
-          .map(_write_row, fn_kwargs={"store": out_store, "quality": quality}, num_cpus=TASK_CPUS))
+          .map(write_row, fn_kwargs={"store": out_store, "quality": quality}, num_cpus=TASK_CPUS))
     results: dict[int, FileResult] = {}
     workers: Counter[str] = Counter()
     interrupted = False

@@ -107,8 +107,8 @@ def test_ray_job_writes_what_a_local_run_writes_through_read_decode_actor_pool_a
     data = json.loads(report.read_text())
     assert data["totals"]["done"] == 6 and data["totals"]["failed"] == 1
     ops = [p["operator"] for p in data["ray"]["plan"]]
-    assert any("_read_row" in o and "_decode_row" in o for o in ops), ops
-    assert any("MapBatches(InferenceActor)" in o for o in ops) and any("_write_row" in o for o in ops), ops
+    assert any("read_row" in o and "decode_row" in o for o in ops), ops
+    assert any("MapBatches(InferenceActor)" in o for o in ops) and any("write_row" in o for o in ops), ops
     model_stage = next(p for p in data["ray"]["plan"] if "InferenceActor" in p["operator"])
     assert model_stage["rows"] == 7  # every file travels to the end, the failed one with its reason
     assert data["ray"]["actors"] == 2 and len(data["ray"]["files_per_actor"]) == 2, data["ray"]
