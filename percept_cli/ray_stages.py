@@ -134,7 +134,7 @@ def write_row(row: dict[str, Any], store: Store, quality: int) -> dict[str, Any]
     if not row["error"]:
         picture = pickle.loads(row["picture"])
         try:
-            if store.local:
+            if not store.scheme:  # a plain (shared) path: written in place, atomically
                 notes = write_image(row["output"], picture, row["format"], quality)
             else:
                 with tempfile.TemporaryDirectory(prefix="percept-") as tmp:
