@@ -36,8 +36,6 @@ from percept.cli.storage import Store
 
 TASK_CPUS = 0.25  # scheduling share of a read/decode/write task: they wait on I/O much of the time
 RAY_INSTALL = "pip install 'percept[ray]'"
-ROWS_PER_CALL = 4  # files per actor call at least: fewer calls, less per-call overhead (the Inferencer still
-# batches only equal-shape pieces, --batch-size at a time)
 
 
 @dataclass(frozen=True)
@@ -166,7 +164,7 @@ def run_on_ray(tasks: list[Task], spec: ModelSpec, options: RayOptions, in_store
           .map(read_row, fn_kwargs={"store": in_store}, num_cpus=TASK_CPUS)
           .map(decode_row, fn_kwargs={"max_pixels": max_pixels}, num_cpus=TASK_CPUS)
           .map_batches(InferenceActor, fn_constructor_kwargs={"spec": spec},
-                       batch_size=max(ROWS_PER_CALL, spec.batch_size),
+                       batch_size=max(1, spec.batch_size),
                        compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=options.cpus_per_actor,
                        num_gpus=gpus or None, batch_format="numpy", zero_copy_batch=False)
           .map(write_row, fn_kwargs={"store": out_store, "quality": quality}, num_cpus=TASK_CPUS))

@@ -55,8 +55,8 @@ def folder(root: Path) -> Path:
     rgba = np.concatenate([photo(16, 20, 3), np.full((16, 20, 1), 128, np.uint8)], axis=2)
     Image.fromarray(rgba).save(d / "sub" / "alpha.png")
     (d / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    for i in range(3):
-        Image.fromarray(photo(32, 32, 10 + i)).save(d / f"p{i}.png")
+    for i in range(6):  # big enough that the model, not decoding, is the slow stage: both actors get work
+        Image.fromarray(photo(96, 96, 10 + i)).save(d / f"p{i}.png")
     return d
 
 
@@ -90,9 +90,9 @@ def test_ray_job_writes_what_a_local_run_writes_through_read_decode_actor_pool_a
     assert code_local == 1 and code == 1, output  # the corrupt file fails, alone, in both
     assert "failed: " in output and "broken.jpg: cannot open" in output, output
     names = listing(tmp_path / "local")
-    assert names == listing(tmp_path / "ray") and len(names) == 6
+    assert names == listing(tmp_path / "ray") and len(names) == 9
     for rel in ["rotated_test-style.jpg", "deep_test-style.png", "sub/alpha_test-style.png",
-                "p0_test-style.png", "p1_test-style.png", "p2_test-style.png"]:
+                *[f"p{i}_test-style.png" for i in range(6)]]:
         a, b = tmp_path / "local" / rel, tmp_path / "ray" / rel
         assert np.abs(pixels(a) - pixels(b)).max() <= (257 if "deep" in rel else 1), rel
         with Image.open(a) as ia, Image.open(b) as ib:
@@ -105,20 +105,20 @@ def test_ray_job_writes_what_a_local_run_writes_through_read_decode_actor_pool_a
         assert im.mode == "RGBA" and np.asarray(im)[..., 3].max() == 128
     assert no_partial_files(tmp_path / "ray")
     data = json.loads(report.read_text())
-    assert data["totals"]["done"] == 6 and data["totals"]["failed"] == 1
+    assert data["totals"]["done"] == 9 and data["totals"]["failed"] == 1
     ops = [p["operator"] for p in data["ray"]["plan"]]
     assert any("read_row" in o and "decode_row" in o for o in ops), ops
     assert any("MapBatches(InferenceActor)" in o for o in ops) and any("write_row" in o for o in ops), ops
     model_stage = next(p for p in data["ray"]["plan"] if "InferenceActor" in p["operator"])
-    assert model_stage["rows"] == 7  # every file travels to the end, the failed one with its reason
+    assert model_stage["rows"] == 10  # every file travels to the end, the failed one with its reason
     assert data["ray"]["actors"] == 2 and len(data["ray"]["files_per_actor"]) == 2, data["ray"]
-    assert sum(data["ray"]["files_per_actor"].values()) == 6
+    assert sum(data["ray"]["files_per_actor"].values()) == 9
     assert "MapBatches(InferenceActor)" in output  # --ray-stats prints the plan
 
     again_code, again = stylize(style, src, tmp_path / "ray", "--ray", "local")
-    assert again_code == 1 and "skipped 6" in again  # a rerun skips what was made with the same settings
+    assert again_code == 1 and "skipped 9" in again  # a rerun skips what was made with the same settings
     strong_code, strong = stylize(style, src, tmp_path / "ray", "--ray", "local", "--strength", 0.5)
-    assert "made with other settings" in strong and "done 6" in strong
+    assert "made with other settings" in strong and "done 9" in strong
 
 
 def test_file_uris_go_through_pyarrow_file_systems(tmp_path, cluster, style):
