@@ -18,7 +18,7 @@ def test_version_and_help():
 
 def test_usage_errors_are_one_error_line_like_percepts_own(tmp_path):
     """An unknown option or a bad value reads like every other percept error: one ``error:`` line, exit 2."""
-    cases = [(["stylize", str(tmp_path), "--style", "wave", "--out", "o", "--bogus"], "No such option: --bogus"),
+    cases = [(["stylize", str(tmp_path), "--style", "wave", "--out", "o", "--bogus"], "No such option"),
              (["upscale", str(tmp_path), "--out", "o", "--quality", "200"], "'--quality'"),
              (["no-such-command"], "No such command"),
              (["stylize", str(tmp_path), "--style", "wave", "--out", "o", "--tile", "abc"], "--tile 'abc'")]
