@@ -37,9 +37,7 @@ class Store:
 
     def uri(self, path: str) -> str:
         """The user-facing name of ``path`` (a file-system path of this store)."""
-        if not self.scheme:
-            return path
-        return f"{self.scheme}://{path}" if self.scheme != "file" else f"file://{path}"
+        return f"{self.scheme}://{path}" if self.scheme else path
 
     @property
     def local(self) -> bool:
@@ -143,7 +141,7 @@ def read_json(store: Store, path: str) -> dict | None:
     """A small JSON file of the store (an output record), or None if absent or unreadable."""
     try:
         return json.loads(read_bytes(store, path).decode("utf-8"))
-    except (OSError, ValueError, FileNotFoundError):
+    except (OSError, ValueError):
         return None
 
 
