@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from percept.cli.imageio import Picture, to_bits
+from percept.cli.stroke_scale import Enlarger, StrokeScale, shrink
 from percept.cli.tiling import Tile, add_tile, plan_tiles
 from percept.engines.norm_stats import Stats
 from percept.engines.runtime import Runtime
@@ -120,6 +121,7 @@ class Job:
     key: object
     picture: Picture
     image: torch.Tensor                     # 3×H×W, uint8 (8-bit sources) or float32 in [0, 1]
+    full_image: torch.Tensor | None = None  # the full-size source when ``image`` is a working-size copy
     tiles: list[Tile] = field(default_factory=list)
     done: list[bool] = field(default_factory=list)  # per tile: its output is in ``canvas``
     canvas: torch.Tensor | None = None      # 3×(scale·H)×(scale·W) float32: tile outputs blended in
@@ -168,12 +170,14 @@ class Inferencer:
     ``global_norm``: tiles of a style image share instance-norm statistics measured on the whole image
     (every runtime whose ``shared_stats`` is True; see ``percept.engines.norm_stats``). ``strength`` blends
     a stylised result with the original; ``preserve_color`` keeps the input's chroma and takes only the
-    stylised luminance.
+    stylised luminance. ``stroke`` (with an ``enlarger``): large pictures are stylised at a working size and
+    enlarged back with an SR network (``percept.cli.stroke_scale``).
     """
 
     def __init__(self, runtime: Runtime, kind: str | None = None, tile: int | str = "auto",
                  overlap: int | None = None, strength: float = 1.0, preserve_color: bool = False,
-                 batch_size: int = 0, global_norm: bool = True, max_memory: int | None = None):
+                 batch_size: int = 0, global_norm: bool = True, max_memory: int | None = None,
+                 stroke: StrokeScale | None = None, enlarger: Enlarger | None = None):
         self.runtime = runtime
         self.scale = int(runtime.scale)
         self.kind = kind or ("sr" if self.scale > 1 else "style")
@@ -188,6 +192,10 @@ class Inferencer:
             self.batch_size = max(1, min(self.batch_size, limits.max_batch))
         self.overlap = DEFAULT_OVERLAP[self.kind] if overlap is None else max(0, int(overlap))
         self.shared = global_norm and self.kind == "style" and runtime.shared_stats
+        if stroke is not None and stroke.value > 0 and self.kind == "style" and enlarger is None:
+            raise ValueError("a stroke scale needs an enlarger (the SR network that brings pictures back)")
+        self.stroke = stroke if stroke is not None and stroke.value > 0 and self.kind == "style" else None
+        self.enlarger = enlarger
         self.auto = tile == "auto"
         if self.auto:
             tile = auto_tile(runtime.device, self.kind, self.scale, self.size_rule, self.batch_size,
@@ -228,7 +236,11 @@ class Inferencer:
     def plan(self, job: Job, stats: Stats | None = None) -> list[Piece]:
         """(Re)cut ``job`` into tiles; a whole image is one piece when it fits or tiling is off. ``stats``
         (from ``measure``, e.g. smoothed over video frames) are imposed on every tile instead of the image's
-        own."""
+        own. With a stroke scale, a large picture is first shrunk to the working size (once)."""
+        if self.stroke is not None and job.full_image is None:
+            factor = self.stroke.factor(*job.image.shape[-2:])
+            if factor > 1.0:
+                job.full_image, job.image = job.image, shrink(job.image, factor)
         _, h, w = job.image.shape
         job.tile_size = self.tile
         job.tiles = plan_tiles(h, w, self.tile, self.overlap, self.size_rule)
@@ -318,6 +330,10 @@ class Inferencer:
         out = job.canvas
         if out is None:
             raise PieceFailed("no output")
+        source_image = job.image
+        if job.full_image is not None:
+            source_image = job.full_image
+            out = self.enlarger.enlarge(out.clamp(0.0, 1.0), *source_image.shape[-2:])
         bits = 16 if pic.bits == 16 else 8
         _, oh, ow = out.shape
         rgb = np.empty((oh, ow, 3), np.uint16 if bits == 16 else np.uint8)
@@ -325,7 +341,7 @@ class Inferencer:
             r1 = min(oh, r0 + FINISH_ROWS)
             band = out[:, r0:r1].clamp(0.0, 1.0)
             if self.kind == "style":
-                source = as_float(job.image[:, r0:r1])
+                source = as_float(source_image[:, r0:r1])
                 if self.preserve_color:
                     band = (source + (luminance(band) - luminance(source))).clamp_(0.0, 1.0)
                 if self.strength < 1.0:
@@ -362,6 +378,26 @@ class Inferencer:
                 pending += self.plan(job)
             except Exception as exc:
                 job.error = f"cannot prepare ({type(exc).__name__}: {exc})"
+        self._drain(pending)
+        results: list[Picture | PieceFailed] = []
+        for job in jobs:
+            try:
+                results.append(PieceFailed(job.error) if job.error else self.finish(job))
+            except Exception as exc:
+                results.append(PieceFailed(f"cannot finish ({type(exc).__name__}: {exc})"))
+        return results
+
+    def enlarge(self, image: torch.Tensor) -> torch.Tensor:
+        """An SR model's raw output for a 3×H×W float image (tiled like any picture): the stroke scale's
+        way back to full size."""
+        job = Job(key=None, picture=None, image=image)  # type: ignore[arg-type]
+        self._drain(self.plan(job))
+        if job.error or job.canvas is None:
+            raise PieceFailed(job.error or "no output")
+        return job.canvas
+
+    def _drain(self, pending: list[Piece]) -> None:
+        """Run pieces until none is left (re-tiled pieces come back into the loop)."""
         while pending:
             groups: dict[tuple[int, int], list[Piece]] = {}
             for p in pending:
@@ -371,10 +407,3 @@ class Inferencer:
             for group in groups.values():
                 for i in range(0, len(group), self.batch_size):
                     pending += self.run_pieces(group[i:i + self.batch_size])
-        results: list[Picture | PieceFailed] = []
-        for job in jobs:
-            try:
-                results.append(PieceFailed(job.error) if job.error else self.finish(job))
-            except Exception as exc:
-                results.append(PieceFailed(f"cannot finish ({type(exc).__name__}: {exc})"))
-        return results

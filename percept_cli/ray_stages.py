@@ -40,6 +40,7 @@ class ModelSpec:
     batch_size: int
     max_memory: int | None
     threads: int
+    stroke_scale: float = 0.0       # stylize --stroke-scale (0: native); the SR models come with the package
 
 
 def read_row(row: dict[str, Any], store: Store) -> dict[str, Any]:
@@ -96,14 +97,19 @@ class InferenceActor:
         import torch
 
         from percept.cli.inference import Inferencer
+        from percept.cli.stroke_scale import StrokeScale, zoo_enlarger
         from percept.engines.select import open_runtime
 
         torch.set_num_threads(max(1, spec.threads))
         runtime = open_runtime(cached_model(spec), backend=spec.backend, device=spec.device,
                                precision=spec.precision)
+        stroke = StrokeScale(spec.stroke_scale) if spec.stroke_scale > 0 and spec.kind == "style" else None
+        enlarger = zoo_enlarger(backend=spec.backend, device=spec.device, precision=spec.precision,
+                                max_memory=spec.max_memory) if stroke else None
         self.inferencer = Inferencer(runtime, kind=spec.kind, tile=spec.tile, overlap=spec.overlap,
                                      strength=spec.strength, preserve_color=spec.preserve_color,
-                                     batch_size=spec.batch_size, max_memory=spec.max_memory)
+                                     batch_size=spec.batch_size, max_memory=spec.max_memory,
+                                     stroke=stroke, enlarger=enlarger)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:

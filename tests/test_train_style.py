@@ -254,3 +254,40 @@ def test_random_crops_differ_per_epoch_and_flip(tmp_path):
     assert len({c.sum().item() for c in crops}) > 4  # new content each time, not one centre crop
     small = Image.fromarray(np.zeros((20, 24, 3), dtype=np.uint8))
     assert crop(small, np.random.default_rng(0)).shape == (3, 32, 32)  # upscaled only when too small
+
+
+def test_a_time_limit_stops_training_saves_the_model_and_runs_the_schedule_on_the_clock(tmp_path, photos,
+                                                                                        style_image, vgg_path):
+    from percept.train.trainer import learning_rate
+
+    s = settings(tmp_path, iterations=10_000, time_limit_s=2.0, lr_schedule="cosine", checkpoint_every=0)
+    result = Trainer(StyleTask(options(style_image, photos, vgg_path)), s).run()
+    assert result.stopped == "finished" and result.model_path.is_file()
+    assert 1 <= result.step < 10_000 and result.seconds < 60
+    # halfway through the time, the cosine schedule is halfway down, whatever the step
+    assert learning_rate(s, 5, elapsed_s=1.0) == pytest.approx(s.lr * (0.1 + 0.9 * 0.5))
+    assert learning_rate(s, 5, elapsed_s=2.5) == pytest.approx(s.lr * 0.1)
+
+
+def test_quick_preset_warm_starts_from_the_closest_shipped_style_and_user_options_win(tmp_path, photos,
+                                                                                      style_image, vgg_path):
+    """--preset quick picks --init auto (the shipped style scoring best on the new painting), half-precision
+    output and a time limit; an option given on the command line beats the preset's."""
+    out = tmp_path / "q.safetensors"
+    args = ["train-style", str(style_image), "--data", str(photos), "--preset", "quick", "--image-size", "32",
+            "--style-size", "48", "--iterations", "2", "--batch-size", "2", "--workers", "0", "--device", "cpu",
+            "--run-dir", str(tmp_path / "q"), "--out", str(out), "--vgg-weights", str(vgg_path),
+            "--style-weight", "0.7"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "--init auto: warm start from " in result.output
+    chosen = result.output.split("warm start from ")[1].split(" ")[0]
+    from percept.cli.zoo import resolve_model
+    from percept.train.checkpoint import read_info
+
+    training = read_info(out).training
+    assert Path(training["init"]) == resolve_model(chosen, kind="style")
+    assert training["style_weight"] == 0.7 and training["anchor_weight"] == 300.0  # given beats preset
+    assert training["time_limit_s"] == 28 * 60 and training["iterations"] == 2 and training["half"] is True
+    bad = CliRunner().invoke(app, [*args[:4], "--preset", "slow"])
+    assert bad.exit_code == 2 and "--preset 'slow'" in bad.output

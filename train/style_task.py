@@ -166,3 +166,30 @@ def objective(vgg: VGGLoss, output: torch.Tensor, content: torch.Tensor, style_g
         "tv": opts.tv_weight * total_variation(output),
         **({"anchor": opts.anchor_weight * flat_region_anchor(output, content)} if opts.anchor_weight else {}),
     }
+
+
+def closest_init(opts: StyleOptions, candidates: dict[str, Path], photos: int = 4) -> tuple[str, dict[str, float]]:
+    """The trained network (of ``candidates``, name → file) that already scores best on the new painting's
+    weighted objective, on ``photos`` training photos: the warm start with the least left to learn.
+
+    Returns its name and every candidate's score. Candidates that cannot be a warm start are left out."""
+    vgg = VGGLoss(opts.vgg_weights)
+    style = load_style_image(opts.style_image, opts.style_size)
+    files = scan_images(Path(opts.data)).files[:photos]
+    if not files:
+        raise DataError(f"{opts.data}: no training photos to choose a warm start with")
+    batch = torch.stack([CenterCrop(opts.image_size)(load_rgb(p), None) for p in files])
+    scores: dict[str, float] = {}
+    with torch.no_grad():
+        targets = {k: gram_matrix(v) for k, v in vgg(style, opts.style_layers).items()}
+        for name, path in candidates.items():
+            net = TransformNet(norm=opts.norm, upsample=opts.upsample, output=opts.output)
+            try:
+                net.load_state_dict(warm_start_weights(path, net))
+            except DataError:
+                continue
+            terms = objective(vgg, net.eval()(batch), batch, targets, opts)
+            scores[name] = float(terms["content"] + terms["style"])
+    if not scores:
+        raise DataError("--init auto: no shipped style network has the layers to warm-start from")
+    return min(scores, key=scores.get), scores

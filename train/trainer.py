@@ -63,6 +63,8 @@ class TrainSettings:
     lr_schedule: str = "constant"  # constant | cosine (to lr_final_ratio × lr at the last step)
     lr_final_ratio: float = 0.1
     lr_warmup: int = 0  # steps of linear warm-up: a warm start's first full-size Adam steps undo what it knew
+    time_limit_s: float = 0.0  # stop (and save the model) after this much training time; 0: no limit. The
+                               # cosine schedule then runs on whichever comes first, time or iterations.
     seed: int = 0
     device: str = "auto"
     amp: str = "auto"
@@ -316,7 +318,8 @@ class Trainer:
                         bad = ", ".join(f"{k}={v}" for k, v in zip(terms, values) if not math.isfinite(v))
                         raise TrainingError(f"loss is not finite at step {step + 1} ({bad}); training stopped, {kept}. "
                                             "Try a lower --lr or smaller loss weights.")
-                    set_lr(opt, learning_rate(s, step))
+                    elapsed = time.perf_counter() - t0
+                    set_lr(opt, learning_rate(s, step, elapsed))
                     if optimizer_step(opt, total, scaler):
                         bad_grads = 0
                     else:
@@ -350,6 +353,10 @@ class Trainer:
                     if stop.requested:
                         stopped = "interrupted"
                         break
+                    if s.time_limit_s and time.perf_counter() - t0 >= s.time_limit_s:
+                        if reporter:
+                            reporter.log(f"time limit of {s.time_limit_s / 60:.0f} min reached at step {step}")
+                        break
             if self.is_main:
                 if csv_file:
                     csv_file.flush()
@@ -379,13 +386,16 @@ LR_SCHEDULES = ("constant", "cosine")
 MAX_BAD_GRADIENTS = 5  # consecutive non-finite gradients before training stops
 
 
-def learning_rate(s: TrainSettings, step: int) -> float:
-    """The learning rate of step ``step`` (0-based): a pure function of the step, so resuming keeps it."""
+def learning_rate(s: TrainSettings, step: int, elapsed_s: float = 0.0) -> float:
+    """The learning rate of step ``step`` (0-based): a pure function of the step, so resuming keeps it;
+    with a time limit, the schedule's progress is the larger of the step's and the time's."""
     warm = min(1.0, (step + 1) / s.lr_warmup) if s.lr_warmup > 0 else 1.0
     if s.lr_schedule == "constant":
         return s.lr * warm
     if s.lr_schedule == "cosine":
         t = min(1.0, step / max(1, s.iterations - 1))
+        if s.time_limit_s > 0:
+            t = max(t, min(1.0, elapsed_s / s.time_limit_s))
         return warm * s.lr * (s.lr_final_ratio + (1 - s.lr_final_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
     raise TrainingError(f"unknown --lr-schedule {s.lr_schedule!r}; choose from {', '.join(LR_SCHEDULES)}")
 

@@ -20,6 +20,7 @@ from percept.cli.inference import Inferencer
 from percept.cli.inputs import check_template, discover, unsearched_subfolders
 from percept.cli.manifest import OutputManifest, fingerprint, model_identity
 from percept.cli.scaleout import RayOptions
+from percept.cli.stroke_scale import StrokeScale, parse_stroke_scale
 from percept.cli.video_runs import DEFAULT_CRF, check_clips, run_clips
 from percept.cli.zoo import default_sr_model, normalise_name, resolve_model
 from percept.engines.model_info import read_model_info
@@ -196,8 +197,10 @@ def _plan_remote(sources_text: list[str], out_text: str, recursive: bool, name: 
 
 def _open_inferencers(model: Path, *, device: str, backend: str, precision: str | None, compile: bool,
                       cuda_graphs: bool, kind: str, tile_size: int | str, overlap: int | None, strength: float,
-                      preserve_color: bool, batch_size: int, memory: int | None) -> list[Inferencer]:
+                      preserve_color: bool, batch_size: int, memory: int | None,
+                      stroke: StrokeScale | None = None) -> list[Inferencer]:
     """One Inferencer per device of ``--device`` (a comma-separated list)."""
+    from percept.cli.stroke_scale import zoo_enlarger
     from percept.engines.select import open_runtime
 
     inferencers = []
@@ -210,8 +213,13 @@ def _open_inferencers(model: Path, *, device: str, backend: str, precision: str 
                                    log=lambda m: typer.echo(m, err=True), torch_options=options)
             if getattr(runtime, "note", ""):
                 typer.echo(f"{runtime.name}: {runtime.note}", err=True)
+            enlarger = None
+            if stroke is not None and stroke.value > 0:
+                enlarger = zoo_enlarger(backend=backend, device=dev, precision=precision, max_memory=memory,
+                                        log=lambda m: typer.echo(m, err=True))
             inferencer = Inferencer(runtime, kind=kind, tile=tile_size, overlap=overlap, strength=strength,
-                                    preserve_color=preserve_color, batch_size=batch_size, max_memory=memory)
+                                    preserve_color=preserve_color, batch_size=batch_size, max_memory=memory,
+                                    stroke=stroke, enlarger=enlarger)
             if not inferencers:
                 for note in inferencer.notes:
                     typer.echo(f"note: {note}", err=True)
@@ -226,7 +234,8 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out_text: str, s
          overlap: int | None, fmt: str, quality: int, name: str, skip_existing: bool, dry_run: bool,
          json_report: Path | None, max_pixels: int, max_memory: str = "auto", compile: bool = False,
          cuda_graphs: bool = False, strength: float = 1.0, preserve_color: bool = False,
-         crf: int = DEFAULT_CRF, temporal: bool = True, verb: str, ray: RayOptions | None = None) -> None:
+         crf: int = DEFAULT_CRF, temporal: bool = True, verb: str, ray: RayOptions | None = None,
+         stroke: StrokeScale | None = None) -> None:
     from percept.cli.storage import is_uri
 
     load, proc, save = parse_threads(threads)
@@ -249,6 +258,8 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out_text: str, s
     settings = {"model": model_identity(model), "strength": strength, "preserve_color": preserve_color,
                 "tile": tile, "overlap": overlap, "precision": precision or "default", "quality": quality,
                 "crf": crf, "temporal": temporal}
+    if stroke is not None:
+        settings["stroke_scale"] = stroke.value
     settings_fp = fingerprint(settings)
     out = Path(out_text).expanduser() if not remote else None
     if remote:
@@ -282,7 +293,7 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out_text: str, s
     tasks = [t for t in tasks if t.format != VIDEO]
     opening = dict(device=device, backend=backend, precision=precision, compile=compile, cuda_graphs=cuda_graphs,
                    kind=info.kind, tile_size=tile_size, overlap=overlap, strength=strength,
-                   preserve_color=preserve_color, batch_size=batch_size, memory=memory)
+                   preserve_color=preserve_color, batch_size=batch_size, memory=memory, stroke=stroke)
     inferencers = _open_inferencers(model, **opening) if ray is None or clips else []
     if out is not None:
         check_writable(out)  # after the model opened: a bad option never leaves an empty --out behind
@@ -339,7 +350,8 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out_text: str, s
             auto_batch = batch_size or (4 if str(device).startswith("cuda") or (ray.gpus_per_actor or 0) > 0 else 1)
             spec = model_spec(model, backend=backend, device=device, precision=precision, kind=info.kind,
                               tile=tile_size, overlap=overlap, strength=strength, preserve_color=preserve_color,
-                              batch_size=auto_batch, max_memory=memory, threads=proc)
+                              batch_size=auto_batch, max_memory=memory, threads=proc,
+                              stroke_scale=stroke.value if stroke is not None else 0.0)
             with reporter:
                 summary = run_on_ray(tasks, spec, ray, local_store, out_store or local_store, quality=quality,
                                      max_pixels=max_pixels, run=ray_run, on_result=on_result)
@@ -349,7 +361,7 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out_text: str, s
             with reporter:
                 summary = processor.run(tasks)
         if clips and not summary.interrupted:
-            run_clips(clips, inferencers[0], summary, record, verb=verb, crf=crf, temporal=temporal,
+            run_clips(clips, _native(inferencers[0]), summary, record, verb=verb, crf=crf, temporal=temporal,
                       settings=settings_fp)
     finally:
         if manifest.entries:
@@ -368,6 +380,16 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out_text: str, s
         typer.echo("interrupted: unfinished files were not written (no partial files left); run again to resume",
                    err=True)
     raise typer.Exit(summary.exit_code)
+
+
+def _native(inferencer: Inferencer) -> Inferencer:
+    """Clips are stylised at their own resolution: a stroke scale's SR trip on every frame would cost more
+    than the frame itself and could flicker."""
+    import copy
+
+    native = copy.copy(inferencer)
+    native.stroke = None
+    return native
 
 
 def _ray_options(address: str | None, gpus: float | None, cpus: float, actors: int, stats: bool) -> RayOptions | None:
@@ -395,18 +417,26 @@ def stylize(
     ray_cpus_per_actor: float = RAY_CPUS, ray_actors: int = RAY_ACTORS, ray_stats: bool = RAY_STATS,
     temporal: bool = typer.Option(True, "--temporal/--per-frame", help="Clips: normalisation statistics "
                                   "smoothed over frames (less flicker), or each frame's own."),
+    stroke_scale: str = typer.Option("1", "--stroke-scale", help="Stroke size relative to the picture: 1 paints "
+                                     "as on a 1024-px picture at any resolution (large photos are stylised at that "
+                                     "size and enlarged back with percept's SR network), 2 twice as big; native: "
+                                     "the network's own stroke size in pixels (tiny on a 12 MP photo). Images only."),
 ) -> None:
     """Stylise images and video clips with a style network (written as {stem}_{style}.{ext} under --out)."""
     model = resolve_model(style, kind="style")
     info = read_model_info(model)
     _check_kind(model, info, "style")
     style_name = normalise_name(info.name or model.stem) or model.stem
+    try:
+        stroke = parse_stroke_scale(stroke_scale)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     _run(inputs, model, info, out, f"_{style_name}" if suffix is None else suffix, recursive=recursive,
          backend=backend, device=device, precision=precision, batch_size=batch_size, threads=threads, tile=tile,
          overlap=tile_overlap, fmt=format, quality=quality, name=name, skip_existing=skip_existing,
          dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, max_memory=max_memory, compile=compile,
          cuda_graphs=cuda_graphs, strength=strength,
-         preserve_color=preserve_color, crf=crf, temporal=temporal, verb="stylize",
+         preserve_color=preserve_color, crf=crf, temporal=temporal, verb="stylize", stroke=stroke,
          ray=_ray_options(ray, ray_gpus_per_actor, ray_cpus_per_actor, ray_actors, ray_stats))
 
 

@@ -11,7 +11,7 @@ from percept.cli.errors import UserError
 from percept.cli.zoo import resolve_model
 from percept.train.data import DataError, resolve_data_dir
 from percept.train.sr_task import SROptions, SRTask
-from percept.train.style_task import STYLE_LAYERS, STYLE_WEIGHT_HELP, StyleOptions, StyleTask
+from percept.train.style_task import STYLE_LAYERS, STYLE_WEIGHT_HELP, StyleOptions, StyleTask, closest_init
 from percept.train.trainer import Trainer, TrainingError, TrainSettings
 
 
@@ -46,8 +46,57 @@ def _settings(name: str, out: Path | None, run_dir: Path | None, **kw) -> TrainS
     return TrainSettings(run_dir=run_dir, out=out or run_dir / f"{name}.safetensors", **kw)
 
 
+# ``--preset quick``: a new painting in half an hour on a laptop CPU. A warm start from the shipped style that
+# already scores best on the new painting (it reconstructs photos; only the style is left to learn), the
+# paper's 256² crops, the painting at the objective's 512 px, a learning-rate warm-up and a cosine schedule
+# run against the clock, and the flat-region anchor against blobs (docs/TRAINING.md has the measurements).
+PRESETS: dict[str, dict[str, object]] = {
+    "quick": {"init": "auto", "image_size": 256, "batch_size": 4, "iterations": 2000, "time_limit": "28m",
+              "lr": 1e-3, "lr_schedule": "cosine", "style_weight": 2.0, "anchor_weight": 300.0,
+              "checkpoint_every": 50, "preview_every": 100, "half": True},
+}
+
+
+def parse_duration(text: str) -> float:
+    """``30m``, ``1.5h``, ``90s`` or plain seconds; ``0`` for no limit."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    t = text.strip().lower()
+    try:
+        value = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except (ValueError, IndexError):
+        value = -1.0
+    if not value >= 0:
+        raise UserError(f"--time-limit {text!r}: expected a duration such as 30m, 1.5h or 900s (0: none)")
+    return value
+
+
+def apply_preset(ctx: typer.Context, preset: str | None, values: dict[str, object]) -> dict[str, object]:
+    """The preset's settings for every option the user did not give on the command line."""
+    if preset is None:
+        return values
+    if preset not in PRESETS:
+        raise UserError(f"--preset {preset!r}: choose {', '.join(PRESETS)}")
+    chosen = dict(values)
+    for key, value in PRESETS[preset].items():
+        source = ctx.get_parameter_source(key)  # by name: typer may bring its own copy of click's enum
+        if source is None or source.name == "DEFAULT":
+            chosen[key] = value
+    return chosen
+
+
+def shipped_styles() -> dict[str, Path]:
+    from percept.cli.zoo import list_models
+
+    return {m.name: m.path for m in list_models() if m.info.kind == "style"}
+
+
 def train_style(
+    ctx: typer.Context,
     style_image: Path = typer.Argument(..., help="The painting whose style to learn."),
+    preset: str = typer.Option(None, "--preset", help="quick: a new painting in ~30 min on a laptop CPU (warm "
+                               "start, 256² crops, schedule against the clock); options you give still win."),
+    time_limit: str = typer.Option("0", "--time-limit", help="Stop and save the model after this much training "
+                                   "(e.g. 30m, 2h); the cosine schedule then follows the clock. 0: no limit."),
     data: str = typer.Option(None, "--data", help="Folder of training photos (recursive); or $PERCEPT_TRAIN_DATA."),
     out: Path = typer.Option(None, "--out", help="Model file to write (default: RUN_DIR/NAME.safetensors)."),
     name: str = typer.Option(None, "--name", help="Model name (default: the style image's stem)."),
@@ -56,8 +105,9 @@ def train_style(
     image_size: int = typer.Option(256, "--image-size", help="Training crop size (square)."),
     crops: str = typer.Option("random", "--crops",
                               help="random (a new crop and flip per epoch, at the photo's scale) | center"),
-    init: Path = typer.Option(None, "--init", help="Warm start from a trained style network (a file or a "
-                              "shipped name, e.g. wave): it already reconstructs photos, so training is shorter."),
+    init: str = typer.Option(None, "--init", help="Warm start from a trained style network: a file, a shipped "
+                             "style's name, or auto (the shipped style that already scores best on the painting). "
+                             "It already reconstructs photos, so training is shorter."),
     batch_size: int = typer.Option(4, "--batch-size"),
     iterations: int = typer.Option(40000, "--iterations"),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
@@ -89,6 +139,15 @@ def train_style(
     vgg_weights: str = typer.Option(None, "--vgg-weights", help="VGG-16 weights file (else $PERCEPT_VGG_WEIGHTS)."),
 ) -> None:
     """Train a real-time style network from one painting (the paper's recipe by default)."""
+    p = apply_preset(ctx, preset, {
+        "init": init, "image_size": image_size, "batch_size": batch_size, "iterations": iterations,
+        "time_limit": time_limit, "lr": lr, "lr_schedule": lr_schedule, "style_weight": style_weight,
+        "anchor_weight": anchor_weight, "checkpoint_every": checkpoint_every, "preview_every": preview_every,
+        "half": half})
+    init, image_size, batch_size, iterations = p["init"], p["image_size"], p["batch_size"], p["iterations"]
+    lr, lr_schedule, style_weight, anchor_weight = p["lr"], p["lr_schedule"], p["style_weight"], p["anchor_weight"]
+    checkpoint_every, preview_every, half = p["checkpoint_every"], p["preview_every"], p["half"]
+    limit_s = parse_duration(str(p["time_limit"]))
     name = name or _slug(style_image.stem)
     layers = tuple(x.strip() for x in style_layers.split(",") if x.strip())
 
@@ -97,14 +156,20 @@ def train_style(
                             style_size=style_size or None, content_weight=content_weight, style_weight=style_weight,
                             tv_weight=tv_weight, anchor_weight=anchor_weight, content_layer=content_layer,
                             style_layers=layers, norm=norm,
-                            upsample=upsample, output=output, vgg_weights=vgg_weights, crops=crops,
-                            init=resolve_style_model(init) if init else None)
+                            upsample=upsample, output=output, vgg_weights=vgg_weights, crops=crops)
+        if init == "auto" and not resume:
+            chosen, scores = closest_init(opts, shipped_styles())
+            ranked = ", ".join(f"{k} {v:.2f}" for k, v in sorted(scores.items(), key=lambda kv: kv[1]))
+            typer.echo(f"--init auto: warm start from {chosen} (objective on the new painting: {ranked})", err=True)
+            opts.init = shipped_styles()[chosen]
+        elif init and init != "auto":
+            opts.init = resolve_style_model(Path(init))
         return StyleTask(opts)
 
     if crops not in ("random", "center"):
         raise UserError(f"--crops {crops!r}: choose random or center")
     _run(task, _settings(name, out, run_dir, iterations=iterations, batch_size=batch_size, lr=lr, seed=seed,
-                         lr_schedule=lr_schedule, force=force,
+                         lr_schedule=lr_schedule, force=force, time_limit_s=limit_s,
                          lr_warmup=(50 if init else 0) if lr_warmup is None else lr_warmup,
                          device=device, amp=amp, workers=workers, checkpoint_every=checkpoint_every,
                          preview_every=preview_every, resume=resume, half=half,
