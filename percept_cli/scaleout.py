@@ -113,6 +113,13 @@ def actor_plan(options: RayOptions, device: str) -> tuple[int, float]:
 
 
 # ------------------------------------------------------------------------------------------ the driver
+def input_blocks(files: int, actors: int) -> int:
+    """How many blocks the file list is cut into. A task of an actor takes a whole block, so one block of
+    nine files ran on one actor while the other idled (measured): small jobs get a block per file, large ones
+    at least eight per actor and at most 32 files per block (the driver tracks every block)."""
+    return max(1, min(files, max(8 * actors, -(-files // 32))))
+
+
 _OPERATOR = re.compile(r"^Operator \d+ (.+?): (\d+) tasks executed, (\d+) blocks produced")
 _ROWS = re.compile(r"Total output num rows: (\d+)")
 
@@ -160,12 +167,12 @@ def run_on_ray(tasks: list[Task], spec: ModelSpec, options: RayOptions, in_store
               "format": t.format, "error": "",
               "data": b"", "picture": b"", "notes": "[]", "seconds": 0.0, "worker": ""}
              for i, t in enumerate(tasks)]
-    ds = (ray.data.from_items(items)
+    ds = (ray.data.from_items(items, override_num_blocks=input_blocks(len(items), actors))
           .map(read_row, fn_kwargs={"store": in_store}, num_cpus=TASK_CPUS)
           .map(decode_row, fn_kwargs={"max_pixels": max_pixels}, num_cpus=TASK_CPUS)
           .map_batches(InferenceActor, fn_constructor_kwargs={"spec": spec},
                        batch_size=max(1, spec.batch_size),
-                       compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=options.cpus_per_actor,
+                       compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=2), num_cpus=options.cpus_per_actor,
                        num_gpus=gpus or None, batch_format="numpy", zero_copy_batch=False)
           .map(write_row, fn_kwargs={"store": out_store, "quality": quality}, num_cpus=TASK_CPUS))
     results: dict[int, FileResult] = {}
