@@ -172,7 +172,8 @@ def run_on_ray(tasks: list[Task], spec: ModelSpec, options: RayOptions, in_store
           .map(decode_row, fn_kwargs={"max_pixels": max_pixels}, num_cpus=TASK_CPUS)
           .map_batches(InferenceActor, fn_constructor_kwargs={"spec": spec},
                        batch_size=max(1, spec.batch_size),
-                       compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=2), num_cpus=options.cpus_per_actor,
+                       compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=2),
+                       num_cpus=options.cpus_per_actor,
                        num_gpus=gpus or None, batch_format="numpy", zero_copy_batch=False)
           .map(write_row, fn_kwargs={"store": out_store, "quality": quality}, num_cpus=TASK_CPUS))
     results: dict[int, FileResult] = {}

@@ -291,3 +291,17 @@ def test_quick_preset_warm_starts_from_the_closest_shipped_style_and_user_option
     assert training["time_limit_s"] == 28 * 60 and training["iterations"] == 2 and training["half"] is True
     bad = CliRunner().invoke(app, [*args[:4], "--preset", "slow"])
     assert bad.exit_code == 2 and "--preset 'slow'" in bad.output
+
+
+def test_a_time_limited_run_reports_the_time_left_not_the_iterations_left():
+    import io
+
+    from percept.train.progress import ProgressReporter
+
+    now = [0.0]
+    out = io.StringIO()
+    reporter = ProgressReporter(2000, "train x", interactive=False, stream=out, clock=lambda: now[0],
+                                log_every=0, deadline_s=60.0)
+    now[0] = 10.0
+    reporter.update(10)
+    assert out.getvalue().strip().endswith("eta 50s")  # not 1990 s from the iteration count

@@ -18,8 +18,9 @@ class ProgressReporter:
     """
 
     def __init__(self, total: int, description: str, interactive: bool | None = None, log_every: float = 10.0,
-                 stream=None, clock: Callable[[], float] = time.monotonic):
+                 stream=None, clock: Callable[[], float] = time.monotonic, deadline_s: float | None = None):
         self.total, self.description, self.log_every = total, description, log_every
+        self.deadline_s = deadline_s  # work that stops at a time limit: the ETA never goes past it
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty() if interactive is None else interactive
         self.clock = clock
@@ -61,6 +62,8 @@ class ProgressReporter:
             self._last_log = now
             elapsed = now - self.start
             eta = elapsed / done * (self.total - done) if done else float("nan")
+            if self.deadline_s:
+                eta = min(eta, max(0.0, self.deadline_s - elapsed)) if done else self.deadline_s - elapsed
             print(f"{self.description}: {done}/{self.total}  {info}  elapsed {elapsed:.0f}s  eta {eta:.0f}s",
                   file=self.stream, flush=True)
 

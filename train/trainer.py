@@ -290,7 +290,8 @@ class Trainer:
         csv_file = writer = None
         reporter = ProgressReporter(s.iterations, f"train {self.task.name}",
                                     interactive=self.interactive if self.is_main else False,
-                                    log_every=s.log_every_s) if self.is_main else None
+                                    log_every=s.log_every_s,
+                                    deadline_s=s.time_limit_s or None) if self.is_main else None
         step, last, bad_grads = start, {}, 0
         t0 = time.perf_counter()
         t_rate, n_rate = t0, 0
