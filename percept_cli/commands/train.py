@@ -106,7 +106,7 @@ def train_style(
     crops: str = typer.Option("random", "--crops",
                               help="random (a new crop and flip per epoch, at the photo's scale) | center"),
     init: str = typer.Option(None, "--init", help="Warm start from a trained style network: a file, a shipped "
-                             "style's name, or auto (the shipped style that already scores best on the painting). "
+                             "style's name, auto (the shipped style that already scores best on the painting) or none. "
                              "It already reconstructs photos, so training is shorter."),
     batch_size: int = typer.Option(4, "--batch-size"),
     iterations: int = typer.Option(40000, "--iterations"),
@@ -162,7 +162,7 @@ def train_style(
             ranked = ", ".join(f"{k} {v:.2f}" for k, v in sorted(scores.items(), key=lambda kv: kv[1]))
             typer.echo(f"--init auto: warm start from {chosen} (objective on the new painting: {ranked})", err=True)
             opts.init = shipped_styles()[chosen]
-        elif init and init != "auto":
+        elif init and init not in ("auto", "none"):
             opts.init = resolve_style_model(Path(init))
         return StyleTask(opts)
 
@@ -170,7 +170,7 @@ def train_style(
         raise UserError(f"--crops {crops!r}: choose random or center")
     _run(task, _settings(name, out, run_dir, iterations=iterations, batch_size=batch_size, lr=lr, seed=seed,
                          lr_schedule=lr_schedule, force=force, time_limit_s=limit_s,
-                         lr_warmup=(50 if init else 0) if lr_warmup is None else lr_warmup,
+                         lr_warmup=(50 if init and init != "none" else 0) if lr_warmup is None else lr_warmup,
                          device=device, amp=amp, workers=workers, checkpoint_every=checkpoint_every,
                          preview_every=preview_every, resume=resume, half=half,
                          log_every_s=10.0 if sys.stderr.isatty() else 30.0))
