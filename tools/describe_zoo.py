@@ -22,6 +22,7 @@ DESCRIPTIONS = {
     "feathers": "Feathers: soft painted feather plumes in pastel pink, green and yellow",
     "udnie": "Picabia, Udnie (1913): cubist fragments in warm tones",
     "la-muse": "Picasso, La Muse (1935): bold outlines and flat colour",
+    "rain-princess": "Afremov, Rain Princess: mosaic of glowing yellow, red and blue palette-knife strokes",
     "sr-x2-pixel": "×2 upscaler (SubPixelSR: every convolution at the input resolution), pixel (MSE) loss, "
                    "the default for --scale 2",
     "sr-x4-pixel": "×4 upscaler, pixel (MSE) loss: highest PSNR, the default for --scale 4",
