@@ -76,6 +76,10 @@ def recipe_command(info) -> str:
         if key in skip or value is None or isinstance(value, dict | list):
             continue
         flag = "--" + key.replace("_", "-")
+        if key == "time_limit_s":  # the CLI takes a duration
+            if value:
+                flags.append(f"--time-limit {value / 60:g}m")
+            continue
         if isinstance(value, bool):
             flags.append(flag if value else "")
         else:

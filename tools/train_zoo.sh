@@ -20,7 +20,7 @@ PERCEPT=${PERCEPT:-percept}
 # percept name -> painting file and style weight (the weights are the ones measured so far; see docs/TRAINING.md)
 painting() { case $1 in the-scream) echo the_scream.jpg;; *) echo "${1//-/_}.jpg";; esac; }
 # style weights measured against the reference nets (docs/TRAINING.md): the paintings differ a lot
-weight() { case $1 in candy|mosaic) echo 1.0;; la-muse) echo 1.2;; rain-princess) echo 0.8;; udnie) echo 4.0;; *) echo 3.0;; esac; }
+weight() { case $1 in candy|mosaic) echo 1.0;; la-muse) echo 1.2;; rain-princess) echo 0.8;; udnie) echo 6.0;; *) echo 3.0;; esac; }
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=(wave udnie la-muse the-scream rain-princess starry-night candy mosaic)
 mkdir -p "$RUNS"
