@@ -15,21 +15,13 @@ import argparse
 import csv
 from pathlib import Path
 
+from percept.train.plot import trailing_mean
+
 
 def load(run: Path, column: str) -> list[float]:
     with open(run / "losses.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     return [float(r[column]) for r in rows]
-
-
-def smooth(values: list[float], window: int) -> list[float]:
-    out, total = [], 0.0
-    for i, v in enumerate(values):
-        total += v
-        if i >= window:
-            total -= values[i - window]
-        out.append(total / min(i + 1, window))
-    return out
 
 
 def first_at_or_below(curve: list[float], level: float) -> int | None:
@@ -44,8 +36,8 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=20)
     ap.add_argument("--plot", type=Path)
     args = ap.parse_args()
-    warm = smooth(load(args.warm, args.column), args.window)
-    cold = smooth(load(args.cold, args.column), args.window)
+    warm = trailing_mean(load(args.warm, args.column), args.window)
+    cold = trailing_mean(load(args.cold, args.column), args.window)
     print(f"objective ({args.column}, trailing mean of {args.window} steps): warm {args.warm}, cold {args.cold}")
     print(f"{'cold step':>10} {'cold objective':>15} {'warm step to match':>19} {'sooner':>7}")
     n = len(cold)

@@ -13,7 +13,8 @@ from percept.train.atomic import atomic_path
 COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
 
 
-def _smooth(values: Sequence[float], window: int) -> list[float]:
+def trailing_mean(values: Sequence[float], window: int) -> list[float]:
+    """Mean of the last ``window`` values at each step (fewer at the start): noisy per-batch losses, readable."""
     out, acc = [], 0.0
     for i, v in enumerate(values):
         acc += v
@@ -33,7 +34,7 @@ def plot_losses(steps: Sequence[int], series: Mapping[str, Sequence[float]], pat
     d.text((left, 8), title, fill="black")
     curves = {}
     for name, vals in series.items():
-        pts = [(s, math.log10(v)) for s, v in zip(steps, _smooth(list(vals), max(1, len(vals) // 100)))
+        pts = [(s, math.log10(v)) for s, v in zip(steps, trailing_mean(list(vals), max(1, len(vals) // 100)))
                if v > 0 and math.isfinite(v)]
         if pts:
             curves[name] = pts

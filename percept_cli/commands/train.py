@@ -158,10 +158,11 @@ def train_style(
                             style_layers=layers, norm=norm,
                             upsample=upsample, output=output, vgg_weights=vgg_weights, crops=crops)
         if init == "auto" and not resume:
-            chosen, scores = closest_init(opts, shipped_styles())
+            candidates = shipped_styles()
+            chosen, scores = closest_init(opts, candidates)
             ranked = ", ".join(f"{k} {v:.2f}" for k, v in sorted(scores.items(), key=lambda kv: kv[1]))
             typer.echo(f"--init auto: warm start from {chosen} (objective on the new painting: {ranked})", err=True)
-            opts.init = shipped_styles()[chosen]
+            opts.init = candidates[chosen]
         elif init and init not in ("auto", "none"):
             opts.init = resolve_style_model(Path(init))
         return StyleTask(opts)
