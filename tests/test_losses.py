@@ -92,3 +92,23 @@ def test_flipped_cells_counts_blobs_not_colour_changes():
     blobbed[..., :16, :32] = 1.0  # two white cells
     blobbed[..., 48:, 48:] = 0.0  # one black cell
     assert abs(flipped_cells(blobbed, photo) - 3 / 16) < 1e-6
+
+
+def test_tiled_gram_sees_a_flat_region_the_global_gram_forgives():
+    """Texture moved out of one quarter into the others keeps the global Gram, not the per-region ones:
+    the tiled style term is what makes a flat sky (or a blob in it) cost something."""
+    from percept.train.losses import tiled_gram_matrix
+
+    torch.manual_seed(0)
+    texture = torch.randn(1, 8, 16, 16)
+    assert torch.allclose(tiled_gram_matrix(texture, 2).mean(0), gram_matrix(texture)[0], atol=1e-6)
+    assert torch.equal(tiled_gram_matrix(texture, 1), gram_matrix(texture))
+    moved = texture.clone()
+    moved[..., :8, :8] = 0  # a flat quarter...
+    moved[..., 8:, :] *= (4 / 3) ** 0.5  # ...with its energy spread over the rest
+    moved[..., :8, 8:] *= (4 / 3) ** 0.5
+    target = {"l": gram_matrix(texture)}
+    flat_global = style_loss({"l": gram_matrix(moved)}, target)
+    flat_tiled = style_loss({"l": tiled_gram_matrix(moved, 2)}, target)
+    even_tiled = style_loss({"l": tiled_gram_matrix(texture, 2)}, target)
+    assert flat_tiled > 5 * flat_global and flat_tiled > 3 * even_tiled

@@ -85,3 +85,23 @@ def test_train_sr_cli_feature_loss(tmp_path, vgg_path):
     assert tiny.exit_code == 2 and "needs at least 5px" in tiny.output
     tiny = CliRunner().invoke(app, ["train-sr", "--scale", "8", "--data", str(photos), "--patch", "8"])
     assert tiny.exit_code == 2 and "needs at least 2px" in tiny.output
+
+
+def test_train_sr_init_starts_from_the_given_model(tmp_path):
+    """``--init``: a feature-loss model starts where the pixel-loss one ended; a model of other layers is
+    refused in one line before any training."""
+    from percept.train.checkpoint import describe, save_model
+    from percept.train.networks import SubPixelSR
+
+    photos = make_photos(tmp_path / "p", n=4, size=56)
+    torch.manual_seed(3)
+    source = SubPixelSR(4, channels=8, convs=1)
+    src = save_model(tmp_path / "pixel.safetensors", source, describe(source, "pixel"))
+    task = SRTask(SROptions(data=photos, name="f", scale=4, loss="pixel", patch=32, channels=8, convs=1, init=src))
+    started = task.build_model()
+    assert all(torch.equal(a, b) for a, b in zip(started.state_dict().values(), source.state_dict().values()))
+    other = CliRunner().invoke(app, ["train-sr", "--scale", "4", "--data", str(photos), "--patch", "32",
+                                     "--channels", "16", "--convs", "1", "--init", str(src), "--iterations", "1",
+                                     "--workers", "0", "--run-dir", str(tmp_path / "r")])
+    assert other.exit_code == 2 and "--init" in other.output and "not one with the layers" in other.output
+    assert not (tmp_path / "r" / "checkpoint.pt").exists()

@@ -30,6 +30,23 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return psi @ psi.transpose(1, 2) / (c * h * w)
 
 
+def tiled_gram_matrix(features: torch.Tensor, tiles: int) -> torch.Tensor:
+    """N×C×H×W → (N·tiles²)×C×C Gram matrices of a tiles×tiles grid of equal regions (remainder dropped).
+
+    Why: a global Gram can be matched by a network that leaves a sky flat (or paints a blob there) and
+    puts extra texture elsewhere; matched per region, every part of the picture must carry the painting's
+    statistics. With ``tiles`` 1 this is ``gram_matrix``."""
+    if tiles <= 1:
+        return gram_matrix(features)
+    n, c, h, w = features.shape
+    th, tw = h // tiles, w // tiles
+    if th < 1 or tw < 1:
+        raise ValueError(f"{tiles}×{tiles} style tiles need features of at least {tiles}² px, not {h}×{w}")
+    x = features[..., : th * tiles, : tw * tiles].reshape(n, c, tiles, th, tiles, tw)
+    x = x.permute(0, 2, 4, 1, 3, 5).reshape(n * tiles * tiles, c, th, tw)
+    return gram_matrix(x)
+
+
 def style_loss(pred_grams: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """Sum over layers of the squared Frobenius norm of Gram differences, mean over the batch.
 

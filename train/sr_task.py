@@ -17,6 +17,7 @@ from percept.train.degradations import matlab_imresize, random_patch_pair
 from percept.train.losses import feature_loss, pixel_loss, total_variation
 from percept.train.networks import SRNet, SubPixelSR
 from percept.train.vgg import VGGLoss
+from percept.train.warm_start import warm_start_weights
 
 LOSSES = ("feature", "pixel", "feature+pixel")
 ARCHS = ("subpixel", "paper")  # subpixel: SubPixelSR at low resolution; paper: the paper's SRNet
@@ -42,6 +43,7 @@ class SROptions:
     upsample: str = "pixel-shuffle"
     norm: str = "none"
     global_skip: bool = True
+    init: Path | None = None  # warm start: a trained SR network with the same layers (e.g. the pixel-loss model)
     vgg_weights: str | None = None
     preview_count: int = 3
     description: str = ""
@@ -79,7 +81,7 @@ class SRTask:
         if opts.patch % opts.scale:
             raise ValueError(f"--patch {opts.patch} must be a multiple of --scale {opts.scale}")
         self.o = opts
-        min_size = self.build_model().min_size
+        min_size = self._network().min_size
         if opts.patch // opts.scale < min_size:
             lr_px, need = opts.patch // opts.scale, min_size
             raise ValueError(f"--patch {opts.patch} gives {lr_px}px inputs at ×{opts.scale}; "
@@ -95,12 +97,18 @@ class SRTask:
     def uses_features(self) -> bool:
         return "feature" in self.o.loss
 
-    def build_model(self) -> nn.Module:
+    def _network(self) -> nn.Module:
         o = self.o
         if o.arch == "subpixel":
             return SubPixelSR(scale=o.scale, channels=o.channels or 48, convs=o.convs)
         return SRNet(scale=o.scale, upsample=o.upsample, norm=o.norm, channels=o.channels or 64,
                      global_skip=o.global_skip)
+
+    def build_model(self) -> nn.Module:
+        net = self._network()
+        if self.o.init is not None:
+            net.load_state_dict(warm_start_weights(self.o.init, net, "sr"))
+        return net
 
     def dataset(self, seed: int) -> ImageFolderDataset:
         return ImageFolderDataset(self.files, PatchPair(self.o.patch, self.o.scale, self.o.sigma, self.o.degradation),
@@ -146,7 +154,8 @@ class SRTask:
         return {"task": "sr", "data": str(o.data), "scale": o.scale, "loss": o.loss, "patch": o.patch,
                 "sigma": o.sigma, "feature_layer": o.feature_layer, "feature_weight": o.feature_weight,
                 "pixel_weight": o.pixel_weight, "tv_weight": o.tv_weight, "training_images": len(self.files),
-                "skipped_files": len(o.skipped), "degradation": degradation}
+                "skipped_files": len(o.skipped), "degradation": degradation,
+                "init": str(o.init) if o.init else None}
 
     def describe(self, model: nn.Module, training: dict[str, Any]) -> ModelInfo:
         text = self.o.description or f"×{self.o.scale} super-resolution, {self.o.loss} loss"

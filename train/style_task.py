@@ -11,7 +11,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import nn
 
-from percept.train.checkpoint import ModelFileError, ModelInfo, describe, load_model
+from percept.train.checkpoint import ModelInfo, describe
 from percept.train.data import (
     DataError,
     ImageFolderDataset,
@@ -21,9 +21,17 @@ from percept.train.data import (
     scan_images,
     to_tensor,
 )
-from percept.train.losses import feature_loss, flat_region_anchor, gram_matrix, style_loss, total_variation
+from percept.train.losses import (
+    feature_loss,
+    flat_region_anchor,
+    gram_matrix,
+    style_loss,
+    tiled_gram_matrix,
+    total_variation,
+)
 from percept.train.networks import TransformNet
 from percept.train.vgg import VGGLoss
+from percept.train.warm_start import warm_start_weights
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 
@@ -45,6 +53,7 @@ class StyleOptions:
     style_weight: float = 1.5
     tv_weight: float = 1e-6
     anchor_weight: float = 0.0  # flat-region anchor (losses.flat_region_anchor); 0 is the paper's objective
+    style_tiles: int = 1  # Gram matrices per region of a tiles×tiles grid (losses.tiled_gram_matrix); 1: the paper's
     content_layer: str = "relu2_2"
     style_layers: Sequence[str] = STYLE_LAYERS
     norm: str = "instance"
@@ -97,7 +106,7 @@ class StyleTask:
     def build_model(self) -> nn.Module:
         net = TransformNet(norm=self.o.norm, upsample=self.o.upsample, output=self.o.output)
         if self.o.init is not None:
-            net.load_state_dict(warm_start_weights(self.o.init, net))
+            net.load_state_dict(warm_start_weights(self.o.init, net, "style"))
         return net
 
     def dataset(self, seed: int) -> ImageFolderDataset:
@@ -125,6 +134,7 @@ class StyleTask:
         return {"task": "style", "style_image": str(o.style_image), "data": str(o.data),
                 "image_size": o.image_size, "style_size": o.style_size, "content_weight": o.content_weight,
                 "style_weight": o.style_weight, "tv_weight": o.tv_weight, "anchor_weight": o.anchor_weight,
+                "style_tiles": o.style_tiles,
                 "content_layer": o.content_layer,
                 "style_layers": list(o.style_layers), "training_images": len(self.files),
                 "skipped_files": len(o.skipped), "crops": o.crops, "init": str(o.init) if o.init else None}
@@ -132,23 +142,6 @@ class StyleTask:
     def describe(self, model: nn.Module, training: dict[str, Any]) -> ModelInfo:
         return describe(model, self.name, self.o.description or f"style of {Path(self.o.style_image).name}",
                         training=training, style_image=self.o.style_image)
-
-
-def warm_start_weights(path: Path, net: nn.Module) -> dict[str, torch.Tensor]:
-    """The weights of a trained style network to start from; refused with one line if they cannot fit ``net``.
-
-    A trained network already reconstructs photos, so a new style starts from there instead of from noise.
-    Only the layers must match: the output mapping (``tanh``/``wide-tanh``) may differ and is relearnt."""
-    try:
-        source, info = load_model(path)
-    except ModelFileError as exc:
-        raise DataError(f"--init {exc}") from None
-    same_layers = {k: v.shape for k, v in source.state_dict().items()} == {
-        k: v.shape for k, v in net.state_dict().items()}
-    if info.kind != "style" or not same_layers:
-        raise DataError(f"--init {path}: a {info.kind} network {info.config}, not one with the layers of "
-                        f"{net.config()}")
-    return {k: v.float() for k, v in source.state_dict().items()}
 
 
 def objective(vgg: VGGLoss, output: torch.Tensor, content: torch.Tensor, style_grams: dict[str, torch.Tensor],
@@ -159,7 +152,7 @@ def objective(vgg: VGGLoss, output: torch.Tensor, content: torch.Tensor, style_g
     feats = vgg(output, layers)
     with torch.no_grad():
         target = vgg(content, [opts.content_layer])[opts.content_layer]
-    grams = {k: gram_matrix(feats[k]) for k in opts.style_layers}
+    grams = {k: tiled_gram_matrix(feats[k], opts.style_tiles) for k in opts.style_layers}
     return {
         "content": opts.content_weight * feature_loss(feats[opts.content_layer], target),
         "style": opts.style_weight * style_loss(grams, style_grams),
@@ -185,7 +178,7 @@ def closest_init(opts: StyleOptions, candidates: dict[str, Path], photos: int = 
         for name, path in candidates.items():
             net = TransformNet(norm=opts.norm, upsample=opts.upsample, output=opts.output)
             try:
-                net.load_state_dict(warm_start_weights(path, net))
+                net.load_state_dict(warm_start_weights(path, net, "style"))
             except DataError:
                 continue
             terms = objective(vgg, net.eval()(batch), batch, targets, opts)

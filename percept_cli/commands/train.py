@@ -121,6 +121,9 @@ def train_style(
     tv_weight: float = typer.Option(1e-5, "--tv-weight"),
     anchor_weight: float = typer.Option(0.0, "--anchor-weight", help="Penalty on flipping the brightness of "
                                         "flat areas (blobs in skies); 0 is the paper's objective."),
+    style_tiles: int = typer.Option(1, "--style-tiles", min=1, max=4, help="Match the painting's Gram matrices "
+                                    "in each region of an N×N grid, not only over the whole picture, so flat "
+                                    "areas take its texture instead of blobs; 1 is the paper's objective."),
     content_layer: str = typer.Option("relu2_2", "--content-layer"),
     style_layers: str = typer.Option(",".join(STYLE_LAYERS), "--style-layers", help="Comma-separated VGG layers."),
     norm: str = typer.Option("instance", "--norm", help="instance | batch"),
@@ -154,7 +157,8 @@ def train_style(
     def task():
         opts = StyleOptions(style_image=style_image, data=resolve_data_dir(data), name=name, image_size=image_size,
                             style_size=style_size or None, content_weight=content_weight, style_weight=style_weight,
-                            tv_weight=tv_weight, anchor_weight=anchor_weight, content_layer=content_layer,
+                            tv_weight=tv_weight, anchor_weight=anchor_weight, style_tiles=style_tiles,
+                            content_layer=content_layer,
                             style_layers=layers, norm=norm,
                             upsample=upsample, output=output, vgg_weights=vgg_weights, crops=crops)
         if init == "auto" and not resume:
@@ -205,6 +209,8 @@ def train_sr(
                                  help="paper arch: pixel-shuffle | resize-conv | transposed"),
     global_skip: bool = typer.Option(True, "--global-skip/--no-global-skip",
                                      help="Predict the residual over bicubic (off: the paper's exact net)."),
+    init: str = typer.Option(None, "--init", help="Warm start from a trained SR network of the same layers: a "
+                             "file or a shipped name (e.g. a feature-loss model from the pixel-loss one)."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda:N"),
     amp: str = typer.Option("auto", "--amp", help="auto | bf16 | fp16 | off"),
@@ -224,7 +230,8 @@ def train_sr(
         opts = SROptions(data=resolve_data_dir(data), name=name, scale=scale, loss=loss, patch=patch, sigma=sigma,
                          degradation=degradation, arch=arch, channels=channels or None, convs=convs,
                          feature_layer=feature_layer, feature_weight=feature_weight, pixel_weight=pixel_weight,
-                         tv_weight=tv_weight, upsample=upsample, global_skip=global_skip, vgg_weights=vgg_weights)
+                         tv_weight=tv_weight, upsample=upsample, global_skip=global_skip, vgg_weights=vgg_weights,
+                         init=resolve_model(Path(init), kind="sr") if init and not resume else None)
         return SRTask(opts)
 
     _run(task, _settings(name, out, run_dir, iterations=iterations, batch_size=batch_size, lr=lr, seed=seed,
