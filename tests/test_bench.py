@@ -57,6 +57,7 @@ def test_folder_mode_reports_the_time_split(sr_model, tmp_path):
     assert row["images"] == 3 and row["failed"] == 0 and row["images_per_s"] > 0
     assert row["model_ms"] > 0 and row["decode_ms"] > 0 and row["encode_ms"] > 0
     assert abs(sum(row["split"].values()) - 1) < 1e-3
+    assert row["peak_rss_mb"] > 10 and "peak RSS MB" in r.output
     assert "decode ms/img" in r.output and not list(folder.glob("*_bench*"))  # outputs went to a temp folder
 
 
@@ -106,3 +107,19 @@ def test_flop_count_scales_with_area_and_measure_counts_calls():
     timing, _ = measure(lambda: time.sleep(0.02), warmup=0, repeats=3)
     assert all(0.019 < t < 0.5 for t in timing.times)
     assert timing.median == sorted(timing.times)[1] and timing.best == min(timing.times)
+
+
+def test_peak_memory_is_per_pass():
+    """The folder benchmark's peak RSS is that pass's: a reset forgets an earlier, larger allocation."""
+    import numpy as np
+
+    from percept.cli.peak_memory import peak_rss_bytes, reset_peak
+
+    if not reset_peak():
+        pytest.skip("this kernel cannot reset the peak (no /proc/self/clear_refs)")
+    before = peak_rss_bytes()
+    big = np.ones(200_000_000 // 8)  # 200 MB, touched
+    assert peak_rss_bytes() > before + 150e6
+    del big
+    reset_peak()
+    assert peak_rss_bytes() < before + 50e6

@@ -76,6 +76,10 @@ def recipe_command(info) -> str:
         if key in skip or value is None or isinstance(value, dict | list):
             continue
         flag = "--" + key.replace("_", "-")
+        if key == "init" and "/zoo/" in str(value):  # a shipped model: by name, as users type it
+            value = Path(str(value)).stem
+        if key == "degradation":  # recorded as a description; the CLI takes its name
+            value = "bicubic" if str(value).startswith("MATLAB") else "paper"
         if key == "time_limit_s":  # the CLI takes a duration
             if value:
                 flags.append(f"--time-limit {value / 60:g}m")
@@ -87,7 +91,11 @@ def recipe_command(info) -> str:
     if info.kind == "style":
         head = f"percept train-style ../shared/data/styles/{(info.style_image or {}).get('name', 'STYLE')}"
     else:
-        head = "percept train-sr"
+        c = info.config
+        arch = (f"--arch subpixel --channels {c['channels']} --convs {c['convs']}" if c.get("arch") == "SubPixelSR"
+                else f"--arch paper --upsample {c.get('upsample')} --channels {c.get('channels')}"
+                + ("" if c.get("global_skip", True) else " --no-global-skip"))
+        head = f"percept train-sr {arch}"
     return " ".join([head, "--data ../shared/data/train", f"--name {info.name}", *[f for f in flags if f]])
 
 

@@ -98,6 +98,7 @@ class FolderRow:
     decode_ms: float          # busy ms per image in each stage, summed over that stage's threads
     model_ms: float
     encode_ms: float
+    peak_rss_mb: float = 0.0  # peak resident memory of the process during this pass
     ratio: float | None = None  # × the first row
 
     @property
@@ -133,7 +134,8 @@ def run_pipeline(runtime, tasks, *, load_threads: int, save_threads: int, batch_
     return summary, dict(processor.stage_seconds)
 
 
-def folder_row(item: Opened, summary, stages: dict[str, float], threads: str, batch: int) -> FolderRow:
+def folder_row(item: Opened, summary, stages: dict[str, float], threads: str, batch: int,
+               peak_rss_mb: float = 0.0) -> FolderRow:
     from percept.cli.batch import DONE, FAILED
 
     done = summary.count(DONE)
@@ -142,7 +144,7 @@ def folder_row(item: Opened, summary, stages: dict[str, float], threads: str, ba
     return FolderRow(backend=rt.name, precision=rt.precision, device=rt.device, threads=threads, batch=batch,
                      images=done, failed=summary.count(FAILED), seconds=summary.elapsed,
                      images_per_s=summary.images_per_s, decode_ms=stages["decode"] * per,
-                     model_ms=stages["model"] * per, encode_ms=stages["encode"] * per)
+                     model_ms=stages["model"] * per, encode_ms=stages["encode"] * per, peak_rss_mb=peak_rss_mb)
 
 
 def _console() -> Console:
@@ -171,14 +173,14 @@ def _model_table(rows: list[ModelRow], title: str, caption: str) -> Table:
 def _folder_table(rows: list[FolderRow], title: str, caption: str) -> Table:
     table = Table(title=title, caption=caption)
     for col in ("backend", "precision", "threads", "images", "images/s", "decode ms/img", "model ms/img",
-                "encode ms/img", "split d/m/e", "× first"):
+                "encode ms/img", "split d/m/e", "peak RSS MB", "× first"):
         table.add_column(col, justify="left" if col in ("backend", "precision") else "right")
     for r in rows:
         split = "/".join(f"{100 * v:.0f}%" for v in r.split.values())
         images = f"{r.images}" + (f" ({r.failed} failed)" if r.failed else "")
         table.add_row(r.backend, _precision(r.backend, r.precision), r.threads, images,
                       f"{r.images_per_s:.2f}", f"{r.decode_ms:.1f}", f"{r.model_ms:.1f}", f"{r.encode_ms:.1f}",
-                      split, "-" if r.ratio is None else f"{r.ratio:.2f}×")
+                      split, f"{r.peak_rss_mb:.0f}", "-" if r.ratio is None else f"{r.ratio:.2f}×")
     return table
 
 
@@ -277,7 +279,8 @@ def bench(
         title = f"percept bench --folder {folder}: decode → model → encode, batch {n or 'auto'}, {dev}"
         console.print(_folder_table(rows_f, escape(title), escape(caption)))
         console.print("ms/img: busy time per image in each stage, summed over that stage's threads; stages overlap, "
-                      "so images/s is set by the slowest stage per thread.", highlight=False)
+                      "so images/s is set by the slowest stage per thread. Peak RSS: the whole process during that "
+                      "pass.", highlight=False)
     for what, why in skipped:
         log(f"skipped {what}: {why}")
     for what, why in errors:
@@ -296,6 +299,7 @@ def _bench_folder(opened: list[Opened], folder: Path, batch: int, load: int, sav
                   warmup: int | None, repeats: int | None, log) -> tuple[list[FolderRow], list[tuple[str, str]]]:
     from percept.cli.batch import plan_tasks
     from percept.cli.inputs import discover
+    from percept.cli.peak_memory import peak_rss_bytes, reset_peak
 
     sources = discover([str(folder)])
     if not sources:
@@ -308,13 +312,14 @@ def _bench_folder(opened: list[Opened], folder: Path, batch: int, load: int, sav
             log(f"{item.label}: {len(tasks)} images from {folder}, threads {load}:{proc}:{save}, batch {batch}")
             best = None
             for _ in range(repeats or 1):
+                reset_peak()
                 try:
                     summary, stages = run_pipeline(item.runtime, tasks, load_threads=load, save_threads=save,
                                                    batch_size=batch, warm=warmup != 0)
                 except Exception as exc:
                     errors.append((item.label, f"{type(exc).__name__}: {exc}".splitlines()[0]))
                     break
-                row = folder_row(item, summary, stages, f"{load}:{proc}:{save}", batch)
+                row = folder_row(item, summary, stages, f"{load}:{proc}:{save}", batch, peak_rss_bytes() / 1e6)
                 if best is None or row.images_per_s > best.images_per_s:
                     best = row
             if best is not None:
