@@ -112,3 +112,23 @@ def test_tiled_gram_sees_a_flat_region_the_global_gram_forgives():
     flat_tiled = style_loss({"l": tiled_gram_matrix(moved, 2)}, target)
     even_tiled = style_loss({"l": tiled_gram_matrix(texture, 2)}, target)
     assert flat_tiled > 5 * flat_global and flat_tiled > 3 * even_tiled
+
+
+def test_palette_loss_sees_colours_the_painting_never_uses():
+    """A patch of white in a picture painted only in reds and blues costs; the painting itself costs nothing,
+    and the same colours in another arrangement cost nothing either (it is a distribution, not a layout)."""
+    from percept.train.losses import palette_directions, palette_loss, sorted_palette
+
+    g = torch.Generator().manual_seed(0)
+    painting = torch.rand(1, 3, 32, 32, generator=g) * torch.tensor([0.9, 0.2, 0.7]).view(1, 3, 1, 1)
+    dirs = palette_directions()
+    palette = sorted_palette(painting, dirs)
+    assert palette_loss(painting, palette, dirs) < 1e-10
+    shuffled = painting.flatten(2)[..., torch.randperm(32 * 32, generator=g)].view(1, 3, 32, 32)
+    assert palette_loss(shuffled, palette, dirs) < 1e-10
+    blob = painting.clone()
+    blob[..., 8:16, 8:16] = 1.0  # 6 % of the pixels turned white
+    assert palette_loss(blob, palette, dirs) > 1e-3
+    blob.requires_grad_(True)
+    palette_loss(blob, palette, dirs).backward()
+    assert blob.grad[..., 8:16, 8:16].abs().sum() > 10 * blob.grad[..., 20:28, 20:28].abs().sum()

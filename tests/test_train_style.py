@@ -305,3 +305,14 @@ def test_a_time_limited_run_reports_the_time_left_not_the_iterations_left():
     now[0] = 10.0
     reporter.update(10)
     assert out.getvalue().strip().endswith("eta 50s")  # not 1990 s from the iteration count
+
+
+def test_palette_term_pulls_outputs_into_the_paintings_colours(tmp_path, photos, style_image, vgg_path):
+    """``--palette-weight``: training logs the term and lowers it (outputs move into mosaic's colours)."""
+    task = StyleTask(options(style_image, photos, vgg_path, image_size=48, style_size=64, palette_weight=50.0,
+                             style_weight=0.0))
+    Trainer(task, settings(tmp_path, iterations=25, lr=1e-2, checkpoint_every=25, preview_every=25),
+            interactive=False).run()
+    rows = read_csv(tmp_path / "run" / "losses.csv")
+    palette = [float(r["palette"]) for r in rows]
+    assert np.mean(palette[-5:]) < 0.5 * np.mean(palette[:5]), palette

@@ -47,6 +47,35 @@ def tiled_gram_matrix(features: torch.Tensor, tiles: int) -> torch.Tensor:
     return gram_matrix(x)
 
 
+def palette_directions(count: int = 32, seed: int = 0) -> torch.Tensor:
+    """3×count unit directions in RGB to project colours on: the three channel axes, luma, and seeded random
+    ones (a sliced Wasserstein distance needs many slices to tell colour distributions apart)."""
+    g = torch.Generator().manual_seed(seed)
+    fixed = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], list(LUMA)])
+    rand = torch.randn(max(0, count - len(fixed)), 3, generator=g)
+    dirs = torch.cat([fixed, rand])[:count]
+    return (dirs / dirs.norm(dim=1, keepdim=True)).T.contiguous()
+
+
+def sorted_palette(image: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """The painting's colours projected on ``directions`` and sorted: N×K quantiles for ``palette_loss``."""
+    pixels = image.float().reshape(3, -1).T if image.dim() == 3 else image.float()[0].reshape(3, -1).T
+    return (pixels @ directions.to(pixels)).sort(dim=0).values
+
+
+def palette_loss(output: torch.Tensor, palette: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """Sliced Wasserstein distance between each output's pixel colours and the painting's, mean over the batch.
+
+    Why: Gram matrices constrain products of activations, not their distribution (Risser et al. 2017), so a
+    network can meet them with a few extreme pixels — saturated white patches in colours the painting never
+    uses. Matching the sorted projections (quantiles) of the colours makes an out-of-palette patch cost what
+    it looks like."""
+    b, c, h, w = output.shape
+    proj = output.float().reshape(b, c, h * w).transpose(1, 2) @ directions.to(output.device, torch.float32)
+    idx = torch.linspace(0, palette.shape[0] - 1, h * w, device=output.device).round().long()
+    return (proj.sort(dim=1).values - palette.to(output.device)[idx]).pow(2).mean()
+
+
 def style_loss(pred_grams: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """Sum over layers of the squared Frobenius norm of Gram differences, mean over the batch.
 

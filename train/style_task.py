@@ -25,6 +25,9 @@ from percept.train.losses import (
     feature_loss,
     flat_region_anchor,
     gram_matrix,
+    palette_directions,
+    palette_loss,
+    sorted_palette,
     style_loss,
     tiled_gram_matrix,
     total_variation,
@@ -53,6 +56,7 @@ class StyleOptions:
     style_weight: float = 1.5
     tv_weight: float = 1e-6
     anchor_weight: float = 0.0  # flat-region anchor (losses.flat_region_anchor); 0 is the paper's objective
+    palette_weight: float = 0.0  # painting's colour distribution (losses.palette_loss); 0 is the paper's objective
     style_tiles: int = 1  # Gram matrices per region of a tiles×tiles grid (losses.tiled_gram_matrix); 1: the paper's
     content_layer: str = "relu2_2"
     style_layers: Sequence[str] = STYLE_LAYERS
@@ -102,6 +106,7 @@ class StyleTask:
         self.preview_files = self.files[: opts.preview_count]
         self.vgg: VGGLoss | None = None
         self.targets: dict[str, torch.Tensor] = {}
+        self.palette: Palette | None = None
 
     def build_model(self) -> nn.Module:
         net = TransformNet(norm=self.o.norm, upsample=self.o.upsample, output=self.o.output)
@@ -119,11 +124,13 @@ class StyleTask:
         with torch.no_grad():
             feats = self.vgg(self.style.to(device), self.o.style_layers)
             self.targets = {k: gram_matrix(v) for k, v in feats.items()}
+        if self.o.palette_weight:
+            self.palette = Palette.of(self.style, device)
         self.preview_batch = torch.stack([CenterCrop(max(256, self.o.image_size))(load_rgb(p), None)
                                           for p in self.preview_files]).to(device)
 
     def losses(self, model: nn.Module, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        return objective(self.vgg, model(batch), batch, self.targets, self.o)
+        return objective(self.vgg, model(batch), batch, self.targets, self.o, self.palette)
 
     def preview(self, model: nn.Module) -> tuple[list[list[torch.Tensor]], list[str]]:
         out = model(self.preview_batch)
@@ -134,7 +141,7 @@ class StyleTask:
         return {"task": "style", "style_image": str(o.style_image), "data": str(o.data),
                 "image_size": o.image_size, "style_size": o.style_size, "content_weight": o.content_weight,
                 "style_weight": o.style_weight, "tv_weight": o.tv_weight, "anchor_weight": o.anchor_weight,
-                "style_tiles": o.style_tiles,
+                "palette_weight": o.palette_weight, "style_tiles": o.style_tiles,
                 "content_layer": o.content_layer,
                 "style_layers": list(o.style_layers), "training_images": len(self.files),
                 "skipped_files": len(o.skipped), "crops": o.crops, "init": str(o.init) if o.init else None}
@@ -144,10 +151,24 @@ class StyleTask:
                         training=training, style_image=self.o.style_image)
 
 
+@dataclass
+class Palette:
+    """The painting's colours as sorted projections, the target of ``palette_loss``."""
+
+    directions: torch.Tensor
+    quantiles: torch.Tensor
+
+    @classmethod
+    def of(cls, style: torch.Tensor, device: torch.device) -> Palette:
+        directions = palette_directions()
+        return cls(directions.to(device), sorted_palette(style, directions).to(device))
+
+
 def objective(vgg: VGGLoss, output: torch.Tensor, content: torch.Tensor, style_grams: dict[str, torch.Tensor],
-              opts: StyleOptions) -> dict[str, torch.Tensor]:
+              opts: StyleOptions, palette: Palette | None = None) -> dict[str, torch.Tensor]:
     """The paper's weighted objective of a stylised ``output`` for ``content`` (shared with
-    ``optimize-style`` and ``style-loss`` so every method is scored on equal terms)."""
+    ``optimize-style`` and ``style-loss`` so every method is scored on equal terms), plus percept's optional
+    terms (anchor; palette, when ``palette`` is given)."""
     layers = list(dict.fromkeys([*opts.style_layers, opts.content_layer]))
     feats = vgg(output, layers)
     with torch.no_grad():
@@ -158,6 +179,8 @@ def objective(vgg: VGGLoss, output: torch.Tensor, content: torch.Tensor, style_g
         "style": opts.style_weight * style_loss(grams, style_grams),
         "tv": opts.tv_weight * total_variation(output),
         **({"anchor": opts.anchor_weight * flat_region_anchor(output, content)} if opts.anchor_weight else {}),
+        **({"palette": opts.palette_weight * palette_loss(output, palette.quantiles, palette.directions)}
+           if opts.palette_weight and palette is not None else {}),
     }
 
 

@@ -121,6 +121,9 @@ def train_style(
     tv_weight: float = typer.Option(1e-5, "--tv-weight"),
     anchor_weight: float = typer.Option(0.0, "--anchor-weight", help="Penalty on flipping the brightness of "
                                         "flat areas (blobs in skies); 0 is the paper's objective."),
+    palette_weight: float = typer.Option(0.0, "--palette-weight", help="Match the painting's colour distribution "
+                                         "(sliced Wasserstein), against patches in colours it never uses; 0 is "
+                                         "the paper's objective."),
     style_tiles: int = typer.Option(1, "--style-tiles", min=1, max=4, help="Match the painting's Gram matrices "
                                     "in each region of an N×N grid, not only over the whole picture, so flat "
                                     "areas take its texture instead of blobs; 1 is the paper's objective."),
@@ -158,6 +161,7 @@ def train_style(
         opts = StyleOptions(style_image=style_image, data=resolve_data_dir(data), name=name, image_size=image_size,
                             style_size=style_size or None, content_weight=content_weight, style_weight=style_weight,
                             tv_weight=tv_weight, anchor_weight=anchor_weight, style_tiles=style_tiles,
+                            palette_weight=palette_weight,
                             content_layer=content_layer,
                             style_layers=layers, norm=norm,
                             upsample=upsample, output=output, vgg_weights=vgg_weights, crops=crops)
