@@ -24,3 +24,9 @@ def flipped_cells(output: torch.Tensor, content: torch.Tensor, cell: int = 16, t
     diff = ((output.float() - content.float()) * weights).sum(1, keepdim=True)
     cells = F.avg_pool2d(diff, cell, ceil_mode=True)
     return float((cells.abs() > threshold).float().mean())
+
+
+def near_white_share(image: torch.Tensor, threshold: float = 0.94) -> float:
+    """Share of pixels whose three channels all exceed ``threshold``: the saturated white patches. Compared
+    with the painting's own share it tells a white in the painting's palette from a white the network adds."""
+    return float((image.float().amin(dim=-3) > threshold).float().mean())
