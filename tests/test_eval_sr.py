@@ -148,3 +148,27 @@ def test_grey_images_are_upscaled_as_rgb_and_scored_as_grey(tmp_path):
     assert pair.grey and pair.hr.shape == (3, 44, 40) and pair.truth.shape == (1, 44, 40)
     scores = evaluate([pair], {"exact": lambda lr: pair.hr[None]}, 4)["exact"]
     assert math.isinf(scores.psnr["grey"]) and scores.ssim["grey"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("scale, gain", [(2, 2.0), (4, 2.0), (8, 0.8)])
+def test_shipped_default_upscalers_beat_bicubic_on_set5(shared_dir, scale, gain):
+    """What `percept upscale --scale N` uses by default is a trained network: on Set5 (Y, border = scale) it
+    beats MATLAB bicubic by the margin its card records, give or take 0.3 dB (CPU kernels may differ)."""
+    from percept.cli.zoo import default_sr_model
+    from percept.train.checkpoint import load_model
+    from percept.train.evaluate_sr import bicubic_upscaler, evaluate, iter_pairs, match_files
+
+    net, info = load_model(default_sr_model(scale))
+    net.eval()
+    assert info.scale == scale
+
+    def model(lr: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return net(lr)
+
+    hr = shared_dir / "data" / "sr_bench" / "Set5" / "HR"
+    lr_dir = hr.parent / f"LR_bicubic_x{scale}"
+    files = match_files(hr, lr_dir if lr_dir.is_dir() else None, scale)
+    results = evaluate(iter_pairs(files, scale), {"bicubic": bicubic_upscaler(scale), "model": model}, scale)
+    assert results["model"].mean_psnr > results["bicubic"].mean_psnr + gain - 0.3, (
+        results["model"].mean_psnr, results["bicubic"].mean_psnr)
