@@ -132,3 +132,19 @@ def test_palette_loss_sees_colours_the_painting_never_uses():
     blob.requires_grad_(True)
     palette_loss(blob, palette, dirs).backward()
     assert blob.grad[..., 8:16, 8:16].abs().sum() > 10 * blob.grad[..., 20:28, 20:28].abs().sum()
+
+
+def test_grid_loss_prices_the_sub_pixel_pattern_and_nothing_else():
+    """A ×4 cross-hatch (an error that repeats every 4 pixels) costs; the same amount of error spread evenly
+    over the phases (a brightness shift, smooth noise at block scale) costs nothing."""
+    from percept.train.losses import grid_loss
+
+    torch.manual_seed(0)
+    hr = torch.rand(2, 3, 32, 32)
+    shift = hr + 0.02
+    blocky = hr + torch.nn.functional.interpolate(torch.randn(2, 3, 8, 8) * 0.02, scale_factor=4, mode="nearest")
+    hatch = torch.zeros(1, 1, 4, 4)
+    hatch[..., ::2, ::2], hatch[..., 1::2, 1::2] = 0.02, -0.02
+    hatched = hr + hatch.repeat(2, 3, 8, 8)
+    assert grid_loss(shift, hr, 4) < 1e-12 and grid_loss(blocky, hr, 4) < 1e-12
+    assert grid_loss(hatched, hr, 4) > 1e-4

@@ -105,3 +105,19 @@ def test_train_sr_init_starts_from_the_given_model(tmp_path):
                                      "--workers", "0", "--run-dir", str(tmp_path / "r")])
     assert other.exit_code == 2 and "--init" in other.output and "not one with the layers" in other.output
     assert not (tmp_path / "r" / "checkpoint.pt").exists()
+
+
+def test_feature_jitter_crops_both_images_alike_and_moves_the_grid():
+    from percept.train.sr_task import jittered
+
+    sr, hr = torch.rand(2, 3, 20, 20), torch.rand(2, 3, 20, 20)
+    assert jittered(sr, hr, 0) == (sr, hr)
+    torch.manual_seed(0)
+    offsets = set()
+    for _ in range(30):
+        a, b = jittered(sr, hr, 3)
+        assert a.shape == b.shape == (2, 3, 17, 17)
+        dy, dx = [(i, j) for i in range(4) for j in range(4) if torch.equal(a, sr[..., i:i + 17, j:j + 17])][0]
+        assert torch.equal(b, hr[..., dy:dy + 17, dx:dx + 17])
+        offsets.add((dy, dx))
+    assert len(offsets) > 8  # the phase changes from step to step

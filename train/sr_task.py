@@ -14,7 +14,7 @@ from torch import nn
 from percept.train.checkpoint import ModelInfo, describe
 from percept.train.data import ImageFolderDataset, load_rgb, scan_images, to_tensor
 from percept.train.degradations import matlab_imresize, random_patch_pair
-from percept.train.losses import feature_loss, pixel_loss, total_variation
+from percept.train.losses import feature_loss, grid_loss, pixel_loss, total_variation
 from percept.train.networks import SRNet, SubPixelSR
 from percept.train.vgg import VGGLoss
 from percept.train.warm_start import warm_start_weights
@@ -34,6 +34,8 @@ class SROptions:
     sigma: float = 1.0
     degradation: str = "paper"  # paper: blur σ + bicubic; bicubic: MATLAB imresize (the benchmarks' LR)
     feature_layer: str = "relu2_2"
+    grid_weight: float = 0.0  # losses.grid_loss: the error's sub-pixel phase pattern (cross-hatch)
+    feature_jitter: int = 0  # shift the VGG input by up to this many pixels per step (see ``jittered``)
     feature_weight: float = 1.0
     pixel_weight: float = 1.0
     tv_weight: float = 0.0
@@ -57,6 +59,19 @@ def make_pair(img: torch.Tensor, patch: int, scale: int, sigma: float, degradati
     if degradation == "bicubic":
         lr = matlab_imresize(hr, 1 / scale, antialias=True).clamp(0, 1)
     return lr, hr
+
+
+def jittered(sr: torch.Tensor, hr: torch.Tensor, jitter: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same random crop of ``sr`` and ``hr``, shifted by 0..``jitter`` pixels on each axis.
+
+    Why: VGG pools with stride 2 before relu2_2, so a feature loss on a fixed pixel grid rewards a pattern
+    locked to that grid, which the pixel shuffle paints as a cross-hatch. A new offset every step leaves
+    no grid phase to lock onto."""
+    if jitter <= 0:
+        return sr, hr
+    dy, dx = (int(v) for v in torch.randint(0, jitter + 1, (2,)))
+    h, w = sr.shape[-2] - jitter, sr.shape[-1] - jitter
+    return sr[..., dy:dy + h, dx:dx + w], hr[..., dy:dy + h, dx:dx + w]
 
 
 class PatchPair:
@@ -129,12 +144,15 @@ class SRTask:
         terms: dict[str, torch.Tensor] = {}
         if self.uses_features:
             layer = self.o.feature_layer
-            f_sr = self.vgg(sr, [layer])[layer]
+            sr_in, hr_in = jittered(sr, hr, self.o.feature_jitter)
+            f_sr = self.vgg(sr_in, [layer])[layer]
             with torch.no_grad():
-                f_hr = self.vgg(hr, [layer])[layer]
+                f_hr = self.vgg(hr_in, [layer])[layer]
             terms["feature"] = self.o.feature_weight * feature_loss(f_sr, f_hr)
         if "pixel" in self.o.loss:
             terms["pixel"] = self.o.pixel_weight * pixel_loss(sr, hr)
+        if self.o.grid_weight:
+            terms["grid"] = self.o.grid_weight * grid_loss(sr, hr, self.o.scale)
         if self.o.tv_weight:
             terms["tv"] = self.o.tv_weight * total_variation(sr)
         return terms
@@ -153,6 +171,7 @@ class SRTask:
                        else f"MATLAB bicubic /{o.scale} (antialiased)")
         return {"task": "sr", "data": str(o.data), "scale": o.scale, "loss": o.loss, "patch": o.patch,
                 "sigma": o.sigma, "feature_layer": o.feature_layer, "feature_weight": o.feature_weight,
+                "feature_jitter": o.feature_jitter, "grid_weight": o.grid_weight,
                 "pixel_weight": o.pixel_weight, "tv_weight": o.tv_weight, "training_images": len(self.files),
                 "skipped_files": len(o.skipped), "degradation": degradation,
                 "init": str(o.init) if o.init else None}
