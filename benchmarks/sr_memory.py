@@ -2,8 +2,8 @@
 
     python benchmarks/sr_memory.py [--cases 12x2,3x4] [--backend torch]
 
-Each case is MEGAPIXELSxSCALE: a synthetic photo of that size (JPEG, 4:3) is upscaled by a SubPixelSR
-network of that scale (random weights: memory and time do not depend on them) in a fresh process, and its
+Each case is MEGAPIXELSxSCALE: a synthetic photo of that size (JPEG, 4:3) is upscaled by the shipped default
+model of that scale (``--random``: a SubPixelSR of the default size with random weights) in a fresh process, and its
 peak resident memory is read from the kernel (``ru_maxrss`` of the child). "over output" is the peak minus
 the output image's own size (8-bit RGB), the figure the SR issue bounds (≤ 2 GB).
 """
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from percept.cli.zoo import default_sr_model
 from percept.train.checkpoint import describe, save_model
 from percept.train.networks import SubPixelSR
 
@@ -39,10 +40,14 @@ def photo(megapixels: float, path: Path) -> tuple[int, int]:
     return w, h
 
 
-def run_case(megapixels: float, scale: int, work: Path, backend: str, extra: list[str]) -> dict:
-    torch.manual_seed(0)
-    net = SubPixelSR(scale)
-    model = save_model(work / f"subpixel-x{scale}.safetensors", net, describe(net, f"bench-x{scale}"))
+def run_case(megapixels: float, scale: int, work: Path, backend: str, extra: list[str],
+             random_weights: bool = False) -> dict:
+    if random_weights:
+        torch.manual_seed(0)
+        net = SubPixelSR(scale)
+        model = save_model(work / f"subpixel-x{scale}.safetensors", net, describe(net, f"bench-x{scale}"))
+    else:
+        model = default_sr_model(scale)
     src = work / f"photo_{megapixels:g}mp.jpg"
     w, h = photo(megapixels, src)
     out = work / f"out_{megapixels:g}x{scale}"
@@ -67,19 +72,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", default="12x2,3x4", help="comma-separated MEGAPIXELSxSCALE")
     ap.add_argument("--backend", default="torch")
+    ap.add_argument("--random", action="store_true", help="a random-weight SubPixelSR instead of the shipped default")
     ap.add_argument("--case-in-process", help=argparse.SUPPRESS)
     args, extra = ap.parse_known_args()
     if args.case_in_process:  # one case per interpreter, so ru_maxrss of the children is this case's own
         mp, scale = args.case_in_process.split("x")
         with tempfile.TemporaryDirectory() as tmp:
-            row = run_case(float(mp), int(scale), Path(tmp), args.backend, extra)
+            row = run_case(float(mp), int(scale), Path(tmp), args.backend, extra, args.random)
         print("ROW", *(f"{k}={v}" for k, v in row.items()), sep="\t")
         return
     print(f"percept upscale, backend {args.backend}, {os.cpu_count()} CPUs; peak RSS of the upscale process")
     print(f"{'case':<14}{'output':>13}{'output MB':>11}{'peak MB':>9}{'over output MB':>16}{'s':>7}")
     for case in args.cases.split(","):
         proc = subprocess.run([sys.executable, __file__, "--case-in-process", case, "--backend", args.backend,
-                               *extra], capture_output=True, text=True)
+                               *(["--random"] if args.random else []), *extra], capture_output=True, text=True)
         line = next((x for x in proc.stdout.splitlines() if x.startswith("ROW")), None)
         if line is None:
             raise SystemExit(proc.stdout + proc.stderr)

@@ -83,17 +83,34 @@ def auto_batch_size(device: str) -> int:
 DEFAULT_MAX_MEMORY = 2 << 30  # bytes the model's working memory may take on the CPU: fits an 8 GB laptop
 
 
+def working_bytes_per_px(kind: str, scale: int, config: dict) -> int:
+    """Peak working memory per *input* pixel (batch 1, fp32) of a model, from its architecture.
+
+    Networks that compute at the input resolution (SubPixelSR) need their channels there and only the
+    pixel-shuffled output at ``scale²``; the paper's SRNet keeps its channels at the output resolution.
+    Unknown architectures get the conservative SRNet/TransformNet figures."""
+    if kind == "style":
+        return STYLE_BYTES_PER_PX
+    if config.get("arch") == "SubPixelSR":
+        channels = int(config.get("channels", 48))
+        # three feature maps alive at once, the 3·s² pre-shuffle map, the output and the bicubic skip; ×4 for
+        # the runtime's own buffers (×4: at ×1 OpenVINO bf16 peaked 3 GB over a 48 MP output, at ×2 still 2.2 GB)
+        return 4 * (3 * channels * 4 + 3 * (3 * scale * scale * 4))
+    return SR_BYTES_PER_PX * scale * scale
+
+
 def auto_tile(device: str, kind: str, scale: int, size_rule: int, batch_size: int = 1,
-              fraction: float | None = None, max_memory: int | None = None) -> int:
+              fraction: float | None = None, max_memory: int | None = None,
+              bytes_per_px: int | None = None) -> int:
     """Largest square tile (input pixels) whose batch fits the memory budget, a multiple of ``size_rule``.
 
     The budget is a share of free memory, capped on the CPU by ``max_memory`` (default 2 GiB): bigger tiles
     buy no speed there (measured: ``--tile 256`` ran as fast as a tile from a quarter of free memory, in
     less than half the memory), so taking more only risks the machine. The per-pixel cost includes the
-    output (``scale²`` larger for SR)."""
+    output (``scale²`` larger for SR); ``bytes_per_px`` (``working_bytes_per_px``) gives the model's own."""
     if fraction is None:
         fraction = 0.7 if device.startswith("cuda") else 0.25
-    per_px = STYLE_BYTES_PER_PX if kind == "style" else SR_BYTES_PER_PX * scale * scale
+    per_px = bytes_per_px or (STYLE_BYTES_PER_PX if kind == "style" else SR_BYTES_PER_PX * scale * scale)
     budget = free_memory(device) * fraction
     if max_memory is None and not device.startswith("cuda"):
         max_memory = DEFAULT_MAX_MEMORY
@@ -177,7 +194,8 @@ class Inferencer:
     def __init__(self, runtime: Runtime, kind: str | None = None, tile: int | str = "auto",
                  overlap: int | None = None, strength: float = 1.0, preserve_color: bool = False,
                  batch_size: int = 0, global_norm: bool = True, max_memory: int | None = None,
-                 stroke: StrokeScale | None = None, enlarger: Enlarger | None = None):
+                 stroke: StrokeScale | None = None, enlarger: Enlarger | None = None,
+                 bytes_per_px: int | None = None):
         self.runtime = runtime
         self.scale = int(runtime.scale)
         self.kind = kind or ("sr" if self.scale > 1 else "style")
@@ -199,7 +217,7 @@ class Inferencer:
         self.auto = tile == "auto"
         if self.auto:
             tile = auto_tile(runtime.device, self.kind, self.scale, self.size_rule, self.batch_size,
-                             max_memory=max_memory)
+                             max_memory=max_memory, bytes_per_px=bytes_per_px)
         self.tile = int(tile)
         if self.tile < 0:
             raise ValueError(f"tile must be >= 0 or auto, not {tile}")

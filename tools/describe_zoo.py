@@ -25,8 +25,10 @@ DESCRIPTIONS = {
     "rain-princess": "Afremov, Rain Princess: mosaic of glowing yellow, red and blue palette-knife strokes",
     "sr-x2-pixel": "×2 upscaler (SubPixelSR: every convolution at the input resolution), pixel (MSE) loss, "
                    "the default for --scale 2",
-    "sr-x4-pixel": "×4 upscaler, pixel (MSE) loss: highest PSNR, the default for --scale 4",
-    "sr-x4-feature": "×4 upscaler, feature (perceptual) loss at relu2_2: sharper edges and texture",
+    "sr-x4-pixel": "×4 upscaler (SubPixelSR, 64 channels, every convolution at the input resolution), pixel "
+                   "(MSE) loss: highest PSNR, the default for --scale 4",
+    "sr-x4-feature": "×4 upscaler (SubPixelSR, 64 channels), feature (perceptual) loss at relu2_2 with a "
+                     "grid penalty: sharper edges and texture, no cross-hatch",
     "sr-x8-pixel": "×8 upscaler, pixel (MSE) loss, the default for --scale 8",
 }
 
