@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from percept.engines.norm_stats import Stats
+from percept.train.checkpoint import ModelInfo
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Runtime(Protocol):
 
     shared_stats: bool  # measure_stats / run_with_stats work
     limits: ShapeLimits  # input shapes it accepts
+    info: ModelInfo | None  # the model's own description (architecture, for memory estimates); None if unknown
 
     def run(self, batch: torch.Tensor) -> torch.Tensor: ...
     def measure_stats(self, image: torch.Tensor) -> Stats: ...

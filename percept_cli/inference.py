@@ -83,7 +83,7 @@ def auto_batch_size(device: str) -> int:
 DEFAULT_MAX_MEMORY = 2 << 30  # bytes the model's working memory may take on the CPU: fits an 8 GB laptop
 
 
-def working_bytes_per_px(kind: str, scale: int, config: dict) -> int:
+def working_bytes_per_px(kind: str, scale: int, config: dict | None) -> int:
     """Peak working memory per *input* pixel (batch 1, fp32) of a model, from its architecture.
 
     Networks that compute at the input resolution (SubPixelSR) need their channels there and only the
@@ -91,7 +91,7 @@ def working_bytes_per_px(kind: str, scale: int, config: dict) -> int:
     Unknown architectures get the conservative SRNet/TransformNet figures."""
     if kind == "style":
         return STYLE_BYTES_PER_PX
-    if config.get("arch") == "SubPixelSR":
+    if config and config.get("arch") == "SubPixelSR":
         channels = int(config.get("channels", 48))
         # three feature maps alive at once, the 3·s² pre-shuffle map, the output and the bicubic skip; ×4 for
         # the runtime's own buffers (×4: at ×1 OpenVINO bf16 peaked 3 GB over a 48 MP output, at ×2 still 2.2 GB)
@@ -182,8 +182,9 @@ class Piece:
 class Inferencer:
     """Runs pictures through one Runtime with tiling, batching, and the style/SR post-processing.
 
-    ``tile``: input-pixel tile size, ``0`` for whole images, or ``"auto"`` (sized from free memory, halved
-    on out-of-memory). ``overlap`` defaults to 128 px for style nets (wide context) and 16 px for SR.
+    ``tile``: input-pixel tile size, ``0`` for whole images, or ``"auto"`` (sized from free memory and the
+    working memory the runtime's model description implies, so every caller tiles alike; halved on
+    out-of-memory). ``overlap`` defaults to 128 px for style nets (wide context) and 16 px for SR.
     ``global_norm``: tiles of a style image share instance-norm statistics measured on the whole image
     (every runtime whose ``shared_stats`` is True; see ``percept.engines.norm_stats``). ``strength`` blends
     a stylised result with the original; ``preserve_color`` keeps the input's chroma and takes only the
@@ -194,8 +195,7 @@ class Inferencer:
     def __init__(self, runtime: Runtime, kind: str | None = None, tile: int | str = "auto",
                  overlap: int | None = None, strength: float = 1.0, preserve_color: bool = False,
                  batch_size: int = 0, global_norm: bool = True, max_memory: int | None = None,
-                 stroke: StrokeScale | None = None, enlarger: Enlarger | None = None,
-                 bytes_per_px: int | None = None):
+                 stroke: StrokeScale | None = None, enlarger: Enlarger | None = None):
         self.runtime = runtime
         self.scale = int(runtime.scale)
         self.kind = kind or ("sr" if self.scale > 1 else "style")
@@ -216,8 +216,9 @@ class Inferencer:
         self.enlarger = enlarger
         self.auto = tile == "auto"
         if self.auto:
+            config = runtime.info.config if runtime.info is not None else None
             tile = auto_tile(runtime.device, self.kind, self.scale, self.size_rule, self.batch_size,
-                             max_memory=max_memory, bytes_per_px=bytes_per_px)
+                             max_memory=max_memory, bytes_per_px=working_bytes_per_px(self.kind, self.scale, config))
         self.tile = int(tile)
         if self.tile < 0:
             raise ValueError(f"tile must be >= 0 or auto, not {tile}")

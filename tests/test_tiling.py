@@ -124,7 +124,7 @@ class FlakyRuntime:
 
     def __init__(self, inner, limit):
         self.inner, self.limit, self.calls = inner, limit, []
-        for k in ("name", "precision", "device", "scale", "size_rule", "min_size", "shared_stats", "limits"):
+        for k in ("name", "precision", "device", "scale", "size_rule", "min_size", "shared_stats", "limits", "info"):
             setattr(self, k, getattr(inner, k))
         self.measure_stats, self.run_with_stats = inner.measure_stats, inner.run_with_stats
 
@@ -171,6 +171,24 @@ def test_auto_tile_follows_free_memory(monkeypatch, style_rt):
     assert abs(inference.free_memory("cpu") - available) < 256 * 1024**2
 
 
+def test_auto_tile_comes_from_the_models_own_architecture(monkeypatch, sr_rt, tmp_path):
+    """Every caller of Inferencer (stylize/upscale, bench, Ray actors, the stroke-scale enlarger) sizes tiles
+    from the runtime's model description: a network computing at the input resolution gets larger tiles than
+    the paper's SRNet of the same scale, and an exported ONNX file gets the same tiles as its .safetensors."""
+    from percept.engines.export import export_network
+    from percept.engines.ort_runtime import OrtRuntime
+    from percept.train.networks import SubPixelSR
+
+    monkeypatch.setattr(inference, "free_memory", lambda device: 64 * 1024**3)
+    torch.manual_seed(0)
+    subpixel = runtime(SubPixelSR(4, channels=16, convs=2))
+    expected = auto_tile("cpu", "sr", 4, 1, bytes_per_px=inference.working_bytes_per_px("sr", 4, subpixel.info.config))
+    assert Inferencer(subpixel, tile="auto").tile == expected
+    assert expected > Inferencer(sr_rt, tile="auto").tile == auto_tile("cpu", "sr", 4, 1)
+    onnx_path = export_network(subpixel.net, subpixel.info, tmp_path / "s.onnx", check=False).path
+    assert Inferencer(OrtRuntime(onnx_path), tile="auto").tile == expected
+
+
 def test_onnxruntime_shares_statistics_across_tiles_like_torch(style_rt, tmp_path):
     """The default CPU backend (an exported ONNX graph) tiles a style image like the untiled one, as torch does:
     the graph is rewritten to output and to take each instance norm's statistics."""
@@ -196,7 +214,7 @@ def test_onnxruntime_shares_statistics_across_tiles_like_torch(style_rt, tmp_pat
 def test_a_backend_without_shared_statistics_is_named_when_tiling_style(style_rt):
     class NoStats:
         name, precision, device, scale, size_rule, min_size, shared_stats = "fake", "fp16", "cpu", 1, 4, 8, False
-        limits = UNLIMITED
+        limits, info = UNLIMITED, None
 
         def run(self, batch):
             return style_rt.run(batch)
@@ -211,7 +229,7 @@ class ProfileRuntime:
 
     def __init__(self, inner, limits):
         self.inner, self.limits, self.shapes = inner, limits, []
-        for k in ("name", "precision", "device", "scale", "size_rule", "min_size"):
+        for k in ("name", "precision", "device", "scale", "size_rule", "min_size", "info"):
             setattr(self, k, getattr(inner, k))
         self.shared_stats = False  # like a TensorRT engine
 

@@ -16,7 +16,7 @@ import typer
 from percept.cli.batch import DONE, FAILED, SKIPPED, VIDEO, BatchProcessor, FileResult, Summary, plan_tasks
 from percept.cli.errors import UserError
 from percept.cli.imageio import DEFAULT_MAX_PIXELS, FORMATS, check_writable_format, configure_pixel_limit
-from percept.cli.inference import Inferencer, working_bytes_per_px
+from percept.cli.inference import Inferencer
 from percept.cli.inputs import check_template, discover, unsearched_subfolders
 from percept.cli.manifest import OutputManifest, fingerprint, model_identity
 from percept.cli.scaleout import RayOptions
@@ -198,7 +198,7 @@ def _plan_remote(sources_text: list[str], out_text: str, recursive: bool, name: 
 def _open_inferencers(model: Path, *, device: str, backend: str, precision: str | None, compile: bool,
                       cuda_graphs: bool, kind: str, tile_size: int | str, overlap: int | None, strength: float,
                       preserve_color: bool, batch_size: int, memory: int | None,
-                      stroke: StrokeScale | None = None, bytes_per_px: int | None = None) -> list[Inferencer]:
+                      stroke: StrokeScale | None = None) -> list[Inferencer]:
     """One Inferencer per device of ``--device`` (a comma-separated list)."""
     from percept.cli.stroke_scale import zoo_enlarger
     from percept.engines.select import open_runtime
@@ -219,7 +219,7 @@ def _open_inferencers(model: Path, *, device: str, backend: str, precision: str 
                                         log=lambda m: typer.echo(m, err=True))
             inferencer = Inferencer(runtime, kind=kind, tile=tile_size, overlap=overlap, strength=strength,
                                     preserve_color=preserve_color, batch_size=batch_size, max_memory=memory,
-                                    stroke=stroke, enlarger=enlarger, bytes_per_px=bytes_per_px)
+                                    stroke=stroke, enlarger=enlarger)
             if not inferencers:
                 for note in inferencer.notes:
                     typer.echo(f"note: {note}", err=True)
@@ -293,8 +293,7 @@ def _run(sources_text: list[str], model: Path, info: ModelInfo, out_text: str, s
     tasks = [t for t in tasks if t.format != VIDEO]
     opening = dict(device=device, backend=backend, precision=precision, compile=compile, cuda_graphs=cuda_graphs,
                    kind=info.kind, tile_size=tile_size, overlap=overlap, strength=strength,
-                   preserve_color=preserve_color, batch_size=batch_size, memory=memory, stroke=stroke,
-                   bytes_per_px=working_bytes_per_px(info.kind, int(info.scale), info.config))
+                   preserve_color=preserve_color, batch_size=batch_size, memory=memory, stroke=stroke)
     inferencers = _open_inferencers(model, **opening) if ray is None or clips else []
     if out is not None:
         check_writable(out)  # after the model opened: a bad option never leaves an empty --out behind
