@@ -66,8 +66,20 @@ def wall_time(run_dir: Path) -> tuple[float, int]:
     return total + last, step
 
 
+def cli_flags(command: str) -> set[str]:
+    """The options ``percept COMMAND`` takes today: a recorded setting that is not one (an internal default,
+    such as SR's learning-rate warm-up) stays in the settings table but out of the copy-paste line."""
+    import typer.main
+
+    from percept.cli.app import app
+
+    click_command = typer.main.get_command(app).commands[command]
+    return {opt for param in click_command.params for opt in param.opts if opt.startswith("--")}
+
+
 def recipe_command(info) -> str:
     t = info.training
+    known = cli_flags("train-style" if info.kind == "style" else "train-sr")
     skip = {"task", "data", "name", "out", "run_dir", "style_image", "skipped", "resume", "vgg_weights", "amp",
             "device", "final_step", "final_losses", "processes", "skipped_files", "training_images", "wall_time_s",
             "checkpoint_every", "preview_every", "from_checkpoint", "lr_final_ratio"}
@@ -76,6 +88,8 @@ def recipe_command(info) -> str:
         if key in skip or value is None or isinstance(value, dict | list):
             continue
         flag = "--" + key.replace("_", "-")
+        if flag not in known and key != "time_limit_s":
+            continue
         if key == "init" and "/zoo/" in str(value):  # a shipped model: by name, as users type it
             value = Path(str(value)).stem
         if key == "degradation":  # recorded as a description; the CLI takes its name
