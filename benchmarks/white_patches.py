@@ -6,7 +6,8 @@ Each model stylises the first ``--images`` BSD100 photos (held out from training
 Printed per model: the share of near-white pixels (all channels > 0.94; ``style_metrics.near_white_share``)
 beside the painting's own share, and the sliced Wasserstein distance of the output colours to the
 painting's (``losses.palette_loss``). A network whose outputs are far whiter than its painting paints white
-it did not learn from the painting.
+it did not learn from the painting. Last, the blobs' mechanism: the instance-norm spike penalty
+(``norm_spikes.spike_penalty``, mean over photos) and the largest |z| any instance norm saw (median over photos).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from PIL import Image
 
 from percept.train.checkpoint import load_model
 from percept.train.losses import palette_directions, palette_loss, sorted_palette
+from percept.train.norm_spikes import SpikeMonitor, largest_spike, spike_penalty
 from percept.train.style_metrics import near_white_share
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -45,18 +47,22 @@ def main() -> None:
     xs = [load(p) for p in photos]
     print(f"# {args.painting.name}: near-white share {100 * near_white_share(painting):.2f} %; "
           f"{len(xs)} BSD100 photos at 512 px")
-    print("| model | near-white pixels (%) | colour distance to the painting |")
-    print("|---|---|---|")
+    print("| model | near-white pixels (%) | colour distance to the painting | spike penalty | largest |z| |")
+    print("|---|---|---|---|---|")
     for path in args.models:
         net, _ = load_model(path)
         net.eval()
-        white, dist = [], []
+        white, dist, spikes, peaks = [], [], [], []
         with torch.no_grad():
             for x in xs:
-                y = net(x)
+                with SpikeMonitor(net) as monitor:
+                    y = net(x)
                 white.append(near_white_share(y))
                 dist.append(float(palette_loss(y, palette, dirs)))
-        print(f"| {path} | {100 * np.mean(white):.2f} | {np.mean(dist):.4f} |", flush=True)
+                spikes.append(float(spike_penalty(monitor.inputs)))
+                peaks.append(largest_spike(monitor.inputs))
+        print(f"| {path} | {100 * np.mean(white):.2f} | {np.mean(dist):.4f} | {np.mean(spikes):.5f} | "
+              f"{np.median(peaks):.1f} |", flush=True)
 
 
 if __name__ == "__main__":

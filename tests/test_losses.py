@@ -148,3 +148,25 @@ def test_grid_loss_prices_the_sub_pixel_pattern_and_nothing_else():
     hatched = hr + hatch.repeat(2, 3, 8, 8)
     assert grid_loss(shift, hr, 4) < 1e-12 and grid_loss(blocky, hr, 4) < 1e-12
     assert grid_loss(hatched, hr, 4) > 1e-4
+
+
+def test_spike_penalty_charges_a_droplet_not_texture():
+    """Instance-norm inputs with Gaussian texture cost nothing; the same map with a few-pixel spike (the
+    droplet that steers a layer's statistics) costs, and the monitor sees every instance norm of a network."""
+    from percept.train.networks import TransformNet
+    from percept.train.norm_spikes import SpikeMonitor, largest_spike, spike_penalty
+
+    torch.manual_seed(0)
+    texture = torch.randn(2, 8, 64, 64)
+    assert spike_penalty([texture]).item() == 0.0
+    droplet = texture.clone()
+    droplet[0, 3, 30:33, 30:33] = 60.0  # 9 pixels of one channel
+    assert spike_penalty([droplet]).item() > 0.01 and largest_spike([droplet]) > 20 > 6 > largest_spike([texture])
+    net = TransformNet()
+    with SpikeMonitor(net) as monitor:
+        net(torch.rand(1, 3, 32, 32))
+    assert len(monitor.inputs) == len([m for m in net.modules() if isinstance(m, torch.nn.InstanceNorm2d)]) == 15
+    net(torch.rand(1, 3, 32, 32))
+    assert len(monitor.inputs) == 15  # hooks removed on exit
+    with pytest.raises(ValueError, match="instance norms"):
+        spike_penalty([])

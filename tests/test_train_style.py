@@ -272,7 +272,7 @@ def test_a_time_limit_stops_training_saves_the_model_and_runs_the_schedule_on_th
 def test_quick_preset_warm_starts_from_the_closest_shipped_style_and_user_options_win(tmp_path, photos,
                                                                                       style_image, vgg_path):
     """--preset quick picks --init auto (the shipped style scoring best on the new painting), half-precision
-    output and a time limit; an option given on the command line beats the preset's."""
+    output, a time limit and the spike penalty; an option given on the command line beats the preset's."""
     out = tmp_path / "q.safetensors"
     args = ["train-style", str(style_image), "--data", str(photos), "--preset", "quick", "--image-size", "32",
             "--style-size", "48", "--iterations", "2", "--batch-size", "2", "--workers", "0", "--device", "cpu",
@@ -288,6 +288,7 @@ def test_quick_preset_warm_starts_from_the_closest_shipped_style_and_user_option
     training = read_info(out).training
     assert Path(training["init"]) == resolve_model(chosen, kind="style")
     assert training["style_weight"] == 0.7 and training["anchor_weight"] == 300.0  # given beats preset
+    assert training["spike_weight"] == 1e4  # the preset's guard against inherited blobs
     assert training["time_limit_s"] == 28 * 60 and training["iterations"] == 2 and training["half"] is True
     bad = CliRunner().invoke(app, [*args[:4], "--preset", "slow"])
     assert bad.exit_code == 2 and "--preset 'slow'" in bad.output

@@ -4,9 +4,11 @@
 #                                        styles train side by side on one GPU (one process each)
 #   tools/train_zoo.sh cpu STYLE         the CPU recipe that beat the 2016 reference nets (warm start from the
 #                                        shipped style, or --init auto for a new one; 256² crops, painting at
-#                                        512, LR warm-up + cosine, flat-region anchor 300; 250-600 iterations),
+#                                        512, LR warm-up + cosine, flat-region anchor 300, instance-norm spike
+#                                        penalty 1e4 against inherited blobs; 250-600 iterations),
 #                                        resumable: rerun the same command to go on
-# Environment: DATA (training photos, default ../shared/data/train), RUNS (default runs/zoo),
+# Environment: DATA (training photos, default ../shared/data/train), RUNS (default runs/zoo), INIT (the cpu
+#   warm start of a style not shipped yet: auto, or a shipped style without blobs such as wave; docs/TRAINING.md),
 #   ITERATIONS (override), PERCEPT_VGG_WEIGHTS (VGG-16 file; ../shared/assets/... if unset).
 # Each run writes RUNS/NAME/{checkpoint.pt,losses.csv,loss.png,previews/,NAME.safetensors}.
 set -euo pipefail
@@ -32,10 +34,10 @@ for s in "${styles[@]}"; do
     args=(--image-size 256 --batch-size 4 --iterations "${ITERATIONS:-40000}" --lr 1e-3 --lr-schedule cosine
           --device cuda --amp bf16 --workers 3 --checkpoint-every 2000 --preview-every 2000)
   else
-    init=(--init auto)
+    init=(--init "${INIT:-auto}")
     [ -f "percept_cli/zoo/$s.safetensors" ] && init=(--init "percept_cli/zoo/$s.safetensors")
     args=("${init[@]}" --image-size 256 --batch-size 4 --iterations "${ITERATIONS:-600}" --lr 1e-3
-          --lr-schedule cosine --anchor-weight 300 --device cpu --workers 1 --checkpoint-every 50 --preview-every 100)
+          --lr-schedule cosine --anchor-weight 300 --spike-weight 1e4 --device cpu --workers 1 --checkpoint-every 50 --preview-every 100)
   fi
   echo "[$(date +%T)] $s: $PERCEPT train-style $STYLES_DIR/$(painting "$s") --style-weight $(weight "$s") ${args[*]} ${extra[*]}"
   "$PERCEPT" train-style "$STYLES_DIR/$(painting "$s")" --data "$DATA" --name "$s" --run-dir "$run" \

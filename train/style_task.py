@@ -33,6 +33,7 @@ from percept.train.losses import (
     total_variation,
 )
 from percept.train.networks import TransformNet
+from percept.train.norm_spikes import SpikeMonitor, spike_penalty
 from percept.train.vgg import VGGLoss
 from percept.train.warm_start import warm_start_weights
 
@@ -57,6 +58,7 @@ class StyleOptions:
     tv_weight: float = 1e-6
     anchor_weight: float = 0.0  # flat-region anchor (losses.flat_region_anchor); 0 is the paper's objective
     palette_weight: float = 0.0  # painting's colour distribution (losses.palette_loss); 0 is the paper's objective
+    spike_weight: float = 0.0  # instance-norm spikes (norm_spikes.spike_penalty); 0 is the paper's objective
     style_tiles: int = 1  # Gram matrices per region of a tiles×tiles grid (losses.tiled_gram_matrix); 1: the paper's
     content_layer: str = "relu2_2"
     style_layers: Sequence[str] = STYLE_LAYERS
@@ -130,7 +132,13 @@ class StyleTask:
                                           for p in self.preview_files]).to(device)
 
     def losses(self, model: nn.Module, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        return objective(self.vgg, model(batch), batch, self.targets, self.o, self.palette)
+        if not self.o.spike_weight:
+            return objective(self.vgg, model(batch), batch, self.targets, self.o, self.palette)
+        with SpikeMonitor(model) as monitor:
+            output = model(batch)
+        terms = objective(self.vgg, output, batch, self.targets, self.o, self.palette)
+        terms["spike"] = self.o.spike_weight * spike_penalty(monitor.inputs)
+        return terms
 
     def preview(self, model: nn.Module) -> tuple[list[list[torch.Tensor]], list[str]]:
         out = model(self.preview_batch)
@@ -141,7 +149,7 @@ class StyleTask:
         return {"task": "style", "style_image": str(o.style_image), "data": str(o.data),
                 "image_size": o.image_size, "style_size": o.style_size, "content_weight": o.content_weight,
                 "style_weight": o.style_weight, "tv_weight": o.tv_weight, "anchor_weight": o.anchor_weight,
-                "palette_weight": o.palette_weight, "style_tiles": o.style_tiles,
+                "palette_weight": o.palette_weight, "spike_weight": o.spike_weight, "style_tiles": o.style_tiles,
                 "content_layer": o.content_layer,
                 "style_layers": list(o.style_layers), "training_images": len(self.files),
                 "skipped_files": len(o.skipped), "crops": o.crops, "init": str(o.init) if o.init else None}

@@ -49,11 +49,12 @@ def _settings(name: str, out: Path | None, run_dir: Path | None, **kw) -> TrainS
 # ``--preset quick``: a new painting in half an hour on a laptop CPU. A warm start from the shipped style that
 # already scores best on the new painting (it reconstructs photos; only the style is left to learn), the
 # paper's 256² crops, the painting at the objective's 512 px, a learning-rate warm-up and a cosine schedule
-# run against the clock, and the flat-region anchor against blobs (docs/TRAINING.md has the measurements).
+# run against the clock, the flat-region anchor against flipped skies, and the instance-norm spike penalty
+# against the blobs a warm start would otherwise carry over from its parent (docs/TRAINING.md has the measurements).
 PRESETS: dict[str, dict[str, object]] = {
     "quick": {"init": "auto", "image_size": 256, "batch_size": 4, "iterations": 2000, "time_limit": "28m",
               "lr": 1e-3, "lr_schedule": "cosine", "style_weight": 2.0, "anchor_weight": 300.0,
-              "checkpoint_every": 50, "preview_every": 100, "half": True},
+              "spike_weight": 1e4, "checkpoint_every": 50, "preview_every": 100, "half": True},
 }
 
 
@@ -124,12 +125,14 @@ def train_style(
     palette_weight: float = typer.Option(0.0, "--palette-weight", help="Match the painting's colour distribution "
                                          "(sliced Wasserstein), against patches in colours it never uses; 0 is "
                                          "the paper's objective."),
+    spike_weight: float = typer.Option(0.0, "--spike-weight", help="Penalty on instance-norm spikes (|z| > 6), the "
+                                       "mechanism of the blobs (docs/TRAINING.md); 0 is the paper's objective."),
     style_tiles: int = typer.Option(1, "--style-tiles", min=1, max=4, help="Match the painting's Gram matrices "
                                     "in each region of an N×N grid, not only over the whole picture, so flat "
                                     "areas take its texture instead of blobs; 1 is the paper's objective."),
     content_layer: str = typer.Option("relu2_2", "--content-layer"),
     style_layers: str = typer.Option(",".join(STYLE_LAYERS), "--style-layers", help="Comma-separated VGG layers."),
-    norm: str = typer.Option("instance", "--norm", help="instance | batch"),
+    norm: str = typer.Option("instance", "--norm", help="instance | batch | none (docs/TRAINING.md compares them)"),
     upsample: str = typer.Option("resize-conv", "--upsample", help="resize-conv | transposed"),
     output: str = typer.Option("tanh", "--output-activation",
                                help="tanh (the paper's scaled tanh) | wide-tanh (reaches 0 and 1, gradient alive)"),
@@ -148,10 +151,11 @@ def train_style(
     p = apply_preset(ctx, preset, {
         "init": init, "image_size": image_size, "batch_size": batch_size, "iterations": iterations,
         "time_limit": time_limit, "lr": lr, "lr_schedule": lr_schedule, "style_weight": style_weight,
-        "anchor_weight": anchor_weight, "checkpoint_every": checkpoint_every, "preview_every": preview_every,
-        "half": half})
+        "anchor_weight": anchor_weight, "spike_weight": spike_weight, "checkpoint_every": checkpoint_every,
+        "preview_every": preview_every, "half": half})
     init, image_size, batch_size, iterations = p["init"], p["image_size"], p["batch_size"], p["iterations"]
     lr, lr_schedule, style_weight, anchor_weight = p["lr"], p["lr_schedule"], p["style_weight"], p["anchor_weight"]
+    spike_weight = p["spike_weight"]
     checkpoint_every, preview_every, half = p["checkpoint_every"], p["preview_every"], p["half"]
     limit_s = parse_duration(str(p["time_limit"]))
     name = name or _slug(style_image.stem)
@@ -161,7 +165,7 @@ def train_style(
         opts = StyleOptions(style_image=style_image, data=resolve_data_dir(data), name=name, image_size=image_size,
                             style_size=style_size or None, content_weight=content_weight, style_weight=style_weight,
                             tv_weight=tv_weight, anchor_weight=anchor_weight, style_tiles=style_tiles,
-                            palette_weight=palette_weight,
+                            palette_weight=palette_weight, spike_weight=spike_weight,
                             content_layer=content_layer,
                             style_layers=layers, norm=norm,
                             upsample=upsample, output=output, vgg_weights=vgg_weights, crops=crops)
