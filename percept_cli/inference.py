@@ -209,7 +209,9 @@ class Inferencer:
         if limits.max_batch is not None:
             self.batch_size = max(1, min(self.batch_size, limits.max_batch))
         self.overlap = DEFAULT_OVERLAP[self.kind] if overlap is None else max(0, int(overlap))
-        self.shared = global_norm and self.kind == "style" and runtime.shared_stats
+        # Only instance norms make a tile depend on the whole picture (no norm, or batch norm in eval, is exact).
+        instance_norms = runtime.info is None or runtime.info.config.get("norm", "instance") == "instance"
+        self.shared = global_norm and self.kind == "style" and instance_norms and runtime.shared_stats
         if stroke is not None and stroke.value > 0 and self.kind == "style" and enlarger is None:
             raise ValueError("a stroke scale needs an enlarger (the SR network that brings pictures back)")
         self.stroke = stroke if stroke is not None and stroke.value > 0 and self.kind == "style" else None
@@ -230,7 +232,7 @@ class Inferencer:
                     self.notes.append(f"{runtime.name} takes inputs up to {limits.max_hw[0]}×{limits.max_hw[1]}: "
                                       f"tiling at {cap} px" + (" instead of whole images" if self.tile == 0 else ""))
                 self.tile = cap
-        if global_norm and self.kind == "style" and not runtime.shared_stats and self.tile != 0:
+        if global_norm and self.kind == "style" and instance_norms and not runtime.shared_stats and self.tile != 0:
             self.notes.append(f"{runtime.name} ({runtime.precision}) cannot share normalisation statistics between "
                               "tiles: tiled images use per-tile statistics and may differ from untiled ones (use "
                               "--tile 0, or a backend that shares them: torch, onnxruntime fp32)")

@@ -281,3 +281,16 @@ def test_source_depth_is_kept_from_decode_to_output(sr_rt):
     assert np.abs(out16.float_rgb() - out8.float_rgb()).max() <= 1.01 / 255
     whole = Inferencer(sr_rt, tile=0).process(eight)
     assert np.abs(whole.float_rgb() - out8.float_rgb()).mean() < 2e-3  # 12 px tiles: little context
+
+
+def test_a_style_network_without_instance_norm_tiles_exactly_and_without_a_warning():
+    """--norm none networks have no statistics to share: their tiles agree with the untiled picture (to one
+    8-bit level) and the user hears no note about per-tile statistics."""
+    torch.manual_seed(0)
+    plain = runtime(TransformNet(norm="none"))
+    assert plain.shared_stats is False and plain.info.config["norm"] == "none"
+    tiled = Inferencer(plain, kind="style", tile=64, overlap=16)
+    assert tiled.notes == [] and tiled.shared is False
+    p = pic(96, 128)
+    whole = Inferencer(plain, kind="style", tile=0).process(p).float_rgb()
+    assert np.abs(tiled.process(p).float_rgb() - whole).max() <= 1.01 / 255  # 8-bit output: one level at most

@@ -23,6 +23,8 @@ DESCRIPTIONS = {
     "udnie": "Picabia, Udnie (1913): cubist fragments in warm tones",
     "la-muse": "Picasso, La Muse (1935): bold outlines and flat colour",
     "rain-princess": "Afremov, Rain Princess: mosaic of glowing yellow, red and blue palette-knife strokes",
+    "candy": "Candy: round pop-art flowers in cherry red and gold on sky blue, black swirls",
+    "mosaic": "Mosaic: stained-glass panes in pastel colours with dark lead lines",
     "sr-x2-pixel": "×2 upscaler (SubPixelSR: every convolution at the input resolution), pixel (MSE) loss, "
                    "the default for --scale 2",
     "sr-x4-pixel": "×4 upscaler (SubPixelSR, 64 channels, every convolution at the input resolution), pixel "
