@@ -317,3 +317,11 @@ def test_palette_term_pulls_outputs_into_the_paintings_colours(tmp_path, photos,
     rows = read_csv(tmp_path / "run" / "losses.csv")
     palette = [float(r["palette"]) for r in rows]
     assert np.mean(palette[-5:]) < 0.5 * np.mean(palette[:5]), palette
+
+
+def test_spike_penalty_needs_instance_norm(tmp_path, photos, style_image):
+    """The spike penalty acts on instance norms: asking for it on a network without them is refused in one line."""
+    result = CliRunner().invoke(app, ["train-style", str(style_image), "--data", str(photos), "--norm", "none",
+                                      "--spike-weight", "10", "--iterations", "1", "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code != 0 and "--spike-weight" in result.output and "--norm instance" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "r").exists()

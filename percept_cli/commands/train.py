@@ -158,6 +158,8 @@ def train_style(
     spike_weight = p["spike_weight"]
     checkpoint_every, preview_every, half = p["checkpoint_every"], p["preview_every"], p["half"]
     limit_s = parse_duration(str(p["time_limit"]))
+    if spike_weight and norm != "instance":
+        raise UserError(f"--spike-weight penalises instance-norm spikes: it needs --norm instance, not {norm}")
     name = name or _slug(style_image.stem)
     layers = tuple(x.strip() for x in style_layers.split(",") if x.strip())
 
