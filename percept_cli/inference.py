@@ -110,7 +110,7 @@ def auto_tile(device: str, kind: str, scale: int, size_rule: int, batch_size: in
     output (``scale²`` larger for SR); ``bytes_per_px`` (``working_bytes_per_px``) gives the model's own."""
     if fraction is None:
         fraction = 0.7 if device.startswith("cuda") else 0.25
-    per_px = bytes_per_px or (STYLE_BYTES_PER_PX if kind == "style" else SR_BYTES_PER_PX * scale * scale)
+    per_px = bytes_per_px or working_bytes_per_px(kind, scale, None)
     budget = free_memory(device) * fraction
     if max_memory is None and not device.startswith("cuda"):
         max_memory = DEFAULT_MAX_MEMORY
@@ -209,8 +209,9 @@ class Inferencer:
         if limits.max_batch is not None:
             self.batch_size = max(1, min(self.batch_size, limits.max_batch))
         self.overlap = DEFAULT_OVERLAP[self.kind] if overlap is None else max(0, int(overlap))
+        config = runtime.info.config if runtime.info is not None else None  # None: an unknown model, assume the worst
         # Only instance norms make a tile depend on the whole picture (no norm, or batch norm in eval, is exact).
-        instance_norms = runtime.info is None or runtime.info.config.get("norm", "instance") == "instance"
+        instance_norms = config is None or config.get("norm", "instance") == "instance"
         self.shared = global_norm and self.kind == "style" and instance_norms and runtime.shared_stats
         if stroke is not None and stroke.value > 0 and self.kind == "style" and enlarger is None:
             raise ValueError("a stroke scale needs an enlarger (the SR network that brings pictures back)")
@@ -218,7 +219,6 @@ class Inferencer:
         self.enlarger = enlarger
         self.auto = tile == "auto"
         if self.auto:
-            config = runtime.info.config if runtime.info is not None else None
             tile = auto_tile(runtime.device, self.kind, self.scale, self.size_rule, self.batch_size,
                              max_memory=max_memory, bytes_per_px=working_bytes_per_px(self.kind, self.scale, config))
         self.tile = int(tile)
