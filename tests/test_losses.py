@@ -170,3 +170,18 @@ def test_spike_penalty_charges_a_droplet_not_texture():
     assert len(monitor.inputs) == 15  # hooks removed on exit
     with pytest.raises(ValueError, match="instance norms"):
         spike_penalty([])
+
+
+def test_grid_loss_over_the_whole_patch_spares_an_edge_a_pixel_off_but_not_a_hatch():
+    """Small blocks price a sharp edge drawn one pixel off (its error sits on one phase), which pulls a
+    feature-loss model towards blur; averaged over the whole patch that edge costs far less, the hatch as much."""
+    from percept.train.losses import grid_loss
+
+    y, x = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    hr = (((x - 31.3) ** 2 + (y - 30.7) ** 2) < 20**2).float()[None, None]  # a disc's round edge
+    edge_off = (((x - 32.3) ** 2 + (y - 30.7) ** 2) < 20**2).float()[None, None]  # one pixel to the right
+    hatch = torch.zeros(1, 1, 4, 4)
+    hatch[..., ::2, ::2], hatch[..., 1::2, 1::2] = 0.02, -0.02
+    hatched = hr + hatch.repeat(1, 1, 16, 16)
+    assert grid_loss(edge_off, hr, 4, window=0) < 0.1 * grid_loss(edge_off, hr, 4, window=4)
+    assert torch.isclose(grid_loss(hatched, hr, 4, window=0), grid_loss(hatched, hr, 4, window=4))

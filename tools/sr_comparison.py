@@ -1,7 +1,7 @@
 """One comparison image of the shipped ×4 upscalers: bicubic | each model | ground truth, on crops of
 benchmark images (MATLAB-bicubic LR, as in eval-sr).
 
-Usage: python tools/sr_comparison.py [--out docs/img/sr_x4_comparison.jpg]
+Usage: python tools/sr_comparison.py [--out docs/img/sr_x4_comparison.jpg] [--model sr-x4-feature=CANDIDATE]
 """
 
 from __future__ import annotations
@@ -32,9 +32,17 @@ SIZE = 128
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "sr_x4_comparison.jpg")
+    ap.add_argument("--model", action="append", default=[], metavar="NAME=FILE",
+                    help="Show this model file (a candidate) instead of the shipped model NAME, or beside them.")
     args = ap.parse_args()
     models = sorted((m for m in list_models() if m.info.kind == "sr" and m.info.scale == 4), key=lambda m: m.name)
-    nets = [(m.name, load_model(m.path)[0]) for m in models]
+    paths = {m.name: m.path for m in models}
+    for spec in args.model:
+        name, sep, file = spec.partition("=")
+        if not sep:
+            ap.error(f"--model {spec}: expected NAME=FILE")
+        paths[name] = Path(file)
+    nets = [(name, load_model(path)[0]) for name, path in paths.items()]
     images, labels = [], ["bicubic", *[n for n, _ in nets], "ground truth"]
     for dataset, name, (x0, y0) in CROPS:
         hr = Image.open(SHARED / "sr_bench" / dataset / "HR" / name).convert("RGB")

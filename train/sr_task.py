@@ -35,6 +35,7 @@ class SROptions:
     degradation: str = "paper"  # paper: blur σ + bicubic; bicubic: MATLAB imresize (the benchmarks' LR)
     feature_layer: str = "relu2_2"
     grid_weight: float = 0.0  # losses.grid_loss: the error's sub-pixel phase pattern (cross-hatch)
+    grid_window: int = 4  # grid_loss's blocks, in LR pixels (0: the whole patch, so edges' errors average out)
     feature_jitter: int = 0  # shift the VGG input by up to this many pixels per step (see ``jittered``)
     feature_weight: float = 1.0
     pixel_weight: float = 1.0
@@ -152,7 +153,7 @@ class SRTask:
         if "pixel" in self.o.loss:
             terms["pixel"] = self.o.pixel_weight * pixel_loss(sr, hr)
         if self.o.grid_weight:
-            terms["grid"] = self.o.grid_weight * grid_loss(sr, hr, self.o.scale)
+            terms["grid"] = self.o.grid_weight * grid_loss(sr, hr, self.o.scale, self.o.grid_window)
         if self.o.tv_weight:
             terms["tv"] = self.o.tv_weight * total_variation(sr)
         return terms
@@ -171,7 +172,7 @@ class SRTask:
                        else f"MATLAB bicubic /{o.scale} (antialiased)")
         return {"task": "sr", "data": str(o.data), "scale": o.scale, "loss": o.loss, "patch": o.patch,
                 "sigma": o.sigma, "feature_layer": o.feature_layer, "feature_weight": o.feature_weight,
-                "feature_jitter": o.feature_jitter, "grid_weight": o.grid_weight,
+                "feature_jitter": o.feature_jitter, "grid_weight": o.grid_weight, "grid_window": o.grid_window,
                 "pixel_weight": o.pixel_weight, "tv_weight": o.tv_weight, "training_images": len(self.files),
                 "skipped_files": len(o.skipped), "degradation": degradation,
                 "init": str(o.init) if o.init else None}

@@ -216,6 +216,9 @@ def train_sr(
     grid_weight: float = typer.Option(0.0, "--grid-weight", help="Penalty on the error's pattern locked to the "
                                       "pixel shuffle's sub-pixel grid (the cross-hatch of feature-loss models); "
                                       "1e4 in the shipped sr-x4-feature."),
+    grid_window: int = typer.Option(4, "--grid-window", min=0, help="Blocks the grid penalty averages over, in "
+                                    "LR pixels; 0: the whole patch (a hatch repeats everywhere, an edge's error "
+                                    "does not, so only the hatch is priced)."),
     feature_jitter: int = typer.Option(0, "--feature-jitter", min=0, help="Shift the feature loss's VGG input by "
                                        "a random 0..N px each step, so no cross-hatch locks to VGG's pooling grid."),
     pixel_weight: float = typer.Option(1.0, "--pixel-weight"),
@@ -245,7 +248,8 @@ def train_sr(
         opts = SROptions(data=resolve_data_dir(data), name=name, scale=scale, loss=loss, patch=patch, sigma=sigma,
                          degradation=degradation, arch=arch, channels=channels or None, convs=convs,
                          feature_layer=feature_layer, feature_weight=feature_weight,
-                         feature_jitter=feature_jitter, grid_weight=grid_weight, pixel_weight=pixel_weight,
+                         feature_jitter=feature_jitter, grid_weight=grid_weight, grid_window=grid_window,
+                         pixel_weight=pixel_weight,
                          tv_weight=tv_weight, upsample=upsample, global_skip=global_skip, vgg_weights=vgg_weights,
                          init=resolve_model(Path(init), kind="sr") if init and not resume else None)
         return SRTask(opts)
