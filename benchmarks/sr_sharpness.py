@@ -9,6 +9,9 @@ On the published bicubic LR files of a benchmark set, for bicubic (the baseline,
   contrast as the original; a blurred output is below 1, a noisy one can exceed it);
 - relu2_2 / relu3_3: the mean squared distance of VGG-16 activations to the ground truth's, the paper's own
   perceptual criterion (lower is better), also as a ratio to bicubic;
+- speckle: the RMS of the output's luma Laplacian (8-bit levels) where the ground truth is flat (its
+  Laplacian's 9×9 mean below 0.01): the fine noise a feature loss sprinkles on skies and skin; the truth's
+  own value is printed as the floor;
 - grid: the RMS of the error's sub-pixel phase pattern in 8-bit levels (benchmarks/sr_grid_pattern.py),
   so a sharper model that buys its detail with a cross-hatch shows it.
 
@@ -35,6 +38,7 @@ from percept.train.metrics import psnr, quantize_8bit  # noqa: E402
 from percept.train.vgg import VGGLoss  # noqa: E402
 
 LAYERS = ("relu2_2", "relu3_3")
+LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
 
 
 def gradient_rms(x: torch.Tensor) -> float:
@@ -43,8 +47,18 @@ def gradient_rms(x: torch.Tensor) -> float:
     return float(torch.cat([gx.flatten(), gy.flatten()]).pow(2).mean().sqrt())
 
 
+def luma_laplacian(x: torch.Tensor) -> torch.Tensor:
+    y = (x * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    return torch.nn.functional.conv2d(y, LAPLACIAN, padding=1)
+
+
+def flat_mask(hr: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.avg_pool2d(luma_laplacian(hr).abs(), 9, stride=1, padding=4) < 0.01
+
+
 def measure(upscale, pairs, scale: int, vgg: VGGLoss) -> dict[str, float]:
     psnrs, detail, feats = [], [], {k: [] for k in LAYERS}
+    flat_sq, flat_n = 0.0, 0
     for lr, hr in pairs:
         with torch.no_grad():
             sr = quantize_8bit(upscale(lr).clamp(0, 1))
@@ -52,11 +66,15 @@ def measure(upscale, pairs, scale: int, vgg: VGGLoss) -> dict[str, float]:
             sr, hr = sr[..., :h, :w], hr[..., :h, :w]
             psnrs.append(float(psnr(sr, hr, crop_border=scale)))
             detail.append(gradient_rms(sr) / gradient_rms(hr))
+            flat = flat_mask(hr)
+            flat_sq += float(luma_laplacian(sr)[flat].pow(2).sum())
+            flat_n += int(flat.sum())
             f_sr, f_hr = vgg(sr, LAYERS), vgg(hr, LAYERS)
             for k in LAYERS:
                 feats[k].append(float((f_sr[k] - f_hr[k]).pow(2).mean()))
     n = len(pairs)
-    out = {"psnr": sum(psnrs) / n, "detail": sum(detail) / n, "grid": grid_energy(upscale, pairs, scale)}
+    out = {"psnr": sum(psnrs) / n, "detail": sum(detail) / n, "grid": grid_energy(upscale, pairs, scale),
+           "speckle": 255 * (flat_sq / max(flat_n, 1)) ** 0.5}
     out.update({k: sum(v) / n for k, v in feats.items()})
     return out
 
@@ -73,10 +91,12 @@ def main() -> None:
     pairs = [(tensor(root / f"LR_bicubic_x{args.scale}" / p.name), tensor(p))
              for p in sorted((root / "HR").glob("*.png")) if (root / f"LR_bicubic_x{args.scale}" / p.name).is_file()]
     vgg = VGGLoss(args.vgg_weights)
-    print(f"# {args.set}: {len(pairs)} images, ×{args.scale}, published bicubic LR; ratios against bicubic")
+    floor = torch.cat([luma_laplacian(hr)[flat_mask(hr)] for _, hr in pairs]).pow(2).mean().sqrt() * 255
+    print(f"# {args.set}: {len(pairs)} images, ×{args.scale}, published bicubic LR; ratios against bicubic; "
+          f"the ground truth's own speckle: {float(floor):.2f} levels")
     print("| model | PSNR Y (dB) | detail (gradient RMS / truth's) | relu2_2 distance (× bicubic) "
-          "| relu3_3 distance (× bicubic) | grid (levels) |")
-    print("|---|---|---|---|---|---|")
+          "| relu3_3 distance (× bicubic) | speckle (levels) | grid (levels) |")
+    print("|---|---|---|---|---|---|---|")
     bicubic = bicubic_upscaler(args.scale)
     rows = [("bicubic", lambda x: bicubic(x[0])[None])]
     rows += [(str(p), load_model(p)[0].eval()) for p in args.models]
@@ -85,7 +105,8 @@ def main() -> None:
         m = measure(up, pairs, args.scale, vgg)
         base = base or m
         feats = " | ".join(f"{m[k]:.3f} ({m[k] / base[k]:.2f})" for k in LAYERS)
-        print(f"| {name} | {m['psnr']:.2f} | {m['detail']:.3f} | {feats} | {m['grid']:.3f} |", flush=True)
+        print(f"| {name} | {m['psnr']:.2f} | {m['detail']:.3f} | {feats} | {m['speckle']:.2f} | {m['grid']:.3f} |",
+              flush=True)
 
 
 if __name__ == "__main__":

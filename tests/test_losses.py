@@ -185,3 +185,20 @@ def test_grid_loss_over_the_whole_patch_spares_an_edge_a_pixel_off_but_not_a_hat
     hatched = hr + hatch.repeat(1, 1, 16, 16)
     assert grid_loss(edge_off, hr, 4, window=0) < 0.1 * grid_loss(edge_off, hr, 4, window=4)
     assert torch.isclose(grid_loss(hatched, hr, 4, window=0), grid_loss(hatched, hr, 4, window=4))
+
+
+def test_speckle_loss_charges_noise_on_flat_areas_not_blur_or_the_truths_own_texture():
+    """A feature-loss SR model's speckle on a flat sky costs; the truth itself, a blurred copy of it, and the
+    truth's texture drawn a few pixels off (detail as strong as the truth's, not where it is) cost (next to) nothing."""
+    from percept.train.losses import speckle_loss
+
+    torch.manual_seed(0)
+    hr = torch.full((1, 3, 64, 64), 0.5)
+    hr[..., :, 32:] = 0.5 + 0.05 * torch.randn(1, 3, 64, 32)  # left half flat, right half textured
+    speckled = hr.clone()
+    speckled[..., :, :24] += 0.02 * torch.randn(1, 3, 64, 24)  # a faint speckle on the flat half only
+    blurred = torch.nn.functional.avg_pool2d(hr, 3, stride=1, padding=1, count_include_pad=False)
+    shifted = hr.clone()
+    shifted[..., :, 34:] = hr[..., :, 32:62].roll(2, dims=-2)  # the texture moved 2 px right and 2 px down
+    assert speckle_loss(hr, hr) == 0 and speckle_loss(blurred, hr) < 1e-6
+    assert speckle_loss(speckled, hr) > 10 * speckle_loss(shifted, hr)

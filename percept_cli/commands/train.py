@@ -219,6 +219,9 @@ def train_sr(
     grid_window: int = typer.Option(4, "--grid-window", min=0, help="Blocks the grid penalty averages over, in "
                                     "LR pixels; 0: the whole patch (a hatch repeats everywhere, an edge's error "
                                     "does not, so only the hatch is priced)."),
+    speckle_weight: float = typer.Option(0.0, "--speckle-weight", help="Penalty on fine detail beyond the "
+                                         "ground truth's, per neighbourhood: the speckle a feature loss sprinkles "
+                                         "on flat areas (edges and texture the truth has cost nothing)."),
     feature_jitter: int = typer.Option(0, "--feature-jitter", min=0, help="Shift the feature loss's VGG input by "
                                        "a random 0..N px each step, so no cross-hatch locks to VGG's pooling grid."),
     pixel_weight: float = typer.Option(1.0, "--pixel-weight"),
@@ -249,6 +252,7 @@ def train_sr(
                          degradation=degradation, arch=arch, channels=channels or None, convs=convs,
                          feature_layer=feature_layer, feature_weight=feature_weight,
                          feature_jitter=feature_jitter, grid_weight=grid_weight, grid_window=grid_window,
+                         speckle_weight=speckle_weight,
                          pixel_weight=pixel_weight,
                          tv_weight=tv_weight, upsample=upsample, global_skip=global_skip, vgg_weights=vgg_weights,
                          init=resolve_model(Path(init), kind="sr") if init and not resume else None)
