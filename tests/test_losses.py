@@ -202,3 +202,20 @@ def test_speckle_loss_charges_noise_on_flat_areas_not_blur_or_the_truths_own_tex
     shifted[..., :, 34:] = hr[..., :, 32:62].roll(2, dims=-2)  # the texture moved 2 px right and 2 px down
     assert speckle_loss(hr, hr) == 0 and speckle_loss(blurred, hr) < 1e-6
     assert speckle_loss(speckled, hr) > 10 * speckle_loss(shifted, hr)
+
+
+def test_blur_loss_charges_a_blurred_output_not_texture_drawn_a_few_pixels_off():
+    """The counterpart of the speckle term: a blurred copy of a textured truth costs; the truth, its texture
+    a few pixels off, and anything on a flat truth cost nothing."""
+    from percept.train.losses import blur_loss
+
+    torch.manual_seed(0)
+    hr = torch.full((1, 3, 64, 64), 0.5)
+    hr[..., :, 32:] = 0.5 + 0.05 * torch.randn(1, 3, 64, 32)
+    blurred = torch.nn.functional.avg_pool2d(hr, 3, stride=1, padding=1, count_include_pad=False)
+    shifted = hr.clone()
+    shifted[..., :, 34:] = hr[..., :, 32:62].roll(2, dims=-2)
+    flat_changed = hr.clone()
+    flat_changed[..., :, :24] = 0.3
+    assert blur_loss(hr, hr) == 0 and blur_loss(flat_changed, hr) == 0
+    assert blur_loss(blurred, hr) > 1e-3 and blur_loss(shifted, hr) < 0.01 * blur_loss(blurred, hr)

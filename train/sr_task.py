@@ -14,7 +14,7 @@ from torch import nn
 from percept.train.checkpoint import ModelInfo, describe
 from percept.train.data import ImageFolderDataset, load_rgb, scan_images, to_tensor
 from percept.train.degradations import matlab_imresize, random_patch_pair
-from percept.train.losses import feature_loss, grid_loss, pixel_loss, speckle_loss, total_variation
+from percept.train.losses import blur_loss, feature_loss, grid_loss, pixel_loss, speckle_loss, total_variation
 from percept.train.networks import SRNet, SubPixelSR
 from percept.train.vgg import VGGLoss
 from percept.train.warm_start import warm_start_weights
@@ -36,6 +36,7 @@ class SROptions:
     feature_layer: str = "relu2_2"
     grid_weight: float = 0.0  # losses.grid_loss: the error's sub-pixel phase pattern (cross-hatch)
     speckle_weight: float = 0.0  # losses.speckle_loss: fine detail beyond the truth's (feature-loss speckle)
+    blur_weight: float = 0.0  # losses.blur_loss: fine detail the output lacks against the truth's
     grid_window: int = 4  # grid_loss's blocks, in LR pixels (0: the whole patch, so edges' errors average out)
     feature_jitter: int = 0  # shift the VGG input by up to this many pixels per step (see ``jittered``)
     feature_weight: float = 1.0
@@ -157,6 +158,8 @@ class SRTask:
             terms["grid"] = self.o.grid_weight * grid_loss(sr, hr, self.o.scale, self.o.grid_window)
         if self.o.speckle_weight:
             terms["speckle"] = self.o.speckle_weight * speckle_loss(sr, hr)
+        if self.o.blur_weight:
+            terms["blur"] = self.o.blur_weight * blur_loss(sr, hr)
         if self.o.tv_weight:
             terms["tv"] = self.o.tv_weight * total_variation(sr)
         return terms
@@ -176,7 +179,7 @@ class SRTask:
         return {"task": "sr", "data": str(o.data), "scale": o.scale, "loss": o.loss, "patch": o.patch,
                 "sigma": o.sigma, "feature_layer": o.feature_layer, "feature_weight": o.feature_weight,
                 "feature_jitter": o.feature_jitter, "grid_weight": o.grid_weight, "grid_window": o.grid_window,
-                "speckle_weight": o.speckle_weight,
+                "speckle_weight": o.speckle_weight, "blur_weight": o.blur_weight,
                 "pixel_weight": o.pixel_weight, "tv_weight": o.tv_weight, "training_images": len(self.files),
                 "skipped_files": len(o.skipped), "degradation": degradation,
                 "init": str(o.init) if o.init else None}

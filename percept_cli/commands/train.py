@@ -222,6 +222,9 @@ def train_sr(
     speckle_weight: float = typer.Option(0.0, "--speckle-weight", help="Penalty on fine detail beyond the "
                                          "ground truth's, per neighbourhood: the speckle a feature loss sprinkles "
                                          "on flat areas (edges and texture the truth has cost nothing)."),
+    blur_weight: float = typer.Option(0.0, "--blur-weight", help="Penalty on fine detail the output lacks "
+                                      "where the ground truth has it (below half its local energy), anywhere in "
+                                      "an 8-px neighbourhood: sharper texture than pixel MSE allows."),
     feature_jitter: int = typer.Option(0, "--feature-jitter", min=0, help="Shift the feature loss's VGG input by "
                                        "a random 0..N px each step, so no cross-hatch locks to VGG's pooling grid."),
     pixel_weight: float = typer.Option(1.0, "--pixel-weight"),
@@ -252,7 +255,7 @@ def train_sr(
                          degradation=degradation, arch=arch, channels=channels or None, convs=convs,
                          feature_layer=feature_layer, feature_weight=feature_weight,
                          feature_jitter=feature_jitter, grid_weight=grid_weight, grid_window=grid_window,
-                         speckle_weight=speckle_weight,
+                         speckle_weight=speckle_weight, blur_weight=blur_weight,
                          pixel_weight=pixel_weight,
                          tv_weight=tv_weight, upsample=upsample, global_skip=global_skip, vgg_weights=vgg_weights,
                          init=resolve_model(Path(init), kind="sr") if init and not resume else None)
