@@ -46,11 +46,18 @@ def main() -> None:
         matched = first_at_or_below(warm, level)
         ratio = f"{step / matched:.1f}×" if matched else "–"
         print(f"{step:>10} {level:>15.3f} {matched if matched else 'never':>19} {ratio:>7}")
+    # The other way round, for a cold run longer than the warm one: where the cold run reached the warm
+    # run's end (each run's cosine schedule ends at its own length, so this compares finished runs).
+    end = warm[-1]
+    reached = first_at_or_below(cold, end)
+    print(f"the warm run ends at {end:.3f} (step {len(warm)}); the cold run reached that at step "
+          f"{reached if reached else f'never (its end: {cold[-1]:.3f})'}"
+          + (f": {reached / len(warm):.1f}× the warm run's steps" if reached else ""))
     if args.plot:
         from percept.train.plot import plot_losses
 
-        n = min(len(warm), len(cold))
-        plot_losses(list(range(1, n + 1)), {"warm start": warm[:n], "cold start": cold[:n]}, args.plot,
+        n = max(len(warm), len(cold))
+        plot_losses(list(range(1, n + 1)), {"warm start": warm, "cold start": cold}, args.plot,
                     title=f"training objective ({args.column}, mean of {args.window} steps), log scale, per step")
         print(f"plot written to {args.plot}")
 

@@ -308,6 +308,22 @@ def test_a_time_limited_run_reports_the_time_left_not_the_iterations_left():
     assert out.getvalue().strip().endswith("eta 50s")  # not 1990 s from the iteration count
 
 
+def test_a_resumed_run_times_only_the_steps_it_ran():
+    """Resumed at step 250 of 500, 10 steps in 100 s: the 240 steps left take 2,400 s, not the 92 s that counting
+    the first process's steps as this one's would promise."""
+    import io
+
+    from percept.train.progress import ProgressReporter
+
+    now = [0.0]
+    out = io.StringIO()
+    reporter = ProgressReporter(500, "train x", interactive=False, stream=out, clock=lambda: now[0],
+                                log_every=0, initial=250)
+    now[0] = 100.0
+    reporter.update(260)
+    assert out.getvalue().strip().endswith("eta 2400s")
+
+
 def test_palette_term_pulls_outputs_into_the_paintings_colours(tmp_path, photos, style_image, vgg_path):
     """``--palette-weight``: training logs the term and lowers it (outputs move into mosaic's colours)."""
     task = StyleTask(options(style_image, photos, vgg_path, image_size=48, style_size=64, palette_weight=50.0,

@@ -18,15 +18,17 @@ class ProgressReporter:
     """
 
     def __init__(self, total: int, description: str, interactive: bool | None = None, log_every: float = 10.0,
-                 stream=None, clock: Callable[[], float] = time.monotonic, deadline_s: float | None = None):
+                 stream=None, clock: Callable[[], float] = time.monotonic, deadline_s: float | None = None,
+                 initial: int = 0):
         self.total, self.description, self.log_every = total, description, log_every
+        self.initial = initial  # done before this process started (a resumed run): not part of its speed
         self.deadline_s = deadline_s  # work that stops at a time limit: the ETA never goes past it
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty() if interactive is None else interactive
         self.clock = clock
         self.start = clock()
         self._last_log = -float("inf")
-        self._done = 0
+        self._done = initial
         self._progress: Progress | None = None
         if self.interactive:
             self._progress = Progress(
@@ -34,7 +36,7 @@ class ProgressReporter:
                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                 console=Console(file=self.stream), transient=False,
             )
-            self._task = self._progress.add_task(description, total=total, info="")
+            self._task = self._progress.add_task(description, total=total, completed=initial, info="")
 
     def __enter__(self) -> ProgressReporter:
         if self._progress:
@@ -61,9 +63,10 @@ class ProgressReporter:
         if now - self._last_log >= self.log_every or done >= self.total:
             self._last_log = now
             elapsed = now - self.start
-            eta = elapsed / done * (self.total - done) if done else float("nan")
+            ran = done - self.initial
+            eta = elapsed / ran * (self.total - done) if ran > 0 else float("nan")
             if self.deadline_s:
-                eta = min(eta, max(0.0, self.deadline_s - elapsed)) if done else self.deadline_s - elapsed
+                eta = min(eta, max(0.0, self.deadline_s - elapsed)) if ran > 0 else self.deadline_s - elapsed
             print(f"{self.description}: {done}/{self.total}  {info}  elapsed {elapsed:.0f}s  eta {eta:.0f}s",
                   file=self.stream, flush=True)
 

@@ -291,7 +291,7 @@ class Trainer:
         reporter = ProgressReporter(s.iterations, f"train {self.task.name}",
                                     interactive=self.interactive if self.is_main else False,
                                     log_every=s.log_every_s,
-                                    deadline_s=s.time_limit_s or None) if self.is_main else None
+                                    deadline_s=s.time_limit_s or None, initial=start) if self.is_main else None
         step, last, bad_grads = start, {}, 0
         t0 = time.perf_counter()
         t_rate, n_rate = t0, 0
