@@ -29,8 +29,8 @@ DESCRIPTIONS = {
                    "the default for --scale 2",
     "sr-x4-pixel": "×4 upscaler (SubPixelSR, 64 channels, every convolution at the input resolution), pixel "
                    "(MSE) loss: highest PSNR, the default for --scale 4",
-    "sr-x4-feature": "×4 upscaler (SubPixelSR, 64 channels), feature (perceptual) loss at relu2_2 with a "
-                     "grid penalty: sharper edges and texture, no cross-hatch",
+    "sr-x4-feature": "×4 upscaler (SubPixelSR, 64 channels), feature (perceptual) loss at relu2_2 with detail "
+                     "and grid terms: sharper edges and texture than sr-x4-pixel, no cross-hatch",
     "sr-x8-pixel": "×8 upscaler, pixel (MSE) loss, the default for --scale 8",
 }
 

@@ -32,6 +32,8 @@ SIZE = 128
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "sr_x4_comparison.jpg")
+    ap.add_argument("--size", type=int, default=SIZE, help="Crop size in output pixels.")
+    ap.add_argument("--height", type=int, default=220, help="Height of each tile in the sheet (zoom = height/size).")
     ap.add_argument("--model", action="append", default=[], metavar="NAME=FILE",
                     help="Show this model file (a candidate) instead of the shipped model NAME, or beside them.")
     args = ap.parse_args()
@@ -49,14 +51,14 @@ def main() -> None:
         hr = hr.crop((0, 0, hr.width - hr.width % 4, hr.height - hr.height % 4))
         x = torch.from_numpy(np.array(hr)).permute(2, 0, 1).float() / 255
         lr = matlab_imresize(x, 1 / 4).clamp(0, 1)[None]
-        box = (x0, y0, x0 + SIZE, y0 + SIZE)
+        box = (x0, y0, x0 + args.size, y0 + args.size)
         bic = torch.nn.functional.interpolate(lr, scale_factor=4, mode="bicubic", align_corners=False)[0]
         images.append(tensor_to_image(bic.clamp(0, 1)).crop(box))
         for _, net in nets:
             with torch.no_grad():
                 images.append(tensor_to_image(run_padded(net, lr)[0].clamp(0, 1)).crop(box))
         images.append(hr.crop(box))
-    sheet = strip(images, labels, height=220, cols=len(labels))
+    sheet = strip(images, labels, height=args.height, cols=len(labels))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.out, quality=92)
     print(f"wrote {args.out}")
