@@ -71,13 +71,15 @@ def test_train_sr_cli_feature_loss(tmp_path, vgg_path):
     result = CliRunner().invoke(app, ["train-sr", "--scale", "8", "--data", str(photos), "--patch", "48",
                                       "--iterations", "3", "--batch-size", "2", "--workers", "0", "--device", "cpu",
                                       "--loss", "feature+pixel", "--run-dir", str(tmp_path / "r"), "--out", str(out),
-                                      "--vgg-weights", str(vgg_path)])
+                                      "--vgg-weights", str(vgg_path), "--speckle-weight", "1e4", "--blur-weight",
+                                      "1e3", "--grid-weight", "1e4", "--grid-window", "0"])
     assert result.exit_code == 0, result.output
     _, info = load_model(out)
     assert info.scale == 8 and info.training["loss"] == "feature+pixel"
+    assert info.training["blur_weight"] == 1e3 and info.training["grid_window"] == 0  # the card's recipe line
     assert info.name == "my-sr-x8-feature-pixel"  # never named like a shipped model (sr-x4-feature, ...)
     with open(tmp_path / "r" / "losses.csv", newline="") as f:
-        assert {"feature", "pixel", "total"} <= set(next(csv.DictReader(f)))
+        assert {"feature", "pixel", "speckle", "blur", "grid", "total"} <= set(next(csv.DictReader(f)))
     bad = CliRunner().invoke(app, ["train-sr", "--scale", "4", "--data", str(photos), "--patch", "30"])
     assert bad.exit_code == 2 and "multiple of --scale" in bad.output
     tiny = CliRunner().invoke(app, ["train-sr", "--scale", "8", "--data", str(photos), "--patch", "32",

@@ -219,9 +219,9 @@ def train_sr(
     grid_window: int = typer.Option(4, "--grid-window", min=0, help="Blocks the grid penalty averages over, in "
                                     "LR pixels; 0: the whole patch (a hatch repeats everywhere, an edge's error "
                                     "does not, so only the hatch is priced)."),
-    speckle_weight: float = typer.Option(0.0, "--speckle-weight", help="Penalty on fine detail beyond the "
-                                         "ground truth's, per neighbourhood: the speckle a feature loss sprinkles "
-                                         "on flat areas (edges and texture the truth has cost nothing)."),
+    speckle_weight: float = typer.Option(0.0, "--speckle-weight", help="Penalty on fine detail beyond twice "
+                                         "the ground truth's, per neighbourhood: the speckle a feature loss "
+                                         "sprinkles on flat areas (edges and texture the truth has cost nothing)."),
     blur_weight: float = typer.Option(0.0, "--blur-weight", help="Penalty on fine detail the output lacks "
                                       "where the ground truth has it (below half its local energy), anywhere in "
                                       "an 8-px neighbourhood: sharper texture than pixel MSE allows."),
