@@ -19,7 +19,7 @@ DESCRIPTIONS = {
     "starry-night": "Van Gogh, The Starry Night (1889): swirling blue and yellow brushwork",
     "wave": "Hokusai, The Great Wave off Kanagawa: woodblock blues and foam",
     "the-scream": "Munch, The Scream (1893): swirling orange sky and dark flowing lines",
-    "feathers": "Feathers: soft painted feather plumes in pastel pink, green and yellow",
+    "feathers": "Feathers: feather strokes in pink, lilac and green; dark areas turn deep teal",
     "udnie": "Picabia, Udnie (1913): cubist fragments in warm tones",
     "la-muse": "Picasso, La Muse (1935): bold outlines and flat colour",
     "rain-princess": "Afremov, Rain Princess: mosaic of glowing yellow, red and blue palette-knife strokes",

@@ -22,10 +22,11 @@ PERCEPT=${PERCEPT:-percept}
 # percept name -> painting file and style weight (the weights are the ones measured so far; see docs/TRAINING.md)
 painting() { case $1 in the-scream) echo the_scream.jpg;; *) echo "${1//-/_}.jpg";; esac; }
 # style weights measured against the reference nets (docs/TRAINING.md): the paintings differ a lot; the three
-# without a reference net take the quick preset's 2.0 (starry-night) or the 1.0 their strong textures want (candy, mosaic)
-weight() { case $1 in candy|mosaic) echo 1.0;; la-muse) echo 1.2;; rain-princess) echo 0.8;; udnie) echo 6.0;; starry-night) echo 2.0;; *) echo 3.0;; esac; }
+# without a reference net take the quick preset's 2.0 (starry-night), the 1.0 their strong textures want (candy, mosaic)
+# or their first recipe's 1.5 (feathers)
+weight() { case $1 in candy|mosaic) echo 1.0;; feathers) echo 1.5;; la-muse) echo 1.2;; rain-princess) echo 0.8;; udnie) echo 6.0;; starry-night) echo 2.0;; *) echo 3.0;; esac; }
 styles=("$@")
-[ ${#styles[@]} -gt 0 ] || styles=(wave udnie la-muse the-scream rain-princess starry-night candy mosaic)
+[ ${#styles[@]} -gt 0 ] || styles=(wave udnie la-muse the-scream rain-princess starry-night candy mosaic feathers)
 mkdir -p "$RUNS"
 pids=()
 for s in "${styles[@]}"; do
