@@ -294,34 +294,29 @@ def test_quick_preset_warm_starts_from_the_closest_shipped_style_and_user_option
     assert bad.exit_code == 2 and "--preset 'slow'" in bad.output
 
 
-def test_a_time_limited_run_reports_the_time_left_not_the_iterations_left():
+def plain_progress_line(total: int, done: int, seconds: float, **kwargs) -> str:
+    """The line a non-terminal ProgressReporter logs after ``done`` steps at ``seconds`` on its clock."""
     import io
 
     from percept.train.progress import ProgressReporter
 
     now = [0.0]
     out = io.StringIO()
-    reporter = ProgressReporter(2000, "train x", interactive=False, stream=out, clock=lambda: now[0],
-                                log_every=0, deadline_s=60.0)
-    now[0] = 10.0
-    reporter.update(10)
-    assert out.getvalue().strip().endswith("eta 50s")  # not 1990 s from the iteration count
+    reporter = ProgressReporter(total, "train x", interactive=False, stream=out, clock=lambda: now[0],
+                                log_every=0, **kwargs)
+    now[0] = seconds
+    reporter.update(done)
+    return out.getvalue().strip()
+
+
+def test_a_time_limited_run_reports_the_time_left_not_the_iterations_left():
+    assert plain_progress_line(2000, 10, 10.0, deadline_s=60.0).endswith("eta 50s")  # not 1990 s from the count
 
 
 def test_a_resumed_run_times_only_the_steps_it_ran():
     """Resumed at step 250 of 500, 10 steps in 100 s: the 240 steps left take 2,400 s, not the 92 s that counting
     the first process's steps as this one's would promise."""
-    import io
-
-    from percept.train.progress import ProgressReporter
-
-    now = [0.0]
-    out = io.StringIO()
-    reporter = ProgressReporter(500, "train x", interactive=False, stream=out, clock=lambda: now[0],
-                                log_every=0, initial=250)
-    now[0] = 100.0
-    reporter.update(260)
-    assert out.getvalue().strip().endswith("eta 2400s")
+    assert plain_progress_line(500, 260, 100.0, initial=250).endswith("eta 2400s")
 
 
 def test_palette_term_pulls_outputs_into_the_paintings_colours(tmp_path, photos, style_image, vgg_path):
