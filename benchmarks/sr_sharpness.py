@@ -33,41 +33,37 @@ from sr_grid_pattern import SHARED, grid_energy, tensor  # noqa: E402
 
 from percept.train.checkpoint import load_model  # noqa: E402
 from percept.train.evaluate_sr import bicubic_upscaler  # noqa: E402
-from percept.train.losses import LUMA  # noqa: E402
+from percept.train.losses import LUMA, laplacian  # noqa: E402
 from percept.train.metrics import psnr, quantize_8bit  # noqa: E402
 from percept.train.vgg import VGGLoss  # noqa: E402
 
 LAYERS = ("relu2_2", "relu3_3")
-LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
+
+
+def luma(x: torch.Tensor) -> torch.Tensor:
+    return (x * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
 
 
 def gradient_rms(x: torch.Tensor) -> float:
-    y = (x * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1)
+    y = luma(x)
     gx, gy = y[..., :, 1:] - y[..., :, :-1], y[..., 1:, :] - y[..., :-1, :]
     return float(torch.cat([gx.flatten(), gy.flatten()]).pow(2).mean().sqrt())
 
 
-def luma_laplacian(x: torch.Tensor) -> torch.Tensor:
-    y = (x * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    return torch.nn.functional.conv2d(y, LAPLACIAN, padding=1)
-
-
 def flat_mask(hr: torch.Tensor) -> torch.Tensor:
-    return torch.nn.functional.avg_pool2d(luma_laplacian(hr).abs(), 9, stride=1, padding=4) < 0.01
+    """Where the truth is flat: its luma Laplacian's 9×9 mean magnitude below 0.01."""
+    return torch.nn.functional.avg_pool2d(laplacian(luma(hr), padding=1).abs(), 9, stride=1, padding=4) < 0.01
 
 
-def measure(upscale, pairs, scale: int, vgg: VGGLoss) -> dict[str, float]:
+def measure(upscale, pairs, flats, scale: int, vgg: VGGLoss) -> dict[str, float]:
     psnrs, detail, feats = [], [], {k: [] for k in LAYERS}
     flat_sq, flat_n = 0.0, 0
-    for lr, hr in pairs:
+    for (lr, hr), flat in zip(pairs, flats):
         with torch.no_grad():
             sr = quantize_8bit(upscale(lr).clamp(0, 1))
-            h, w = min(sr.shape[-2], hr.shape[-2]), min(sr.shape[-1], hr.shape[-1])
-            sr, hr = sr[..., :h, :w], hr[..., :h, :w]
             psnrs.append(float(psnr(sr, hr, crop_border=scale)))
             detail.append(gradient_rms(sr) / gradient_rms(hr))
-            flat = flat_mask(hr)
-            flat_sq += float(luma_laplacian(sr)[flat].pow(2).sum())
+            flat_sq += float(laplacian(luma(sr), padding=1)[flat].pow(2).sum())
             flat_n += int(flat.sum())
             f_sr, f_hr = vgg(sr, LAYERS), vgg(hr, LAYERS)
             for k in LAYERS:
@@ -90,8 +86,12 @@ def main() -> None:
     root = SHARED / "data" / "sr_bench" / args.set
     pairs = [(tensor(root / f"LR_bicubic_x{args.scale}" / p.name), tensor(p))
              for p in sorted((root / "HR").glob("*.png")) if (root / f"LR_bicubic_x{args.scale}" / p.name).is_file()]
+    # the truth cropped to what an upscaler gives back (LR size × scale), and its flat areas, once for all models
+    pairs = [(lr, hr[..., : lr.shape[-2] * args.scale, : lr.shape[-1] * args.scale]) for lr, hr in pairs]
+    flats = [flat_mask(hr) for _, hr in pairs]
     vgg = VGGLoss(args.vgg_weights)
-    floor = torch.cat([luma_laplacian(hr)[flat_mask(hr)] for _, hr in pairs]).pow(2).mean().sqrt() * 255
+    truth_flat = torch.cat([laplacian(luma(hr), padding=1)[f] for (_, hr), f in zip(pairs, flats)])
+    floor = truth_flat.pow(2).mean().sqrt() * 255
     print(f"# {args.set}: {len(pairs)} images, ×{args.scale}, published bicubic LR; ratios against bicubic; "
           f"the ground truth's own speckle: {float(floor):.2f} levels")
     print("| model | PSNR Y (dB) | detail (gradient RMS / truth's) | relu2_2 distance (× bicubic) "
@@ -102,7 +102,7 @@ def main() -> None:
     rows += [(str(p), load_model(p)[0].eval()) for p in args.models]
     base = None
     for name, up in rows:
-        m = measure(up, pairs, args.scale, vgg)
+        m = measure(up, pairs, flats, args.scale, vgg)
         base = base or m
         feats = " | ".join(f"{m[k]:.3f} ({m[k] / base[k]:.2f})" for k in LAYERS)
         print(f"| {name} | {m['psnr']:.2f} | {m['detail']:.3f} | {feats} | {m['speckle']:.2f} | {m['grid']:.3f} |",

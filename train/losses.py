@@ -67,12 +67,16 @@ def grid_loss(output: torch.Tensor, target: torch.Tensor, scale: int, window: in
     return (local - local.mean(dim=2, keepdim=True)).pow(2).mean()
 
 
-def local_detail_energy(img: torch.Tensor, window: int = 8) -> torch.Tensor:
-    """Per-channel mean square of the image's Laplacian over ``window``² neighbourhoods (stride 1/2 window)."""
+def laplacian(img: torch.Tensor, padding: int = 0) -> torch.Tensor:
+    """Per-channel 4-neighbour Laplacian of an N×C×H×W image (float32): its finest detail."""
     c = img.shape[1]
     lap = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], device=img.device)
-    hp = nn.functional.conv2d(img.float(), lap.expand(c, 1, 3, 3), groups=c)
-    return nn.functional.avg_pool2d(hp.pow(2), window, stride=max(1, window // 2))
+    return nn.functional.conv2d(img.float(), lap.expand(c, 1, 3, 3), padding=padding, groups=c)
+
+
+def local_detail_energy(img: torch.Tensor, window: int = 8) -> torch.Tensor:
+    """Per-channel mean square of the image's Laplacian over ``window``² neighbourhoods (stride 1/2 window)."""
+    return nn.functional.avg_pool2d(laplacian(img).pow(2), window, stride=max(1, window // 2))
 
 
 def speckle_loss(output: torch.Tensor, target: torch.Tensor, window: int = 8, tolerance: float = 2.0) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,12 +133,12 @@ class StyleTask:
                                           for p in self.preview_files]).to(device)
 
     def losses(self, model: nn.Module, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        if not self.o.spike_weight:
-            return objective(self.vgg, model(batch), batch, self.targets, self.o, self.palette)
-        with SpikeMonitor(model) as monitor:
+        monitor = SpikeMonitor(model) if self.o.spike_weight else None
+        with monitor or nullcontext():
             output = model(batch)
         terms = objective(self.vgg, output, batch, self.targets, self.o, self.palette)
-        terms["spike"] = self.o.spike_weight * spike_penalty(monitor.inputs)
+        if monitor is not None:
+            terms["spike"] = self.o.spike_weight * spike_penalty(monitor.inputs)
         return terms
 
     def preview(self, model: nn.Module) -> tuple[list[list[torch.Tensor]], list[str]]:
