@@ -172,6 +172,21 @@ def test_spike_penalty_charges_a_droplet_not_texture():
         spike_penalty([])
 
 
+def test_a_higher_spike_threshold_spares_sparse_strokes_but_still_charges_a_droplet():
+    """--spike-z: a thin line of strong response (a stroke, |z| ~ 9 on a 64² map) costs at the default
+    threshold of 6 but not at 12; a droplet (|z| > 20) costs at both."""
+    from percept.train.norm_spikes import spike_penalty, z_scores
+
+    torch.manual_seed(0)
+    stroke = torch.randn(1, 4, 64, 64)
+    stroke[0, 1, 32, 10:50] = 10.0  # a 40-pixel line in one channel
+    assert 7 < z_scores(stroke).abs().max() < 12
+    assert spike_penalty([stroke], 6.0).item() > 0 and spike_penalty([stroke], 12.0).item() == 0.0
+    droplet = torch.randn(1, 4, 64, 64)
+    droplet[0, 2, 30:33, 30:33] = 60.0
+    assert spike_penalty([droplet], 12.0).item() > 0.01
+
+
 def test_grid_loss_over_the_whole_patch_spares_an_edge_a_pixel_off_but_not_a_hatch():
     """Small blocks price a sharp edge drawn one pixel off (its error sits on one phase), which pulls a
     feature-loss model towards blur; averaged over the whole patch that edge costs far less, the hatch as much."""

@@ -8,7 +8,8 @@
 #                                        penalty 1e4 against inherited blobs; 250-600 iterations),
 #                                        resumable: rerun the same command to go on
 # Environment: DATA (training photos, default ../shared/data/train), RUNS (default runs/zoo), INIT (the cpu
-#   warm start of a style not shipped yet: auto, or a shipped style without blobs such as wave; docs/TRAINING.md),
+#   warm start: by default the shipped style itself, else auto; INIT=none trains from scratch, which inherits no
+#   parent's shapes: a warm start keeps the flat regions its parent paints; docs/TRAINING.md),
 #   ITERATIONS (override), PERCEPT_VGG_WEIGHTS (VGG-16 file; ../shared/assets/... if unset).
 # Each run writes RUNS/NAME/{checkpoint.pt,losses.csv,loss.png,previews/,NAME.safetensors}.
 set -euo pipefail
@@ -22,9 +23,9 @@ PERCEPT=${PERCEPT:-percept}
 # percept name -> painting file and style weight (the weights are the ones measured so far; see docs/TRAINING.md)
 painting() { case $1 in the-scream) echo the_scream.jpg;; *) echo "${1//-/_}.jpg";; esac; }
 # style weights measured against the reference nets (docs/TRAINING.md): the paintings differ a lot; the three
-# without a reference net take the quick preset's 2.0 (starry-night), the 1.0 their strong textures want (candy, mosaic)
-# or their first recipe's 1.5 (feathers)
-weight() { case $1 in candy|mosaic) echo 1.0;; feathers) echo 1.5;; la-muse) echo 1.2;; rain-princess) echo 0.8;; udnie) echo 6.0;; starry-night) echo 2.0;; *) echo 3.0;; esac; }
+# without a reference net take the quick preset's 2.0 (starry-night), the 1.0 mosaic's strong texture wants, or 1.5
+# (feathers, candy: candy at 1.0 was a light stylisation without its flowers, at the quick preset's 2.0 abstract)
+weight() { case $1 in mosaic) echo 1.0;; candy|feathers) echo 1.5;; la-muse) echo 1.2;; rain-princess) echo 0.8;; udnie) echo 6.0;; starry-night) echo 2.0;; *) echo 3.0;; esac; }
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=(wave udnie la-muse the-scream rain-princess starry-night candy mosaic feathers)
 mkdir -p "$RUNS"
@@ -36,8 +37,8 @@ for s in "${styles[@]}"; do
     args=(--image-size 256 --batch-size 4 --iterations "${ITERATIONS:-40000}" --lr 1e-3 --lr-schedule cosine
           --device cuda --amp bf16 --workers 3 --checkpoint-every 2000 --preview-every 2000)
   else
-    init=(--init "${INIT:-auto}")
-    [ -f "percept_cli/zoo/$s.safetensors" ] && init=(--init "percept_cli/zoo/$s.safetensors")
+    init=(--init "${INIT:-auto}")  # INIT, when set, wins (INIT=none: a cold start, inheriting no parent's shapes)
+    [ -z "${INIT:-}" ] && [ -f "percept_cli/zoo/$s.safetensors" ] && init=(--init "percept_cli/zoo/$s.safetensors")
     args=("${init[@]}" --image-size 256 --batch-size 4 --iterations "${ITERATIONS:-600}" --lr 1e-3
           --lr-schedule cosine --anchor-weight 300 --spike-weight 1e4 --device cpu --workers 1 --checkpoint-every 50 --preview-every 100)
   fi

@@ -34,7 +34,7 @@ from percept.train.losses import (
     total_variation,
 )
 from percept.train.networks import TransformNet
-from percept.train.norm_spikes import SpikeMonitor, spike_penalty
+from percept.train.norm_spikes import SPIKE_Z, SpikeMonitor, spike_penalty
 from percept.train.vgg import VGGLoss
 from percept.train.warm_start import warm_start_weights
 
@@ -60,6 +60,7 @@ class StyleOptions:
     anchor_weight: float = 0.0  # flat-region anchor (losses.flat_region_anchor); 0 is the paper's objective
     palette_weight: float = 0.0  # painting's colour distribution (losses.palette_loss); 0 is the paper's objective
     spike_weight: float = 0.0  # instance-norm spikes (norm_spikes.spike_penalty); 0 is the paper's objective
+    spike_z: float = SPIKE_Z  # |z| beyond which the penalty charges; sparse texture features need room above 6
     style_tiles: int = 1  # Gram matrices per region of a tiles×tiles grid (losses.tiled_gram_matrix); 1: the paper's
     content_layer: str = "relu2_2"
     style_layers: Sequence[str] = STYLE_LAYERS
@@ -138,7 +139,7 @@ class StyleTask:
             output = model(batch)
         terms = objective(self.vgg, output, batch, self.targets, self.o, self.palette)
         if monitor is not None:
-            terms["spike"] = self.o.spike_weight * spike_penalty(monitor.inputs)
+            terms["spike"] = self.o.spike_weight * spike_penalty(monitor.inputs, self.o.spike_z)
         return terms
 
     def preview(self, model: nn.Module) -> tuple[list[list[torch.Tensor]], list[str]]:
@@ -150,8 +151,8 @@ class StyleTask:
         return {"task": "style", "style_image": str(o.style_image), "data": str(o.data),
                 "image_size": o.image_size, "style_size": o.style_size, "content_weight": o.content_weight,
                 "style_weight": o.style_weight, "tv_weight": o.tv_weight, "anchor_weight": o.anchor_weight,
-                "palette_weight": o.palette_weight, "spike_weight": o.spike_weight, "style_tiles": o.style_tiles,
-                "content_layer": o.content_layer,
+                "palette_weight": o.palette_weight, "spike_weight": o.spike_weight, "spike_z": o.spike_z,
+                "style_tiles": o.style_tiles, "content_layer": o.content_layer,
                 "style_layers": list(o.style_layers), "training_images": len(self.files),
                 "skipped_files": len(o.skipped), "crops": o.crops, "init": str(o.init) if o.init else None}
 

@@ -125,8 +125,11 @@ def train_style(
     palette_weight: float = typer.Option(0.0, "--palette-weight", help="Match the painting's colour distribution "
                                          "(sliced Wasserstein), against patches in colours it never uses; 0 is "
                                          "the paper's objective."),
-    spike_weight: float = typer.Option(0.0, "--spike-weight", help="Penalty on instance-norm spikes (|z| > 6), the "
-                                       "mechanism of the blobs (docs/TRAINING.md); 0 is the paper's objective."),
+    spike_weight: float = typer.Option(0.0, "--spike-weight", help="Penalty on instance-norm spikes (|z| > "
+                                       "--spike-z), the mechanism of the blobs (docs/TRAINING.md); 0 is the "
+                                       "paper's objective."),
+    spike_z: float = typer.Option(6.0, "--spike-z", min=1.0, help="The |z| an instance-norm input may reach "
+                                  "free of the spike penalty; higher leaves room for sparse strokes."),
     style_tiles: int = typer.Option(1, "--style-tiles", min=1, max=4, help="Match the painting's Gram matrices "
                                     "in each region of an N×N grid, not only over the whole picture, so flat "
                                     "areas take its texture instead of blobs; 1 is the paper's objective."),
@@ -167,7 +170,7 @@ def train_style(
         opts = StyleOptions(style_image=style_image, data=resolve_data_dir(data), name=name, image_size=image_size,
                             style_size=style_size or None, content_weight=content_weight, style_weight=style_weight,
                             tv_weight=tv_weight, anchor_weight=anchor_weight, style_tiles=style_tiles,
-                            palette_weight=palette_weight, spike_weight=spike_weight,
+                            palette_weight=palette_weight, spike_weight=spike_weight, spike_z=spike_z,
                             content_layer=content_layer,
                             style_layers=layers, norm=norm,
                             upsample=upsample, output=output, vgg_weights=vgg_weights, crops=crops)
