@@ -173,7 +173,7 @@ def test_spike_penalty_charges_a_droplet_not_texture():
 
 
 def test_a_higher_spike_threshold_spares_sparse_strokes_but_still_charges_a_droplet():
-    """--spike-z: a thin line of strong response (a stroke, |z| ~ 9 on a 64² map) costs at the default
+    """--spike-z: a thin line of strong response (a stroke, |z| ~ 7 on a 64² map) costs at the default
     threshold of 6 but not at 12; a droplet (|z| > 20) costs at both."""
     from percept.train.norm_spikes import spike_penalty, z_scores
 

@@ -19,11 +19,11 @@ DESCRIPTIONS = {
     "starry-night": "Van Gogh, The Starry Night (1889): swirling blue and yellow brushwork",
     "wave": "Hokusai, The Great Wave off Kanagawa: woodblock blues and foam",
     "the-scream": "Munch, The Scream (1893): swirling orange sky and dark flowing lines",
-    "feathers": "Feathers: feather strokes in pink, lilac and green; dark areas turn deep teal",
+    "feathers": "Feathers: watercolour washes and fine feather lines in green, pink and lilac on pale paper",
     "udnie": "Picabia, Udnie (1913): cubist fragments in warm tones",
     "la-muse": "Picasso, La Muse (1935): bold outlines and flat colour",
     "rain-princess": "Afremov, Rain Princess: mosaic of glowing yellow, red and blue palette-knife strokes",
-    "candy": "Candy: round pop-art flowers in cherry red and gold on sky blue, black swirls",
+    "candy": "Candy: cherry red, gold and dusky pink with dark outlines (not its round flowers)",
     "mosaic": "Mosaic: stained-glass panes in pastel colours with dark lead lines",
     "sr-x2-pixel": "×2 upscaler (SubPixelSR: every convolution at the input resolution), pixel (MSE) loss, "
                    "the default for --scale 2",

@@ -10,6 +10,7 @@
 # Environment: DATA (training photos, default ../shared/data/train), RUNS (default runs/zoo), INIT (the cpu
 #   warm start: by default the shipped style itself, else auto; INIT=none trains from scratch, which inherits no
 #   parent's shapes: a warm start keeps the flat regions its parent paints; docs/TRAINING.md),
+#   SPIKE_Z (the spike penalty's threshold, default 6; feathers and candy were trained at 12 from la-muse),
 #   ITERATIONS (override), PERCEPT_VGG_WEIGHTS (VGG-16 file; ../shared/assets/... if unset).
 # Each run writes RUNS/NAME/{checkpoint.pt,losses.csv,loss.png,previews/,NAME.safetensors}.
 set -euo pipefail
@@ -40,7 +41,7 @@ for s in "${styles[@]}"; do
     init=(--init "${INIT:-auto}")  # INIT, when set, wins (INIT=none: a cold start, inheriting no parent's shapes)
     [ -z "${INIT:-}" ] && [ -f "percept_cli/zoo/$s.safetensors" ] && init=(--init "percept_cli/zoo/$s.safetensors")
     args=("${init[@]}" --image-size 256 --batch-size 4 --iterations "${ITERATIONS:-600}" --lr 1e-3
-          --lr-schedule cosine --anchor-weight 300 --spike-weight 1e4 --device cpu --workers 1 --checkpoint-every 50 --preview-every 100)
+          --lr-schedule cosine --anchor-weight 300 --spike-weight 1e4 --spike-z "${SPIKE_Z:-6}" --device cpu --workers 1 --checkpoint-every 50 --preview-every 100)
   fi
   echo "[$(date +%T)] $s: $PERCEPT train-style $STYLES_DIR/$(painting "$s") --style-weight $(weight "$s") ${args[*]} ${extra[*]}"
   "$PERCEPT" train-style "$STYLES_DIR/$(painting "$s")" --data "$DATA" --name "$s" --run-dir "$run" \
