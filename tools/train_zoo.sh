@@ -10,7 +10,6 @@
 # Environment: DATA (training photos, default ../shared/data/train), RUNS (default runs/zoo), INIT (the cpu
 #   warm start: by default the shipped style itself, else auto; INIT=none trains from scratch, which inherits no
 #   parent's shapes: a warm start keeps the flat regions its parent paints; docs/TRAINING.md),
-#   SPIKE_Z (the spike penalty's threshold, default 6; feathers and candy were trained at 12 from la-muse),
 #   ITERATIONS (override), PERCEPT_VGG_WEIGHTS (VGG-16 file; ../shared/assets/... if unset).
 # Each run writes RUNS/NAME/{checkpoint.pt,losses.csv,loss.png,previews/,NAME.safetensors}.
 set -euo pipefail
@@ -26,6 +25,8 @@ painting() { case $1 in the-scream) echo the_scream.jpg;; *) echo "${1//-/_}.jpg
 # style weights measured against the reference nets (docs/TRAINING.md): the paintings differ a lot; the three
 # without a reference net take the quick preset's 2.0 (starry-night), the 1.0 mosaic's strong texture wants, or 1.5
 # (feathers, candy: candy at 1.0 was a light stylisation without its flowers, at the quick preset's 2.0 abstract)
+# the spike penalty's threshold: 12 leaves strokes free (feathers and candy, trained from la-muse); 6 elsewhere
+spike_z() { case $1 in candy|feathers) echo 12;; *) echo 6;; esac; }
 weight() { case $1 in mosaic) echo 1.0;; candy|feathers) echo 1.5;; la-muse) echo 1.2;; rain-princess) echo 0.8;; udnie) echo 6.0;; starry-night) echo 2.0;; *) echo 3.0;; esac; }
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=(wave udnie la-muse the-scream rain-princess starry-night candy mosaic feathers)
@@ -41,7 +42,7 @@ for s in "${styles[@]}"; do
     init=(--init "${INIT:-auto}")  # INIT, when set, wins (INIT=none: a cold start, inheriting no parent's shapes)
     [ -z "${INIT:-}" ] && [ -f "percept_cli/zoo/$s.safetensors" ] && init=(--init "percept_cli/zoo/$s.safetensors")
     args=("${init[@]}" --image-size 256 --batch-size 4 --iterations "${ITERATIONS:-600}" --lr 1e-3
-          --lr-schedule cosine --anchor-weight 300 --spike-weight 1e4 --spike-z "${SPIKE_Z:-6}" --device cpu --workers 1 --checkpoint-every 50 --preview-every 100)
+          --lr-schedule cosine --anchor-weight 300 --spike-weight 1e4 --spike-z "$(spike_z "$s")" --device cpu --workers 1 --checkpoint-every 50 --preview-every 100)
   fi
   echo "[$(date +%T)] $s: $PERCEPT train-style $STYLES_DIR/$(painting "$s") --style-weight $(weight "$s") ${args[*]} ${extra[*]}"
   "$PERCEPT" train-style "$STYLES_DIR/$(painting "$s")" --data "$DATA" --name "$s" --run-dir "$run" \

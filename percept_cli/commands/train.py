@@ -10,6 +10,7 @@ import typer
 from percept.cli.errors import UserError
 from percept.cli.zoo import resolve_model
 from percept.train.data import DataError, resolve_data_dir
+from percept.train.norm_spikes import SPIKE_Z
 from percept.train.sr_task import SROptions, SRTask
 from percept.train.style_task import STYLE_LAYERS, STYLE_WEIGHT_HELP, StyleOptions, StyleTask, closest_init
 from percept.train.trainer import Trainer, TrainingError, TrainSettings
@@ -128,7 +129,7 @@ def train_style(
     spike_weight: float = typer.Option(0.0, "--spike-weight", help="Penalty on instance-norm spikes (|z| > "
                                        "--spike-z), the mechanism of the blobs (docs/TRAINING.md); 0 is the "
                                        "paper's objective."),
-    spike_z: float = typer.Option(6.0, "--spike-z", min=1.0, help="The |z| an instance-norm input may reach "
+    spike_z: float = typer.Option(SPIKE_Z, "--spike-z", min=1.0, help="The |z| an instance-norm input may reach "
                                   "free of the spike penalty; higher leaves room for sparse strokes."),
     style_tiles: int = typer.Option(1, "--style-tiles", min=1, max=4, help="Match the painting's Gram matrices "
                                     "in each region of an N×N grid, not only over the whole picture, so flat "
