@@ -19,9 +19,15 @@ from percept.train.plot import trailing_mean
 
 
 def load(run: Path, column: str) -> list[float]:
+    """One column of a run's ``losses.csv``, or a sum of columns (``content+style``: the paper's objective,
+    which leaves out terms only one of the two runs pays, such as the spike penalty)."""
     with open(run / "losses.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    return [float(r[column]) for r in rows]
+    names = column.split("+")
+    missing = [n for n in names if rows and n not in rows[0]]
+    if missing:
+        raise SystemExit(f"{run / 'losses.csv'}: no column {', '.join(missing)} (has {', '.join(rows[0])})")
+    return [sum(float(r[n]) for n in names) for r in rows]
 
 
 def first_at_or_below(curve: list[float], level: float) -> int | None:
@@ -32,7 +38,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("warm", type=Path)
     ap.add_argument("cold", type=Path)
-    ap.add_argument("--column", default="total")
+    ap.add_argument("--column", default="total", help="a losses.csv column or a sum, e.g. content+style")
     ap.add_argument("--window", type=int, default=20)
     ap.add_argument("--plot", type=Path)
     args = ap.parse_args()
