@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("big", type=Path, help="the same photo at ~12 MP")
     ap.add_argument("--styles", help="comma-separated; default every shipped style")
     ap.add_argument("--work", type=Path, default=Path("runs/zoo_scale"))
-    ap.add_argument("--crop-at", default="0.5,0.35", help="crop centre as fractions of width,height")
+    ap.add_argument("--crop-at", default="0.68,0.45", help="crop centre as fractions of width,height")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     styles = args.styles.split(",") if args.styles else [m.name for m in list_models() if m.info.kind == "style"]
@@ -63,7 +63,8 @@ def main() -> None:
         big = Image.open(stylise(args.big, style, args.work)).convert("RGB")
         fx, fy = (float(v) for v in args.crop_at.split(","))
         cx, cy = int(big.width * fx), int(big.height * fy)
-        crop = big.crop((cx - CELL // 2, cy - CELL // 2, cx + CELL // 2, cy + CELL // 2))
+        ch = round(CELL * big.height / big.width)  # the crop has the picture's shape, so rows line up
+        crop = big.crop((cx - CELL // 2, cy - ch // 2, cx - CELL // 2 + CELL, cy - ch // 2 + ch))
         mp = lambda im: f"{im.width * im.height / 1e6:.1f} MP"  # noqa: E731
         rows.append([_label(_fit(small), f"{style}, {mp(small)}"), _label(_fit(big), f"{style}, {mp(big)}"),
                      _label(crop, f"{style}, 12 MP, 100 % crop")])
