@@ -83,6 +83,18 @@ def test_flat_region_anchor_ignores_strokes_and_palettes_but_not_a_flipped_sky()
     assert blob.grad[..., 8:24, 8:24].sum() < 0 and blob.grad[..., 40:, 40:].abs().sum() == 0  # push it back up
 
 
+def test_colour_anchor_catches_a_hue_blob_the_brightness_anchor_misses():
+    from percept.train.losses import flat_region_anchor
+
+    snow = torch.full((1, 3, 64, 64), 0.95)
+    cyan = snow.clone()
+    cyan[:, 0, 8:24, 8:24] = 0.45  # a cyan patch on white snow: R drops 0.5, brightness only 0.15
+    assert flat_region_anchor(cyan, snow) == 0  # within the brightness margin
+    assert abs(float(flat_region_anchor(cyan, snow, color=True)) - (0.5 - 0.25) ** 2 / 16 / 3) < 1e-4
+    palette = snow * torch.tensor([0.8, 0.9, 1.0]).view(1, 3, 1, 1)  # a tint within the margin stays free
+    assert flat_region_anchor(palette, snow, color=True) == 0
+
+
 def test_flipped_cells_counts_blobs_not_colour_changes():
     from percept.train.style_metrics import flipped_cells
 

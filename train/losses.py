@@ -163,16 +163,21 @@ LUMA = (0.299, 0.587, 0.114)
 
 
 def flat_region_anchor(output: torch.Tensor, content: torch.Tensor, pool: int = 8,
-                       margin: float = 0.25) -> torch.Tensor:
+                       margin: float = 0.25, color: bool = False) -> torch.Tensor:
     """Penalty on large changes of local mean brightness: mean of relu(|ΔY| − margin)² over ``pool``² cells.
 
     Why: relu2_2 (the content layer) hardly responds to flat areas, and the Gram terms are global, so the
     paper's objective is nearly blind to what a network paints in a flat sky: early in training it paints
     saturated blobs there, free of cost. Changes of local brightness up to ``margin`` (a palette, strokes)
-    cost nothing; a sky flipped to black or white does."""
-    weights = torch.tensor(LUMA, dtype=torch.float32, device=output.device).view(1, 3, 1, 1)
-    y_out = (output.float() * weights).sum(1, keepdim=True)
-    y_in = (content.float() * weights).sum(1, keepdim=True)
+    cost nothing; a sky flipped to black or white does. With ``color`` each RGB channel is anchored, not only
+    brightness: a network kept from brightness blobs (the spike penalty) can paint hue blobs instead (udnie's
+    cyan patches on white snow keep nearly the same brightness)."""
+    if color:
+        y_out, y_in = output.float(), content.float()
+    else:
+        weights = torch.tensor(LUMA, dtype=torch.float32, device=output.device).view(1, 3, 1, 1)
+        y_out = (output.float() * weights).sum(1, keepdim=True)
+        y_in = (content.float() * weights).sum(1, keepdim=True)
     pool = max(1, min(pool, output.shape[-1], output.shape[-2]))
     diff = nn.functional.avg_pool2d(y_out - y_in, pool, ceil_mode=True)
     return torch.relu(diff.abs() - margin).pow(2).mean()

@@ -58,6 +58,7 @@ class StyleOptions:
     style_weight: float = 1.5
     tv_weight: float = 1e-6
     anchor_weight: float = 0.0  # flat-region anchor (losses.flat_region_anchor); 0 is the paper's objective
+    anchor_color: bool = False  # anchor each RGB channel, not only brightness (catches hue blobs)
     palette_weight: float = 0.0  # painting's colour distribution (losses.palette_loss); 0 is the paper's objective
     spike_weight: float = 0.0  # instance-norm spikes (norm_spikes.spike_penalty); 0 is the paper's objective
     spike_z: float = SPIKE_Z  # |z| beyond which the penalty charges; sparse texture features need room above 6
@@ -151,6 +152,7 @@ class StyleTask:
         return {"task": "style", "style_image": str(o.style_image), "data": str(o.data),
                 "image_size": o.image_size, "style_size": o.style_size, "content_weight": o.content_weight,
                 "style_weight": o.style_weight, "tv_weight": o.tv_weight, "anchor_weight": o.anchor_weight,
+                "anchor_color": o.anchor_color,
                 "palette_weight": o.palette_weight, "spike_weight": o.spike_weight, "spike_z": o.spike_z,
                 "style_tiles": o.style_tiles, "content_layer": o.content_layer,
                 "style_layers": list(o.style_layers), "training_images": len(self.files),
@@ -188,7 +190,8 @@ def objective(vgg: VGGLoss, output: torch.Tensor, content: torch.Tensor, style_g
         "content": opts.content_weight * feature_loss(feats[opts.content_layer], target),
         "style": opts.style_weight * style_loss(grams, style_grams),
         "tv": opts.tv_weight * total_variation(output),
-        **({"anchor": opts.anchor_weight * flat_region_anchor(output, content)} if opts.anchor_weight else {}),
+        **({"anchor": opts.anchor_weight * flat_region_anchor(output, content, color=opts.anchor_color)}
+           if opts.anchor_weight else {}),
         **({"palette": opts.palette_weight * palette_loss(output, palette.quantiles, palette.directions)}
            if opts.palette_weight and palette is not None else {}),
     }

@@ -123,6 +123,8 @@ def train_style(
     tv_weight: float = typer.Option(1e-5, "--tv-weight"),
     anchor_weight: float = typer.Option(0.0, "--anchor-weight", help="Penalty on flipping the brightness of "
                                         "flat areas (blobs in skies); 0 is the paper's objective."),
+    anchor_color: bool = typer.Option(False, "--anchor-color", help="Anchor each colour channel of flat areas, "
+                                      "not only brightness: against hue blobs (cyan patches on white)."),
     palette_weight: float = typer.Option(0.0, "--palette-weight", help="Match the painting's colour distribution "
                                          "(sliced Wasserstein), against patches in colours it never uses; 0 is "
                                          "the paper's objective."),
@@ -170,7 +172,8 @@ def train_style(
     def task():
         opts = StyleOptions(style_image=style_image, data=resolve_data_dir(data), name=name, image_size=image_size,
                             style_size=style_size or None, content_weight=content_weight, style_weight=style_weight,
-                            tv_weight=tv_weight, anchor_weight=anchor_weight, style_tiles=style_tiles,
+                            tv_weight=tv_weight, anchor_weight=anchor_weight, anchor_color=anchor_color,
+                            style_tiles=style_tiles,
                             palette_weight=palette_weight, spike_weight=spike_weight, spike_z=spike_z,
                             content_layer=content_layer,
                             style_layers=layers, norm=norm,
