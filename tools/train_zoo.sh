@@ -27,7 +27,10 @@ painting() { case $1 in the-scream) echo the_scream.jpg;; *) echo "${1//-/_}.jpg
 # (feathers, candy: candy at 1.0 was a light stylisation without its flowers, at the quick preset's 2.0 abstract)
 # the spike penalty's threshold: 12 leaves strokes free (feathers and candy, trained from la-muse); 6 elsewhere
 spike_z() { case $1 in candy|feathers) echo 12;; *) echo 6;; esac; }
-weight() { case $1 in mosaic) echo 1.0;; candy|feathers) echo 1.5;; la-muse) echo 1.2;; rain-princess) echo 0.8;; udnie) echo 6.0;; starry-night) echo 2.0;; *) echo 3.0;; esac; }
+weight() { case $1 in mosaic) echo 1.0;; candy|feathers) echo 1.5;; la-muse) echo 1.2;; rain-princess) echo 0.8;; udnie) echo 8.0;; starry-night) echo 2.0;; *) echo 3.0;; esac; }
+# udnie under the spike penalty paints flat cyan patches that keep the brightness of the white they replace:
+# only the per-channel anchor sees them (docs/TRAINING.md, session 10)
+anchor_color() { case $1 in udnie) echo --anchor-color;; esac; }
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=(wave udnie la-muse the-scream rain-princess starry-night candy mosaic feathers)
 mkdir -p "$RUNS"
@@ -42,7 +45,7 @@ for s in "${styles[@]}"; do
     init=(--init "${INIT:-auto}")  # INIT, when set, wins (INIT=none: a cold start, inheriting no parent's shapes)
     [ -z "${INIT:-}" ] && [ -f "percept_cli/zoo/$s.safetensors" ] && init=(--init "percept_cli/zoo/$s.safetensors")
     args=("${init[@]}" --image-size 256 --batch-size 4 --iterations "${ITERATIONS:-600}" --lr 1e-3
-          --lr-schedule cosine --anchor-weight 300 --spike-weight 1e4 --spike-z "$(spike_z "$s")" --device cpu --workers 1 --checkpoint-every 50 --preview-every 100)
+          --lr-schedule cosine --anchor-weight 300 $(anchor_color "$s") --spike-weight 1e4 --spike-z "$(spike_z "$s")" --device cpu --workers 1 --checkpoint-every 50 --preview-every 100)
   fi
   echo "[$(date +%T)] $s: $PERCEPT train-style $STYLES_DIR/$(painting "$s") --style-weight $(weight "$s") ${args[*]} ${extra[*]}"
   "$PERCEPT" train-style "$STYLES_DIR/$(painting "$s")" --data "$DATA" --name "$s" --run-dir "$run" \
