@@ -28,9 +28,9 @@ painting() { case $1 in the-scream) echo the_scream.jpg;; *) echo "${1//-/_}.jpg
 # the spike penalty's threshold: 12 leaves strokes free (feathers and candy, trained from la-muse); 6 elsewhere
 spike_z() { case $1 in candy|feathers) echo 12;; *) echo 6;; esac; }
 weight() { case $1 in mosaic) echo 1.0;; candy|feathers) echo 1.5;; la-muse) echo 1.2;; rain-princess) echo 0.8;; udnie) echo 8.0;; starry-night) echo 2.0;; *) echo 3.0;; esac; }
-# udnie under the spike penalty paints flat cyan patches that keep the brightness of the white they replace:
-# only the per-channel anchor sees them (docs/TRAINING.md, session 10)
-anchor_color() { case $1 in udnie) echo --anchor-color;; esac; }
+# udnie under the spike penalty paints flat cyan patches that keep the brightness of the white they replace,
+# mosaic flat lavender panes on skies: only the per-channel anchor sees them (docs/TRAINING.md, session 10)
+anchor_color() { case $1 in udnie|mosaic) echo --anchor-color;; esac; }
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=(wave udnie la-muse the-scream rain-princess starry-night candy mosaic feathers)
 mkdir -p "$RUNS"
