@@ -6,7 +6,11 @@
 
 Photos are stylised at 512 px on the long side by each model (PyTorch, eval mode, 8-bit output).
 ``--pick blobs`` shows the photos where the first model flips the most cells (its worst blobs), so the
-figure shows the failure and whether the others fix it; ``--pick first`` the first photos in name order.
+figure shows the failure and whether the others fix it; ``--pick first`` the first photos in name order;
+``--pick sky`` the photos whose top third is flattest (clear skies, where a network shows whether flat
+regions take the painting's texture). ``--extra`` adds photos (e.g. tubingen.jpg) after the picked ones.
+``--reference NAME`` adds a column from a 2016 reference net in ../shared/reference_nets (to compare
+against, never shipped).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from PIL import Image, ImageDraw
 
 from percept.train.checkpoint import load_model
 from percept.train.style_metrics import flipped_cells
+
+SHARED_REFS = Path(__file__).resolve().parents[2] / "shared" / "reference_nets"
 
 LABEL = 16
 
@@ -35,29 +41,57 @@ def to_pil(x: torch.Tensor) -> Image.Image:
     return Image.fromarray((x[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy())
 
 
+def flatness(path: Path) -> float:
+    """Mean absolute gradient of the top third at 128²: low for a clear sky."""
+    a = np.asarray(Image.open(path).convert("L").resize((128, 128)), np.float32)[:43]
+    return float(np.abs(np.diff(a, axis=1)).mean() + np.abs(np.diff(a, axis=0)).mean())
+
+
+def reference_column(name: str):
+    """A callable x -> stylised x from the 2016 reference net ``name`` (its own loader; weights not shipped)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("shared_reference_net", SHARED_REFS / "reference_net.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    weights = mod.load_file(str(SHARED_REFS / f"{name}.safetensors"))
+    return lambda x: (mod.stylize(weights, x * 255) / 255).clamp(0, 1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="+", type=Path)
     ap.add_argument("--labels", default="", help="comma-separated captions, one per model")
     ap.add_argument("--photos", type=Path, required=True)
     ap.add_argument("--images", type=int, default=20, help="photos to consider (first N by name)")
-    ap.add_argument("--pick", choices=("blobs", "first"), default="blobs")
+    ap.add_argument("--pick", choices=("blobs", "first", "sky"), default="blobs")
+    ap.add_argument("--extra", type=Path, nargs="*", default=[], help="photos shown after the picked ones")
+    ap.add_argument("--reference", help="2016 reference net to add as the last column (e.g. rain_princess)")
     ap.add_argument("--rows", type=int, default=3)
     ap.add_argument("--height", type=int, default=200)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     labels = [x.strip() for x in args.labels.split(",")] if args.labels else [m.stem for m in args.models]
     nets = [load_model(m)[0].eval() for m in args.models]
+    if args.reference:
+        nets.append(reference_column(args.reference))
+        labels.append(f"2016 reference ({args.reference})")
     photos = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})[: args.images]
+    if args.pick == "sky":
+        photos = sorted(photos, key=flatness)[: args.rows]
     rows = []
     with torch.no_grad():
         for p in photos:
             x = load(p)
             outs = [((net(x) * 255).round() / 255) for net in nets]
             rows.append((flipped_cells(outs[0], x), p, [x, *outs]))
-    if args.pick == "blobs":
-        rows.sort(key=lambda r: -r[0])
-    rows = rows[: args.rows]
+        if args.pick == "blobs":
+            rows.sort(key=lambda r: -r[0])
+        rows = rows[: args.rows]
+        for p in args.extra:
+            x = load(p)
+            outs = [((net(x) * 255).round() / 255) for net in nets]
+            rows.append((flipped_cells(outs[0], x), p, [x, *outs]))
     captions = ["photo (held out)", *labels]
     cells = [[to_pil(t).resize((round(t.shape[-1] * args.height / t.shape[-2]), args.height), Image.BICUBIC)
               for t in tensors] for _, _, tensors in rows]

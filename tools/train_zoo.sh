@@ -25,8 +25,9 @@ painting() { case $1 in the-scream) echo the_scream.jpg;; *) echo "${1//-/_}.jpg
 # style weights measured against the reference nets (docs/TRAINING.md): the paintings differ a lot; the three
 # without a reference net take the quick preset's 2.0 (starry-night), the 1.0 mosaic's strong texture wants, or 1.5
 # (feathers, candy: candy at 1.0 was a light stylisation without its flowers, at the quick preset's 2.0 abstract)
-# the spike penalty's threshold: 12 leaves strokes free (feathers and candy, trained from la-muse); 6 elsewhere
-spike_z() { case $1 in candy|feathers) echo 12;; *) echo 6;; esac; }
+# the spike penalty's threshold: 12 leaves strokes free (feathers and candy, trained from la-muse; rain-princess,
+# whose skies stayed flat grey at 6 and take palette-knife strokes at 12, docs/TRAINING.md session 11); 6 elsewhere
+spike_z() { case $1 in candy|feathers|rain-princess) echo 12;; *) echo 6;; esac; }
 weight() { case $1 in mosaic) echo 1.0;; candy|feathers) echo 1.5;; la-muse) echo 1.2;; rain-princess) echo 0.8;; udnie) echo 8.0;; starry-night) echo 2.0;; *) echo 3.0;; esac; }
 # udnie under the spike penalty paints flat cyan patches that keep the brightness of the white they replace,
 # mosaic flat lavender panes on skies: only the per-channel anchor sees them (docs/TRAINING.md, session 10)

@@ -38,12 +38,11 @@ def _fit(img: Image.Image, width: int = CELL) -> Image.Image:
 
 
 def stylise(photo: Path, style: str, out_dir: Path) -> Path:
-    """The style's output for ``photo`` through the CLI (default settings), reused when already there."""
-    out = out_dir / f"{photo.stem}_{style}{photo.suffix}"
-    if not out.exists():
-        subprocess.run([sys.executable, "-m", "percept.cli", "stylize", str(photo), "--style", style,
-                        "--out", str(out_dir)], check=True)
-    return out
+    """The style's output for ``photo`` through the CLI (default settings). The CLI's output record skips an
+    output made by the same model file and settings, and remakes it when the style was retrained."""
+    subprocess.run([sys.executable, "-m", "percept.cli", "stylize", str(photo), "--style", style,
+                    "--out", str(out_dir)], check=True)
+    return out_dir / f"{photo.stem}_{style}{photo.suffix}"
 
 
 def main() -> None:
