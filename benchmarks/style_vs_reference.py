@@ -46,7 +46,8 @@ PAIRS = {
 }
 
 
-def _module(name: str):
+def shared_module(name: str):
+    """A module from ../shared/reference_nets (the reference nets' loader, the objective), loaded from its file."""
     spec = importlib.util.spec_from_file_location(f"shared_{name}", REFS / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the table as JSON here")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    objective, reference = _module("objective"), _module("reference_net")
+    objective, reference = shared_module("objective"), shared_module("reference_net")
     vgg = objective.vgg()
     photos = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
     if args.images:

@@ -16,6 +16,7 @@ against, never shipped).
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,8 @@ from PIL import Image, ImageDraw
 from percept.train.checkpoint import load_model
 from percept.train.style_metrics import flipped_cells
 
-SHARED_REFS = Path(__file__).resolve().parents[2] / "shared" / "reference_nets"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.style_vs_reference import shared_module  # noqa: E402  (the reference nets' own loader)
 
 LABEL = 16
 
@@ -49,12 +51,8 @@ def flatness(path: Path) -> float:
 
 def reference_column(name: str):
     """A callable x -> stylised x from the 2016 reference net ``name`` (its own loader; weights not shipped)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("shared_reference_net", SHARED_REFS / "reference_net.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    weights = mod.load_file(str(SHARED_REFS / f"{name}.safetensors"))
+    mod = shared_module("reference_net")
+    weights = mod.load_file(str(Path(mod.__file__).parent / f"{name}.safetensors"))
     return lambda x: (mod.stylize(weights, x * 255) / 255).clamp(0, 1)
 
 
@@ -79,19 +77,17 @@ def main() -> None:
     photos = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})[: args.images]
     if args.pick == "sky":
         photos = sorted(photos, key=flatness)[: args.rows]
-    rows = []
+
+    def row(p: Path) -> tuple[float, Path, list[torch.Tensor]]:
+        x = load(p)
+        outs = [((net(x) * 255).round() / 255) for net in nets]
+        return flipped_cells(outs[0], x), p, [x, *outs]
+
     with torch.no_grad():
-        for p in photos:
-            x = load(p)
-            outs = [((net(x) * 255).round() / 255) for net in nets]
-            rows.append((flipped_cells(outs[0], x), p, [x, *outs]))
+        rows = [row(p) for p in photos]
         if args.pick == "blobs":
             rows.sort(key=lambda r: -r[0])
-        rows = rows[: args.rows]
-        for p in args.extra:
-            x = load(p)
-            outs = [((net(x) * 255).round() / 255) for net in nets]
-            rows.append((flipped_cells(outs[0], x), p, [x, *outs]))
+        rows = rows[: args.rows] + [row(p) for p in args.extra]
     captions = ["photo (held out)", *labels]
     cells = [[to_pil(t).resize((round(t.shape[-1] * args.height / t.shape[-2]), args.height), Image.BICUBIC)
               for t in tensors] for _, _, tensors in rows]
