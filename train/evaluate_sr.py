@@ -20,9 +20,12 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from percept.train.atomic import atomic_path
+from percept.train.blockiness import relative_blockiness
 from percept.train.data import to_tensor
 from percept.train.degradations import crop_to_multiple, histogram_match, matlab_imresize
+from percept.train.lpips_metric import LPIPSFn
 from percept.train.metrics import mean_psnr, psnr, quantize_8bit, ssim
+from percept.train.photo_degradations import SETTINGS, PhotoDamage, damaged_lr
 
 Upscaler = Callable[[torch.Tensor], torch.Tensor]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
@@ -53,10 +56,15 @@ class Pair:
 
 @dataclass
 class Scores:
-    """Per-image and mean PSNR/SSIM of one upscaler; ``infinite`` counts images reproduced exactly."""
+    """Per-image and mean PSNR/SSIM of one upscaler; ``infinite`` counts images reproduced exactly.
+
+    ``lpips`` (when measured) and ``blockiness`` (``percept.train.blockiness``, 1.00 = the truth's) sit beside.
+    """
 
     psnr: dict[str, float] = field(default_factory=dict)
     ssim: dict[str, float] = field(default_factory=dict)
+    lpips: dict[str, float] = field(default_factory=dict)
+    blockiness: dict[str, float] = field(default_factory=dict)
 
     @property
     def mean_psnr(self) -> float:
@@ -68,8 +76,19 @@ class Scores:
 
     @property
     def mean_ssim(self) -> float:
-        values = list(self.ssim.values())
-        return sum(values) / len(values) if values else math.nan
+        return _mean(self.ssim)
+
+    @property
+    def mean_lpips(self) -> float:
+        return _mean(self.lpips)
+
+    @property
+    def mean_blockiness(self) -> float:
+        return _mean(self.blockiness)
+
+
+def _mean(values: dict[str, float]) -> float:
+    return sum(values.values()) / len(values) if values else math.nan
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -127,7 +146,7 @@ def find_lr_file(lr_dir: Path, stem: str, scale: int) -> Path:
 
 def make_lr(hr: torch.Tensor, scale: int) -> torch.Tensor:
     """The standard benchmark input: MATLAB bicubic downscaling of 8-bit images (matches published LR files)."""
-    return matlab_imresize(hr.double(), 1 / scale, uint8_steps=True).float()
+    return damaged_lr(hr, scale, SETTINGS["clean"], "")
 
 
 def match_files(hr_dir: Path, lr_dir: Path | None = None, scale: int = 4) -> list[tuple[Path, Path | None]]:
@@ -142,15 +161,17 @@ def match_files(hr_dir: Path, lr_dir: Path | None = None, scale: int = 4) -> lis
     return files
 
 
-def load_pair(hr_path: Path, lr_path: Path | None, scale: int) -> Pair:
-    """The HR image cropped to a multiple of ``scale`` and its LR input, read from ``lr_path`` or made here."""
+def load_pair(hr_path: Path, lr_path: Path | None, scale: int,
+              damage: PhotoDamage = SETTINGS["clean"]) -> Pair:
+    """The HR image cropped to a multiple of ``scale`` and its LR input, read from ``lr_path`` or made here
+    under ``damage`` (``photo_degradations``)."""
     hr, grey = read_image(hr_path)
     hr = crop_to_multiple(hr, scale)
     h, w = hr.shape[-2:]
     if min(h, w) < 2 * scale + 11:
         raise EvalDataError(f"{hr_path}: {w}x{h} is too small to evaluate at x{scale}")
     if lr_path is None:
-        return Pair(hr_path.stem, hr, make_lr(hr, scale), grey)
+        return Pair(hr_path.stem, hr, damaged_lr(hr, scale, damage, hr_path.stem), grey)
     lr, _ = read_image(lr_path)
     if tuple(lr.shape[-2:]) != (h // scale, w // scale):
         raise EvalDataError(f"{lr_path}: size {lr.shape[-1]}x{lr.shape[-2]} is not the HR crop {w}x{h} "
@@ -158,10 +179,11 @@ def load_pair(hr_path: Path, lr_path: Path | None, scale: int) -> Pair:
     return Pair(hr_path.stem, hr, lr, grey)
 
 
-def iter_pairs(files: Iterable[tuple[Path, Path | None]], scale: int) -> Iterator[Pair]:
+def iter_pairs(files: Iterable[tuple[Path, Path | None]], scale: int,
+               damage: PhotoDamage = SETTINGS["clean"]) -> Iterator[Pair]:
     """Decode pairs one at a time, so large sets never sit in memory at once."""
     for hr_path, lr_path in files:
-        yield load_pair(hr_path, lr_path, scale)
+        yield load_pair(hr_path, lr_path, scale, damage)
 
 
 def bicubic_upscaler(scale: int) -> Upscaler:
@@ -189,8 +211,10 @@ def save_png(path: Path, image: torch.Tensor) -> None:
 
 def evaluate(pairs: Iterable[Pair], upscalers: dict[str, Upscaler], scale: int,
              save_dir: str | os.PathLike | None = None,
-             on_image: Callable[[str, str], None] | None = None) -> dict[str, Scores]:
-    """PSNR/SSIM (Y channel, border = ``scale``) of every upscaler on every pair.
+             on_image: Callable[[str, str], None] | None = None,
+             lpips: LPIPSFn | None = None) -> dict[str, Scores]:
+    """PSNR/SSIM (Y channel, border = ``scale``), blockiness and, given ``lpips``, LPIPS (RGB) of every
+    upscaler on every pair.
 
     Outputs are rounded to 8 bits before scoring (grey images on their grey values); with ``save_dir``
     they are written as ``save_dir/<upscaler>/<image>.png``. ``on_image(upscaler, image)`` is called after
@@ -206,6 +230,9 @@ def evaluate(pairs: Iterable[Pair], upscalers: dict[str, Upscaler], scale: int,
             sr = quantize_8bit(sr.float())
             results[name].psnr[pair.name] = psnr(sr, pair.truth, crop_border=scale).item()
             results[name].ssim[pair.name] = ssim(sr, pair.truth, crop_border=scale).item()
+            results[name].blockiness[pair.name] = relative_blockiness(sr, pair.hr, scale)
+            if lpips is not None:
+                results[name].lpips[pair.name] = lpips(sr, pair.hr)
             if save_dir is not None:
                 save_png(Path(save_dir) / name / f"{pair.name}.png", sr)
             if on_image is not None:
@@ -227,8 +254,12 @@ def results_json(results: dict[str, Scores], scale: int, dataset: str, lr_source
         out["results"][name] = {
             "psnr": _json_number(scores.mean_psnr),
             "ssim": _json_number(scores.mean_ssim),
+            "lpips": _json_number(scores.mean_lpips),
+            "blockiness": _json_number(scores.mean_blockiness),
             "images": len(scores.psnr),
             "psnr_infinite": sorted(k for k, v in scores.psnr.items() if math.isinf(v)),
-            "per_image": {k: {"psnr": _json_number(scores.psnr[k]), "ssim": scores.ssim[k]} for k in scores.psnr},
+            "per_image": {k: {"psnr": _json_number(scores.psnr[k]), "ssim": scores.ssim[k],
+                              "lpips": scores.lpips.get(k), "blockiness": scores.blockiness[k]}
+                          for k in scores.psnr},
         }
     return out

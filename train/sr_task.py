@@ -16,12 +16,13 @@ from percept.train.data import ImageFolderDataset, load_rgb, scan_images, to_ten
 from percept.train.degradations import matlab_imresize, random_patch_pair
 from percept.train.losses import blur_loss, feature_loss, grid_loss, pixel_loss, speckle_loss, total_variation
 from percept.train.networks import SRNet, SubPixelSR
+from percept.train.real_degradations import RealDegradation, degrade
 from percept.train.vgg import VGGLoss
 from percept.train.warm_start import warm_start_weights
 
 LOSSES = ("feature", "pixel", "feature+pixel")
 ARCHS = ("subpixel", "paper")  # subpixel: SubPixelSR at low resolution; paper: the paper's SRNet
-DEGRADATIONS = ("paper", "bicubic")
+DEGRADATIONS = ("paper", "bicubic", "real")  # real: Real-ESRGAN's high-order blur/resize/noise/JPEG
 
 
 @dataclass
@@ -32,7 +33,7 @@ class SROptions:
     loss: str = "feature"
     patch: int = 288
     sigma: float = 1.0
-    degradation: str = "paper"  # paper: blur σ + bicubic; bicubic: MATLAB imresize (the benchmarks' LR)
+    degradation: str = "paper"  # paper: blur σ + bicubic; bicubic: MATLAB imresize; real: real_degradations
     feature_layer: str = "relu2_2"
     grid_weight: float = 0.0  # losses.grid_loss: the error's sub-pixel phase pattern (cross-hatch)
     speckle_weight: float = 0.0  # losses.speckle_loss: fine detail beyond the truth's (feature-loss speckle)
@@ -61,6 +62,8 @@ def make_pair(img: torch.Tensor, patch: int, scale: int, sigma: float, degradati
     hr, lr = random_patch_pair(img, patch, scale, sigma, generator=generator)
     if degradation == "bicubic":
         lr = matlab_imresize(hr, 1 / scale, antialias=True).clamp(0, 1)
+    elif degradation == "real":
+        lr = degrade(hr[None], scale, RealDegradation(), generator)[0]
     return lr, hr
 
 
@@ -174,8 +177,10 @@ class SRTask:
 
     def settings(self) -> dict[str, Any]:
         o = self.o
-        degradation = (f"gaussian blur sigma={o.sigma} + bicubic /{o.scale}" if o.degradation == "paper"
-                       else f"MATLAB bicubic /{o.scale} (antialiased)")
+        degradation = {"paper": f"gaussian blur sigma={o.sigma} + bicubic /{o.scale}",
+                       "bicubic": f"MATLAB bicubic /{o.scale} (antialiased)",
+                       "real": f"real: high-order blur, resize, noise, JPEG /{o.scale} (RealDegradation defaults)"
+                       }[o.degradation]
         return {"task": "sr", "data": str(o.data), "scale": o.scale, "loss": o.loss, "patch": o.patch,
                 "sigma": o.sigma, "feature_layer": o.feature_layer, "feature_weight": o.feature_weight,
                 "feature_jitter": o.feature_jitter, "grid_weight": o.grid_weight, "grid_window": o.grid_window,

@@ -87,23 +87,26 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise VGGWeightsError(f"{path}: cannot read VGG-16 weights ({type(exc).__name__}: {exc})") from None
 
 
-def features_state_dict(state: dict[str, torch.Tensor], origin: str = "weights") -> dict[str, torch.Tensor]:
-    """Normalise a full torchvision checkpoint or a features-only dict to keys ``N.weight``/``N.bias``."""
+def features_state_dict(state: dict[str, torch.Tensor], origin: str = "weights",
+                        last: int = LAST_INDEX) -> dict[str, torch.Tensor]:
+    """Normalise a full torchvision checkpoint or a features-only dict to keys ``N.weight``/``N.bias`` of the
+    convolutions up to ``features[last]`` (relu4_3 for the losses; LPIPS needs relu5_3, 29)."""
     if any(k.startswith("features.") for k in state):
         state = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
-    wanted = {f"{i}.{p}" for i in range(LAST_INDEX + 1) for p in ("weight", "bias")
-              if i in {0, 2, 5, 7, 10, 12, 14, 17, 19, 21}}
+    wanted = {f"{i}.{p}" for i in range(last + 1) for p in ("weight", "bias")
+              if i in {0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28}}
     missing = sorted(wanted - state.keys(), key=lambda k: int(k.split(".")[0]))
     if missing:
         raise VGGWeightsError(f"{origin}: not VGG-16 weights (missing {', '.join(missing[:4])}...)")
     return {k: state[k].float() for k in wanted}
 
 
-def load_vgg_state(path: str | os.PathLike | None = None) -> tuple[dict[str, torch.Tensor], WeightsSource]:
-    """Resolve and read VGG-16 feature weights (see module docstring for the order)."""
+def load_vgg_state(path: str | os.PathLike | None = None,
+                   last: int = LAST_INDEX) -> tuple[dict[str, torch.Tensor], WeightsSource]:
+    """Resolve and read VGG-16 feature weights up to ``features[last]`` (see module docstring for the order)."""
     source = find_weights(path)
     if source.path is not None:
-        return features_state_dict(_read_state_dict(source.path), str(source.path)), source
+        return features_state_dict(_read_state_dict(source.path), str(source.path), last), source
     try:
         from torchvision.models import VGG16_Weights
 
@@ -113,7 +116,7 @@ def load_vgg_state(path: str | os.PathLike | None = None) -> tuple[dict[str, tor
             f"VGG-16 weights not found and torchvision could not download them ({type(exc).__name__}); "
             + HOW_TO_PROVIDE
         ) from None
-    return features_state_dict(state, "torchvision"), source
+    return features_state_dict(state, "torchvision", last), source
 
 
 class VGGLoss(nn.Module):

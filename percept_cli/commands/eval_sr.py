@@ -33,8 +33,11 @@ from percept.train.evaluate_sr import (
     results_json,
     with_histogram_match,
 )
+from percept.train.lpips_metric import LPIPSFn, LPIPSUnavailable, load_lpips
+from percept.train.photo_degradations import SETTINGS
 from percept.train.progress import ProgressReporter
 from percept.train.sizing import pad_to_multiple
+from percept.train.vgg import VGGWeightsError
 
 SCALES = (2, 4, 8)
 
@@ -81,25 +84,37 @@ def _fmt_psnr(value: float) -> str:
     return "inf" if math.isinf(value) else f"{value:.2f}"
 
 
+def _cells(scores: Scores, psnr: float, ssim: float, lpips: float | None, block: float) -> list[str]:
+    cells = [_fmt_psnr(psnr), f"{ssim:.4f}"]
+    if scores.lpips:
+        cells.append(f"{lpips:.4f}")
+    return cells + [f"{block:.2f}"]
+
+
 def results_table(results: dict[str, Scores], title: str, source: str) -> Table:
-    """Rows per image and a mean row; a PSNR and an SSIM column per upscaler."""
+    """Rows per image and a mean row; PSNR, SSIM, LPIPS (when measured) and blockiness columns per upscaler."""
     table = Table(title=title, caption_justify="left")
     table.add_column("image")
-    for name in results:
+    for name, scores in results.items():
         table.add_column(f"{escape(name)} PSNR", justify="right")
         table.add_column("SSIM", justify="right")
+        if scores.lpips:
+            table.add_column("LPIPS", justify="right")
+        table.add_column("grid", justify="right")
     images = list(next(iter(results.values())).psnr)
     for image in images:
         cells = [escape(image)]
-        for scores in results.values():
-            cells += [_fmt_psnr(scores.psnr[image]), f"{scores.ssim[image]:.4f}"]
+        for sc in results.values():
+            cells += _cells(sc, sc.psnr[image], sc.ssim[image], sc.lpips.get(image), sc.blockiness[image])
         table.add_row(*cells)
     table.add_section()
     mean_cells = ["[bold]mean[/]"]
-    for scores in results.values():
-        mean_cells += [f"[bold]{_fmt_psnr(scores.mean_psnr)}[/]", f"[bold]{scores.mean_ssim:.4f}[/]"]
+    for sc in results.values():
+        mean_cells += [f"[bold]{c}[/]" for c in _cells(sc, sc.mean_psnr, sc.mean_ssim, sc.mean_lpips,
+                                                          sc.mean_blockiness)]
     table.add_row(*mean_cells)
-    notes = [f"LR: {escape(source)}"]
+    notes = [f"LR: {escape(source)}", "grid: JPEG block grid against the truth's (1.00 = none added; "
+             "percept.train.blockiness)"]
     notes += [f"{escape(name)}: {s.infinite} identical image(s) (PSNR inf) left out of the mean PSNR"
               for name, s in results.items() if s.infinite]
     table.caption = "\n".join(notes)
@@ -122,10 +137,21 @@ def eval_sr(
     histogram_match: bool = typer.Option(False, "--histogram-match",
                                          help="Also score each model with the paper's histogram matching to "
                                               "the bicubic LR (reported as MODEL+histmatch)."),
+    degradation: str = typer.Option("clean", "--degradation", help="How LR inputs are made: " + "; ".join(
+        f"{k}: {v.about}" for k, v in SETTINGS.items()) + " (fixed seeds)."),
+    lpips: bool = typer.Option(True, "--lpips/--no-lpips", help="Also report LPIPS (VGG; needs percept[eval])."),
+    vgg_weights: str = typer.Option(None, "--vgg-weights", help="VGG-16 weights for LPIPS (else "
+                                    "$PERCEPT_VGG_WEIGHTS or torchvision's)."),
 ) -> None:
-    """PSNR/SSIM (Y channel, border = scale, 8-bit outputs) of SR models and MATLAB bicubic."""
+    """PSNR/SSIM (Y channel, border = scale, 8-bit outputs), LPIPS and JPEG-grid visibility of SR models
+    and MATLAB bicubic, on clean or photo-like (JPEG, noise, blur) inputs."""
     if scale not in SCALES:
         raise UserError(f"--scale must be one of {', '.join(map(str, SCALES))}, not {scale}")
+    if degradation not in SETTINGS:
+        raise UserError(f"--degradation must be one of {', '.join(SETTINGS)}, not {degradation!r}")
+    if lr_dir is not None and degradation != "clean":
+        raise UserError("--lr-dir reads ready-made LR files; --degradation makes them: pass one of the two")
+    lpips_fn = _lpips(vgg_weights) if lpips else None
     try:
         files = match_files(hr_dir, lr_dir, scale)
         upscalers = model_upscalers(model or [], scale, backend, device, precision, histogram_match)
@@ -138,10 +164,11 @@ def eval_sr(
                 done += 1
                 progress.update(done)
 
-            results = evaluate(iter_pairs(files, scale), upscalers, scale, save_dir=save, on_image=tick)
+            results = evaluate(iter_pairs(files, scale, SETTINGS[degradation]), upscalers, scale, save_dir=save,
+                               on_image=tick, lpips=lpips_fn)
     except EvalDataError as exc:
         raise UserError(str(exc)) from None
-    lr_source = str(lr_dir) if lr_dir is not None else "MATLAB bicubic (made here)"
+    lr_source = str(lr_dir) if lr_dir is not None else f"{degradation}: {SETTINGS[degradation].about} (made here)"
     Console(width=160).print(results_table(results, f"{escape(dataset)} x{scale} (Y channel, border {scale})",
                                            lr_source))
     if json_out is not None:
@@ -151,6 +178,17 @@ def eval_sr(
         typer.echo(f"results written to {json_out}")
     if save is not None:
         typer.echo(f"outputs written to {save}/<model>/")
+
+
+def _lpips(vgg_weights: str | None) -> LPIPSFn | None:
+    """LPIPS when the package is there; without it, one line saying how to get it, and PSNR/SSIM still run."""
+    try:
+        return load_lpips(vgg_weights)
+    except LPIPSUnavailable as exc:
+        typer.echo(f"LPIPS left out: {exc}", err=True)
+        return None
+    except VGGWeightsError as exc:
+        raise UserError(str(exc)) from None
 
 
 PANEL = "Measure"

@@ -213,7 +213,8 @@ def train_sr(
     patch: int = typer.Option(288, "--patch", help="HR training patch size (random crops)."),
     sigma: float = typer.Option(1.0, "--sigma", help="Gaussian blur before bicubic downsampling."),
     degradation: str = typer.Option("paper", "--degradation",
-                                    help="paper (blur + bicubic) | bicubic (MATLAB imresize, as the benchmarks)"),
+                                    help="paper (blur + bicubic) | bicubic (MATLAB imresize, as the benchmarks) | "
+                                         "real (blur, resize, noise and JPEG in two rounds, as real photos)"),
     batch_size: int = typer.Option(4, "--batch-size"),
     iterations: int = typer.Option(200000, "--iterations"),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
