@@ -45,7 +45,8 @@ class JpegTraces:
     def describe(self) -> str:
         if self.quality is None:
             return "no JPEG traces in its pixels"
-        return f"JPEG quality ~{self.quality} ({'its file tables' if self.evidence == 'file tables' else 'from its pixels'})"
+        source = "its file tables" if self.evidence == "file tables" else "from its pixels"
+        return f"JPEG quality ~{self.quality} ({source})"
 
 
 def ijg_table(quality: int) -> np.ndarray:

@@ -4,8 +4,8 @@ An upscaler fed a JPEG sees 8×8 blocks; a network that sharpens them draws thei
 8 × scale output pixels. LPIPS can miss a faint regular grid, so ``eval-sr`` also reports this figure:
 the mean absolute luma step across grid lines (both directions) divided by the mean step at the other
 block-internal positions with the same sub-pixel phase (between LR pixels: every ``scale`` px), so the
-interpolation's own period-``scale`` pattern cancels out. A photo without a grid scores about 1; ``relative_blockiness`` divides an output's
-score by its ground truth's, so 1.00 means "no more grid than the truth".
+interpolation's own period-``scale`` pattern cancels out. A photo without a grid scores about 1;
+``relative_blockiness`` divides an output's score by its ground truth's: 1.00 is "no more grid than the truth".
 """
 
 from __future__ import annotations

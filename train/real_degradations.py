@@ -16,7 +16,8 @@ CPU, on LR-sized patches, which costs little (``benchmarks/degradation_speed.py`
 
 The default ranges (``RealDegradation()``) are milder than Real-ESRGAN's (which trains a GAN for heavily
 damaged web images): blur σ ≤ 2 px, noise σ ≤ 10/255 instead of 30, JPEG quality 50–95 instead of 30–95,
-resize factors 0.6–1.3, a second round in 40 % of patches, and 15 % clean bicubic patches, so the same network still upscales clean photos well.
+resize factors 0.6–1.3, a second round in 40 % of patches, and 15 % clean bicubic patches, so the same
+network still upscales clean photos well.
 All randomness comes from one ``torch.Generator``: the same seed gives the same degradation.
 """
 
