@@ -347,10 +347,11 @@ class BatchProcessor:
 
 def plan_tasks(sources, out_dir: Path, template: str, suffix: str, format_choice: str,
                overwrite: bool = False, manifest: OutputManifest | None = None,
-               settings: str = "") -> tuple[list[Task], list[FileResult]]:
+               settings: str | Callable[[Path], str] = "") -> tuple[list[Task], list[FileResult]]:
     """Decide every output path before any work: existing outputs made with the same ``settings`` (by the
-    ``manifest``) are skipped (unless ``overwrite``), those made otherwise are redone; an output that would
-    replace an input or another file's output fails with the reason.
+    ``manifest``; a function of the input path where inputs get different jobs) are skipped (unless
+    ``overwrite``), those made otherwise are redone; an output that would replace an input or another file's
+    output fails with the reason.
     Returns (tasks to run, results already settled), both in input order.
     """
     from percept.cli.imageio import extension_for, format_from_suffix, output_format
@@ -378,7 +379,8 @@ def plan_tasks(sources, out_dir: Path, template: str, suffix: str, format_choice
                                       f"output {dest} is also the output of {claimed[key]} (rename with --name)"))
         elif dest.exists() and not overwrite:
             claimed[key] = s.path
-            stale = manifest.stale_reason(dest, settings) if manifest is not None else None
+            fp = settings(s.path) if callable(settings) else settings
+            stale = manifest.stale_reason(dest, fp) if manifest is not None else None
             if stale:
                 tasks.append(Task(s.path, dest, fmt, redo=stale))
             else:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -119,7 +120,7 @@ def traces_from_pixels(rgb: np.ndarray) -> JpegTraces:
     return JpegTraces(int(np.median(qualities)), "pixels")
 
 
-def jpeg_traces(path: Path, rgb: np.ndarray | None = None) -> JpegTraces:
+def jpeg_traces(path: Path | BinaryIO, rgb: np.ndarray | None = None) -> JpegTraces:
     """The JPEG quality ``path`` was saved at: from its tables if it is a JPEG file, else from its pixels
     (``rgb``, the decoded 8-bit picture, or the file's own decoded here)."""
     with Image.open(path) as img:

@@ -19,28 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from percept.cli.job import Job
 from percept.cli.storage import Store, put_file, read_bytes
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    """What an inference actor needs to open the model the way a local run would."""
+class RayJob:
+    """The job an inference actor runs (``percept.cli.job.Job``, as the local pipeline's) and the model file's
+    bytes in Ray's object store, so no node needs its own copy."""
 
-    name: str                       # the model file's name (its suffix says which loader)
+    job: Job
     sha256: str
-    data: list                      # [ObjectRef of the file's bytes]: resolved by the actor itself
-    backend: str
-    device: str
-    precision: str | None
-    kind: str
-    tile: int | str
-    overlap: int | None
-    strength: float
-    preserve_color: bool
-    batch_size: int
-    max_memory: int | None
-    threads: int
-    stroke_scale: float = 0.0       # stylize --stroke-scale (0: native); the SR models come with the package
+    data: list  # [ObjectRef of the file's bytes]: resolved by the actor itself
+
+    @property
+    def name(self) -> str:
+        return self.job.model.path.name  # its suffix says which loader
 
 
 def read_row(row: dict[str, Any], store: Store) -> dict[str, Any]:
@@ -71,7 +65,7 @@ def decode_row(row: dict[str, Any], max_pixels: int) -> dict[str, Any]:
     return row
 
 
-def cached_model(spec: ModelSpec) -> Path:
+def cached_model(spec: RayJob) -> Path:
     """The model file on this node, written once from the object store (every actor of the node, and the
     ONNX/engine caches keyed by its hash, then share it)."""
     import ray
@@ -93,23 +87,13 @@ def cached_model(spec: ModelSpec) -> Path:
 class InferenceActor:
     """One model per actor (one per GPU share): ``Inferencer.process_many`` over each batch of pictures."""
 
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: RayJob):
         import torch
 
-        from percept.cli.inference import Inferencer
-        from percept.cli.stroke_scale import StrokeScale, zoo_enlarger
-        from percept.engines.select import open_runtime
-
-        torch.set_num_threads(max(1, spec.threads))
-        runtime = open_runtime(cached_model(spec), backend=spec.backend, device=spec.device,
-                               precision=spec.precision)
-        stroke = StrokeScale(spec.stroke_scale) if spec.stroke_scale > 0 and spec.kind == "style" else None
-        enlarger = zoo_enlarger(backend=spec.backend, device=spec.device, precision=spec.precision,
-                                max_memory=spec.max_memory) if stroke else None
-        self.inferencer = Inferencer(runtime, kind=spec.kind, tile=spec.tile, overlap=spec.overlap,
-                                     strength=spec.strength, preserve_color=spec.preserve_color,
-                                     batch_size=spec.batch_size, max_memory=spec.max_memory,
-                                     stroke=stroke, enlarger=enlarger)
+        job = spec.job
+        torch.set_num_threads(max(1, job.model.threads))
+        runtime = job.open_runtime(job.model.device, path=cached_model(spec))
+        self.inferencer = job.inferencer(runtime)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ same settings (the record is the local one's file, ``.percept-outputs.json``, ke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -47,8 +48,9 @@ class StoreManifest:
 
 def plan_remote_tasks(sources: list[RemoteSource], in_store: Store, out_store: Store, out_base: str, template: str,
                       suffix: str, format_choice: str, overwrite: bool, manifest: StoreManifest,
-                      settings: str) -> tuple[list[Task], list[FileResult]]:
-    """Tasks (source and output as store paths) and the results already settled, in input order."""
+                      settings: str | Callable[[PurePosixPath], str]) -> tuple[list[Task], list[FileResult]]:
+    """Tasks (source and output as store paths) and the results already settled, in input order; ``settings``
+    is the fingerprint of the job, or a function of the source path where inputs get different jobs."""
     planned = []
     for s in sources:
         src_fmt = format_from_suffix(s.path)
@@ -69,7 +71,7 @@ def plan_remote_tasks(sources: list[RemoteSource], in_store: Store, out_store: S
                                       f"output {shown} is also the output of {claimed[dest]} (rename with --name)"))
         elif dest in there and not overwrite:
             claimed[dest] = source
-            stale = manifest.stale_reason(dest, settings)
+            stale = manifest.stale_reason(dest, settings(s.path) if callable(settings) else settings)
             if stale:
                 tasks.append(Task(s.path, dest, fmt, redo=stale))
             else:

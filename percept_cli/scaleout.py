@@ -31,7 +31,8 @@ from typing import Any
 
 from percept.cli.batch import DONE, FAILED, NOT_DONE, FileResult, Summary, Task
 from percept.cli.errors import UserError
-from percept.cli.ray_stages import InferenceActor, ModelSpec, decode_row, read_row, write_row
+from percept.cli.job import Job
+from percept.cli.ray_stages import InferenceActor, RayJob, decode_row, read_row, write_row
 from percept.cli.storage import Store
 
 TASK_CPUS = 0.25  # scheduling share of a read/decode/write task: they wait on I/O much of the time
@@ -138,23 +139,23 @@ def parse_stats(text: str) -> list[dict[str, Any]]:
     return plan
 
 
-def model_spec(model: Path, **options: Any) -> ModelSpec:
-    """Put the model file into Ray's object store, so no node needs its own copy."""
+def ray_job(job: Job) -> RayJob:
+    """Put the job's model file into Ray's object store, so no node needs its own copy."""
     import ray
 
-    data = model.read_bytes()
-    return ModelSpec(name=model.name, sha256=hashlib.sha256(data).hexdigest(), data=[ray.put(data)], **options)
+    data = job.model.path.read_bytes()
+    return RayJob(job=job, sha256=hashlib.sha256(data).hexdigest(), data=[ray.put(data)])
 
 
-def run_on_ray(tasks: list[Task], spec: ModelSpec, options: RayOptions, in_store: Store, out_store: Store, *,
-               quality: int, max_pixels: int, run: RayRun,
-               on_result: Callable[[FileResult, int], None] | None = None) -> Summary:
+def run_on_ray(tasks: list[Task], spec: RayJob, options: RayOptions, in_store: Store, out_store: Store, *,
+               run: RayRun, on_result: Callable[[FileResult, int], None] | None = None) -> Summary:
     """Run ``tasks`` (paths of ``in_store`` → paths of ``out_store``) as Ray Data stages; one result per task."""
     import ray
     import ray.data
 
     start = time.monotonic()
-    actors, gpus = actor_plan(options, spec.device)
+    actors, gpus = actor_plan(options, spec.job.model.device)
+    quality, max_pixels = spec.job.output.quality, spec.job.output.max_pixels
     run.actors = actors
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # percept reports progress per file
@@ -171,7 +172,7 @@ def run_on_ray(tasks: list[Task], spec: ModelSpec, options: RayOptions, in_store
           .map(read_row, fn_kwargs={"store": in_store}, num_cpus=TASK_CPUS)
           .map(decode_row, fn_kwargs={"max_pixels": max_pixels}, num_cpus=TASK_CPUS)
           .map_batches(InferenceActor, fn_constructor_kwargs={"spec": spec},
-                       batch_size=max(1, spec.batch_size),
+                       batch_size=max(1, spec.job.model.batch_size),
                        compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=2),
                        num_cpus=options.cpus_per_actor,
                        num_gpus=gpus or None, batch_format="numpy", zero_copy_batch=False)

@@ -9,20 +9,24 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from percept.cli.batch import DONE, FAILED, SKIPPED, VIDEO, BatchProcessor, FileResult, Summary, plan_tasks
+from percept.cli.batch import DONE, FAILED, SKIPPED, VIDEO, BatchProcessor, FileResult, Summary, Task, plan_tasks
 from percept.cli.errors import UserError
 from percept.cli.imageio import DEFAULT_MAX_PIXELS, FORMATS, check_writable_format, configure_pixel_limit
 from percept.cli.inference import Inferencer
 from percept.cli.inputs import check_template, discover, unsearched_subfolders
-from percept.cli.manifest import OutputManifest, fingerprint, model_identity
+from percept.cli.job import Job, ModelRun, OutputSettings, PictureSettings
+from percept.cli.manifest import OutputManifest
+from percept.cli.model_choice import Choice, ModelChoice, default_upscaling
 from percept.cli.scaleout import RayOptions
-from percept.cli.stroke_scale import StrokeScale, parse_stroke_scale
+from percept.cli.stroke_scale import parse_stroke_scale
 from percept.cli.video_runs import DEFAULT_CRF, check_clips, run_clips
-from percept.cli.zoo import default_sr_model, normalise_name, resolve_model
+from percept.cli.zoo import normalise_name, resolve_model
 from percept.engines.model_info import read_model_info
 from percept.train.checkpoint import ModelInfo
 from percept.train.progress import ProgressReporter
@@ -105,18 +109,6 @@ def parse_memory(text: str) -> int | None:
     return int(value)
 
 
-def parse_tile(text: str) -> int | str:
-    if text == "auto":
-        return "auto"
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise UserError(f"--tile {text!r}: expected a size in pixels, auto, or 0 for no tiling")
-    return value
-
-
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -152,74 +144,134 @@ def _check_kind(path: Path, info: ModelInfo, kind: str) -> None:
         raise UserError(f"{path}: is a {info.kind} model, not a {kind} model (use {other})")
 
 
-def _plan_local(sources_text: list[str], out: Path, recursive: bool, name: str, suffix: str, fmt: str,
-                skip_existing: bool, settings_fp: str, scale: int):
-    """Discover local inputs and decide every output (skip, redo, refuse) before any work."""
-    sources = discover(sources_text, recursive=recursive, exclude=out)
+@dataclass(frozen=True)
+class RunOptions:
+    """How the command runs, not what it makes: where inputs are found, threads, reporting, Ray."""
+
+    recursive: bool
+    threads: tuple[int, int, int]  # LOAD:PROC:SAVE
+    verb: str
+    dry_run: bool = False
+    json_report: Path | None = None
+    ray: RayOptions | None = None
+
+
+@dataclass
+class Plan:
+    """Every input settled or given a task, and each task's job (``choice`` remembers it per input)."""
+
+    order: list[str]
+    tasks: list[Task]
+    settled: list[FileResult]
+    manifest: Any
+    out: Path | None = None
+    in_store: Any = None
+    out_store: Any = None
+
+    def groups(self, choice: ModelChoice) -> list[tuple[Job, list[Task], list[Task]]]:
+        """(job, pictures, clips) for each job that has work, in the order of the candidate jobs."""
+        out = []
+        for job in dict.fromkeys(choice.job(t.source) for t in self.tasks):
+            mine = [t for t in self.tasks if choice.job(t.source) == job]
+            out.append((job, [t for t in mine if t.format != VIDEO], [t for t in mine if t.format == VIDEO]))
+        return out
+
+
+def _check_output_settings(output: OutputSettings) -> None:
+    if output.fmt != "keep" and output.fmt not in FORMATS:
+        raise UserError(f"--format {output.fmt!r}: choose keep, {', '.join(FORMATS)}")
+    try:
+        check_writable_format(output.fmt)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    check_template(output.name)
+    configure_pixel_limit(output.max_pixels)
+
+
+def _plan_local(sources_text: list[str], choice: ModelChoice, out: Path, run: RunOptions) -> Plan:
+    """Discover local inputs, give each its job and decide every output (skip, redo, refuse) before any work."""
+    sources = discover(sources_text, recursive=run.recursive, exclude=out)
     if not sources:
         raise UserError(f"no images found in {' '.join(sources_text)}"
-                        + ("" if recursive else " (add --recursive to descend into sub-folders)"))
-    if not recursive:
+                        + ("" if run.recursive else " (add --recursive to descend into sub-folders)"))
+    if not run.recursive:
         subfolders = [p for p in unsearched_subfolders(sources_text) if p.resolve() != out.resolve()]
         if subfolders:
             names = ", ".join(p.name for p in subfolders[:3]) + (" ..." if len(subfolders) > 3 else "")
             typer.echo(f"note: {_count(len(subfolders), 'sub-folder')} not searched ({names}); add --recursive "
                        "to process them", err=True)
     manifest = OutputManifest(out)
-    tasks, settled = plan_tasks(sources, out, name, suffix, fmt, overwrite=not skip_existing, manifest=manifest,
-                                settings=settings_fp)
-    tasks, refused = check_clips(tasks, scale)
+    o = choice.first.output
+    tasks, settled = plan_tasks(sources, out, o.name, o.suffix, o.fmt, overwrite=not o.skip_existing,
+                                manifest=manifest, settings=lambda path: choice.job(path).fingerprint())
+    tasks, refused = check_clips(tasks, choice.first.model.scale)
     settled += refused
     if refused and not tasks:
         first = f"{refused[0].input}: {refused[0].reason}"
         raise UserError(first if len(refused) == 1 else f"{first} (and {_count(len(refused) - 1, 'other clip')})")
-    return [str(s.path) for s in sources], tasks, settled, manifest
+    return Plan([str(s.path) for s in sources], tasks, settled, manifest, out=out)
 
 
-def _plan_remote(sources_text: list[str], out_text: str, recursive: bool, name: str, suffix: str, fmt: str,
-                 skip_existing: bool, settings_fp: str):
+def _plan_remote(sources_text: list[str], choice: ModelChoice, out_text: str, run: RunOptions) -> Plan:
     """The same plan for URIs (object stores, file://), through pyarrow file systems."""
     from percept.cli.remote_plan import StoreManifest, plan_remote_tasks
-    from percept.cli.storage import list_media, open_store
+    from percept.cli.storage import list_media, open_store, read_bytes
 
     in_store, _ = open_store(sources_text[0])
     if any(open_store(t)[0].scheme != in_store.scheme for t in sources_text):
         raise UserError("inputs in different stores: give the inputs of one job from one file system")
     out_store, out_base = open_store(out_text)
-    sources = list_media(in_store, sources_text, recursive)
+    sources = list_media(in_store, sources_text, run.recursive)
     if not sources:
         raise UserError(f"no images found in {' '.join(sources_text)}")
     manifest = StoreManifest(out_store, out_base)
-    tasks, settled = plan_remote_tasks(sources, in_store, out_store, out_base, name, suffix, fmt,
-                                       overwrite=not skip_existing, manifest=manifest, settings=settings_fp)
-    return [in_store.uri(str(s.path)) for s in sources], tasks, settled, manifest, in_store, out_store
+    for s in sources:  # a picture's own bytes choose its job (read once more here only for the default upscale)
+        choice.choose(s.path, lambda path: read_bytes(in_store, str(path)))
+    o = choice.first.output
+    tasks, settled = plan_remote_tasks(sources, in_store, out_store, out_base, o.name, o.suffix, o.fmt,
+                                       overwrite=not o.skip_existing, manifest=manifest,
+                                       settings=lambda path: choice.job(path).fingerprint())
+    return Plan([in_store.uri(str(s.path)) for s in sources], tasks, settled, manifest, None, in_store, out_store)
 
 
-def _open_inferencers(model: Path, *, device: str, backend: str, precision: str | None, compile: bool,
-                      cuda_graphs: bool, kind: str, tile_size: int | str, overlap: int | None, strength: float,
-                      preserve_color: bool, batch_size: int, memory: int | None,
-                      stroke: StrokeScale | None = None) -> list[Inferencer]:
+def _print_dry_run(plan: Plan, choice: ModelChoice, run: RunOptions) -> None:
+    for t in plan.tasks:
+        typer.echo(f"{t.source} -> {t.output} ({choice.job(t.source).model.path.stem})"
+                   + (f" (redo: {t.redo})" if t.redo else ""))
+    for r in plan.settled:
+        typer.echo(f"{r.input}: {r.status} ({r.reason})")
+    models = ", ".join(str(j.model.path) for j in dict.fromkeys(choice.job(t.source) for t in plan.tasks))
+    typer.echo(f"dry run: {len(plan.tasks)} to process, {sum(r.status == SKIPPED for r in plan.settled)} skipped, "
+               f"{sum(r.status == FAILED for r in plan.settled)} failed; model {models or choice.first.model.path}")
+    if run.json_report:
+        planned = [FileResult(str(t.source), str(t.output), "planned") for t in plan.tasks]
+        Summary(planned + plan.settled, 0.0).write_json(run.json_report)
+
+
+def _say_choices(plan: Plan, choice: ModelChoice) -> None:
+    """Which model each group of pictures gets, and why (the default upscaler decides per picture)."""
+    if not choice.is_default or not plan.tasks:
+        return
+    by_model: dict[str, list[Choice]] = {}
+    for t in plan.tasks:
+        by_model.setdefault(choice.job(t.source).model.path.stem, []).append(choice.choose(t.source))
+    for name, picked in by_model.items():
+        example = next(t.source for t in plan.tasks if choice.choose(t.source) is picked[0])
+        why = f"e.g. {Path(str(example)).name}: {picked[0].reason}" if choice.classify else picked[0].reason
+        typer.echo(f"using model {name} for {_count(len(picked), 'file')} ({why})", err=True)
+
+
+def _open_inferencers(job: Job) -> list[Inferencer]:
     """One Inferencer per device of ``--device`` (a comma-separated list)."""
-    from percept.cli.stroke_scale import zoo_enlarger
-    from percept.engines.select import open_runtime
-
     inferencers = []
-    for dev in [d.strip() for d in device.split(",") if d.strip()] or ["auto"]:
+    for dev in job.model.devices:
         try:
-            options = {"compile": compile, "cuda_graphs": cuda_graphs} if compile or cuda_graphs else None
-            if options and backend != "torch":
+            if (job.model.compile or job.model.cuda_graphs) and job.model.backend != "torch":
                 raise UserError("--compile and --cuda-graphs need --backend torch (and a CUDA device)")
-            runtime = open_runtime(model, backend=backend, device=dev, precision=precision,
-                                   log=lambda m: typer.echo(m, err=True), torch_options=options)
+            runtime = job.open_runtime(dev, log=lambda m: typer.echo(m, err=True))
             if getattr(runtime, "note", ""):
                 typer.echo(f"{runtime.name}: {runtime.note}", err=True)
-            enlarger = None
-            if stroke is not None and stroke.value > 0:
-                enlarger = zoo_enlarger(backend=backend, device=dev, precision=precision, max_memory=memory,
-                                        log=lambda m: typer.echo(m, err=True))
-            inferencer = Inferencer(runtime, kind=kind, tile=tile_size, overlap=overlap, strength=strength,
-                                    preserve_color=preserve_color, batch_size=batch_size, max_memory=memory,
-                                    stroke=stroke, enlarger=enlarger)
+            inferencer = job.inferencer(runtime, log=lambda m: typer.echo(m, err=True))
             if not inferencers:
                 for note in inferencer.notes:
                     typer.echo(f"note: {note}", err=True)
@@ -229,167 +281,156 @@ def _open_inferencers(model: Path, *, device: str, backend: str, precision: str 
     return inferencers
 
 
-def _run(sources_text: list[str], model: Path, info: ModelInfo, out_text: str, suffix: str, *, recursive: bool,
-         backend: str, device: str, precision: str | None, batch_size: int, threads: str, tile: str,
-         overlap: int | None, fmt: str, quality: int, name: str, skip_existing: bool, dry_run: bool,
-         json_report: Path | None, max_pixels: int, max_memory: str = "auto", compile: bool = False,
-         cuda_graphs: bool = False, strength: float = 1.0, preserve_color: bool = False,
-         crf: int = DEFAULT_CRF, temporal: bool = True, verb: str, ray: RayOptions | None = None,
-         stroke: StrokeScale | None = None) -> None:
-    from percept.cli.storage import is_uri
+class _Recorder:
+    """Finished files: their job's settings into the record, failures and notes to the user, progress."""
 
-    load, proc, save = parse_threads(threads)
-    tile_size = parse_tile(tile)
-    precision = precision_for(info, precision)
-    if overlap is None:
-        overlap = info.config.get("tile_overlap")  # a foreign model's receptive field (percept.train.foreign)
-    memory = parse_memory(max_memory)
-    if fmt != "keep" and fmt not in FORMATS:
-        raise UserError(f"--format {fmt!r}: choose keep, {', '.join(FORMATS)}")
-    try:
-        check_writable_format(fmt)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    check_template(name)
-    configure_pixel_limit(max_pixels)
-    remote = is_uri(out_text) or any(is_uri(t) for t in sources_text)
-    if remote and ray is None:
-        raise UserError("URIs (s3://, gs://, file://) as inputs or --out need --ray (local, auto or an address)")
-    settings = {"model": model_identity(model), "strength": strength, "preserve_color": preserve_color,
-                "tile": tile, "overlap": overlap, "precision": precision or "default", "quality": quality,
-                "crf": crf, "temporal": temporal}
-    if stroke is not None:
-        settings["stroke_scale"] = stroke.value
-    settings_fp = fingerprint(settings)
-    out = Path(out_text).expanduser() if not remote else None
-    if remote:
-        order, tasks, settled, manifest, in_store, out_store = _plan_remote(
-            sources_text, out_text, recursive, name, suffix, fmt, skip_existing, settings_fp)
-    else:
-        order, tasks, settled, manifest = _plan_local(sources_text, out, recursive, name, suffix, fmt,
-                                                      skip_existing, settings_fp, int(info.scale))
-        in_store = out_store = None
-    redone = [t for t in tasks if t.redo]
-    if dry_run:
-        for t in tasks:
-            typer.echo(f"{t.source} -> {t.output}" + (f" (redo: {t.redo})" if t.redo else ""))
-        for r in settled:
-            typer.echo(f"{r.input}: {r.status} ({r.reason})")
-        typer.echo(f"dry run: {len(tasks)} to process, {sum(r.status == SKIPPED for r in settled)} skipped, "
-                   f"{sum(r.status == FAILED for r in settled)} failed; model {model}")
-        if json_report:
-            planned = [FileResult(str(t.source), str(t.output), "planned") for t in tasks]
-            Summary(planned + settled, 0.0).write_json(json_report)
-        raise typer.Exit(1 if any(r.status == FAILED for r in settled) else 0)
+    def __init__(self, plan: Plan, choice: ModelChoice, reporter: ProgressReporter):
+        self.plan, self.choice, self.reporter = plan, choice, reporter
+        self.counts = {DONE: 0, FAILED: 0}
+        self.finished = 0
+        self.ray_run = None  # percept.cli.scaleout.RayRun of a --ray job
+        self.last_save = time.monotonic()
 
-    if redone:
-        typer.echo(f"{_count(len(redone), 'existing output')} made with other settings (or without a record) "
-                   f"will be made again, e.g. {redone[0].output}", err=True)
-
-    import torch
-
-    torch.set_num_threads(proc)  # before opening: ONNX Runtime sizes its thread pool from it
-    clips = [t for t in tasks if t.format == VIDEO]
-    tasks = [t for t in tasks if t.format != VIDEO]
-    opening = dict(device=device, backend=backend, precision=precision, compile=compile, cuda_graphs=cuda_graphs,
-                   kind=info.kind, tile_size=tile_size, overlap=overlap, strength=strength,
-                   preserve_color=preserve_color, batch_size=batch_size, memory=memory, stroke=stroke)
-    inferencers = _open_inferencers(model, **opening) if ray is None or clips else []
-    if out is not None:
-        check_writable(out)  # after the model opened: a bad option never leaves an empty --out behind
-    ray_run = None
-    if ray is not None:
-        from percept.cli.scaleout import RayRun, connect
-
-        ray_run = RayRun()
-        ray_run.startup_s, _ = connect(ray.address)
-        devices = f"Ray ({ray.address}, start-up {ray_run.startup_s:.1f} s), {backend} on {device}"
-    else:
-        devices = ", ".join(f"{i.runtime.name}/{i.runtime.device}/{i.runtime.precision}" for i in inferencers)
-    reporter = ProgressReporter(len(tasks), verb, log_every=5.0)
-    what = _count(len(tasks), "image") + (f" and {_count(len(clips), 'clip')}" if clips else "")
-    layout = (f"threads {load}:{proc}:{save}, batch {inferencers[0].batch_size}, tile {inferencers[0].tile or 'off'}"
-              if ray is None else f"tile {tile}")
-    reporter.log(f"{verb}: {what} ({len(settled)} already settled) on {devices}, {layout}")
-    counts = {DONE: 0, FAILED: 0}
-    started = [0.0]
-
-    last_save = [time.monotonic()]
-
-    def record(result: FileResult, log: Callable[[str], None] = reporter.log) -> None:
-        """A finished file: its settings into the manifest, failures and notes to the user."""
+    def record(self, result: FileResult, log: Callable[[str], None] | None = None) -> None:
+        log = log or self.reporter.log
         if result.status == DONE and result.output:
-            manifest.record(result.output if remote else Path(result.output), settings_fp,
-                            {"source": result.input, "model": model.name, "strength": strength,
-                             "preserve_color": preserve_color})
-            if time.monotonic() - last_save[0] > 1.0:
-                manifest.save()
-                last_save[0] = time.monotonic()
-        counts[result.status] = counts.get(result.status, 0) + 1
+            job = self.choice.job(self._source(result.input))
+            p = job.picture
+            output = result.output if self.plan.out is None else Path(result.output)
+            self.plan.manifest.record(output, job.fingerprint(),
+                                      {"source": result.input, "model": job.model.path.name, "strength": p.strength,
+                                       "preserve_color": p.preserve_color})
+            if time.monotonic() - self.last_save > 1.0:
+                self.plan.manifest.save()
+                self.last_save = time.monotonic()
+        self.counts[result.status] = self.counts.get(result.status, 0) + 1
         if result.status == FAILED:
             log(f"failed: {result.input}: {result.reason}")
         for note in result.notes:
             log(f"note: {result.input}: {note}")
 
-    def on_result(result: FileResult, finished: int) -> None:
-        if not started[0]:
-            started[0] = time.monotonic()
-        record(result)
-        elapsed = time.monotonic() - reporter.start
-        reporter.update(finished, **{"img/s": counts[DONE] / elapsed if elapsed > 0 else 0.0,
-                                     "failed": counts[FAILED]})
+    def _source(self, shown: str):
+        """The task source of a result (Ray results show the input as a URI)."""
+        for t in self.plan.tasks:
+            if str(t.source) == shown or (self.plan.in_store is not None and
+                                          self.plan.in_store.uri(str(t.source)) == shown):
+                return t.source
+        return Path(shown)
 
+    def on_result(self, result: FileResult, _finished: int) -> None:
+        self.record(result)
+        self.finished += 1
+        elapsed = time.monotonic() - self.reporter.start
+        self.reporter.update(self.finished, **{"img/s": self.counts[DONE] / elapsed if elapsed > 0 else 0.0,
+                                               "failed": self.counts[FAILED]})
+
+
+def _run_group(job: Job, pictures: list[Task], clips: list[Task], plan: Plan, run: RunOptions,
+               recorder: _Recorder) -> Summary:
+    """One job's pictures through the local pipeline or Ray, then its clips (always local)."""
+    load, proc, save = run.threads
+    inferencers = _open_inferencers(job) if run.ray is None or clips else []
+    if plan.out is not None:
+        check_writable(plan.out)  # after the model opened: a bad option never leaves an empty --out behind
+    where = (", ".join(f"{i.runtime.name}/{i.runtime.device}/{i.runtime.precision}" for i in inferencers)
+             if run.ray is None else f"Ray ({run.ray.address}), {job.model.backend} on {job.model.device}")
+    layout = (f"threads {load}:{proc}:{save}, batch {inferencers[0].batch_size}, tile {inferencers[0].tile or 'off'}"
+              if run.ray is None else f"tile {job.picture.tile}")
+    what = _count(len(pictures), "image") + (f" and {_count(len(clips), 'clip')}" if clips else "")
+    settled = f" ({len(plan.settled)} already settled)" if plan.settled else ""
+    recorder.reporter.log(f"{run.verb}: {what}{settled} with {job.model.path.stem} on {where}, {layout}")
+    if not pictures:
+        summary = Summary([], 0.0)
+    elif run.ray is not None:
+        summary = _run_on_ray(job, pictures, plan, run, recorder)
+    else:
+        o = job.output
+        processor = BatchProcessor(inferencers, load_threads=load, save_threads=save, quality=o.quality,
+                                   max_pixels=o.max_pixels, on_result=recorder.on_result)
+        summary = processor.run(pictures)
+    if clips and not summary.interrupted:
+        native = job.for_clips().inferencer(inferencers[0].runtime)
+        run_clips(clips, native, summary, recorder.record, verb=run.verb, crf=job.output.crf,
+                  temporal=job.picture.temporal, settings=job.fingerprint())
+    return summary
+
+
+def _run_on_ray(job: Job, pictures: list[Task], plan: Plan, run: RunOptions, recorder: _Recorder) -> Summary:
+    from percept.cli.scaleout import ray_job, run_on_ray
+    from percept.cli.storage import open_store
+
+    local_store = plan.in_store or open_store(".")[0]
+    gpus = str(job.model.device).startswith("cuda") or (run.ray.gpus_per_actor or 0) > 0
+    job = replace(job, model=replace(job.model, batch_size=job.model.batch_size or (4 if gpus else 1)))
+    return run_on_ray(pictures, ray_job(job), run.ray, local_store, plan.out_store or local_store,
+                      run=recorder.ray_run, on_result=recorder.on_result)
+
+
+def _run(sources_text: list[str], choice: ModelChoice, out_text: str, run: RunOptions) -> None:
+    """Plan every input, then run each job's share of them; the exit code says whether anything failed."""
+    from percept.cli.storage import is_uri
+
+    _check_output_settings(choice.first.output)
+    remote = is_uri(out_text) or any(is_uri(t) for t in sources_text)
+    if remote and run.ray is None:
+        raise UserError("URIs (s3://, gs://, file://) as inputs or --out need --ray (local, auto or an address)")
+    plan = (_plan_remote(sources_text, choice, out_text, run) if remote
+            else _plan_local(sources_text, choice, Path(out_text).expanduser(), run))
+    if run.dry_run:
+        _print_dry_run(plan, choice, run)
+        raise typer.Exit(1 if any(r.status == FAILED for r in plan.settled) else 0)
+    redone = [t for t in plan.tasks if t.redo]
+    if redone:
+        typer.echo(f"{_count(len(redone), 'existing output')} made with other settings (or without a record) "
+                   f"will be made again, e.g. {redone[0].output}", err=True)
+    _say_choices(plan, choice)
+    import torch
+
+    torch.set_num_threads(run.threads[1])  # before opening: ONNX Runtime sizes its thread pool from it
+    recorder = _Recorder(plan, choice, ProgressReporter(len(plan.tasks), run.verb, log_every=5.0))
+    recorder.ray_run = _connect_ray(run)
+    summary = Summary([], 0.0)
     try:
-        if not (tasks or not clips):
-            summary = Summary([], 0.0)
-        elif ray is not None:
-            from percept.cli.scaleout import model_spec, run_on_ray
-            from percept.cli.storage import open_store
-
-            local_store = in_store or open_store(".")[0]
-            auto_batch = batch_size or (4 if str(device).startswith("cuda") or (ray.gpus_per_actor or 0) > 0 else 1)
-            spec = model_spec(model, backend=backend, device=device, precision=precision, kind=info.kind,
-                              tile=tile_size, overlap=overlap, strength=strength, preserve_color=preserve_color,
-                              batch_size=auto_batch, max_memory=memory, threads=proc,
-                              stroke_scale=stroke.value if stroke is not None else 0.0)
-            with reporter:
-                summary = run_on_ray(tasks, spec, ray, local_store, out_store or local_store, quality=quality,
-                                     max_pixels=max_pixels, run=ray_run, on_result=on_result)
-        else:
-            processor = BatchProcessor(inferencers, load_threads=load, save_threads=save, quality=quality,
-                                       max_pixels=max_pixels, on_result=on_result)
-            with reporter:
-                summary = processor.run(tasks)
-        if clips and not summary.interrupted:
-            run_clips(clips, _native(inferencers[0]), summary, record, verb=verb, crf=crf, temporal=temporal,
-                      settings=settings_fp)
+        with recorder.reporter:
+            for job, pictures, clips in plan.groups(choice):
+                part = _run_group(job, pictures, clips, plan, run, recorder)
+                summary = Summary(summary.results + part.results, summary.elapsed + part.elapsed,
+                                  part.interrupted, summary.stopped or part.stopped)
+                if part.interrupted:
+                    break
     finally:
-        if manifest.entries:
-            manifest.save()
-    for r in settled:
+        if plan.manifest.entries:
+            plan.manifest.save()
+    _finish(summary, plan, run, recorder)
+
+
+def _connect_ray(run: RunOptions):
+    if run.ray is None:
+        return None
+    from percept.cli.scaleout import RayRun, connect
+
+    ray_run = RayRun()
+    ray_run.startup_s, _ = connect(run.ray.address)
+    return ray_run
+
+
+def _finish(summary: Summary, plan: Plan, run: RunOptions, recorder: _Recorder) -> None:
+    """Settled failures, the report, the summary line and the exit code."""
+    for r in plan.settled:
         if r.status == FAILED:
-            reporter.log(f"failed: {r.input}: {r.reason}")
-    position = {text: i for i, text in enumerate(order)}
-    summary.results = sorted(summary.results + settled, key=lambda r: position.get(r.input, 0))
-    if json_report:
-        summary.write_json(json_report, extra={"ray": ray_run.to_dict()} if ray_run else None)
-    if ray_run is not None and ray.stats:
+            recorder.reporter.log(f"failed: {r.input}: {r.reason}")
+    position = {text: i for i, text in enumerate(plan.order)}
+    summary.results = sorted(summary.results + plan.settled, key=lambda r: position.get(r.input, 0))
+    ray_run = recorder.ray_run
+    if run.json_report:
+        summary.write_json(run.json_report, extra={"ray": ray_run.to_dict()} if ray_run else None)
+    if ray_run is not None and run.ray.stats:
         typer.echo(ray_run.table())
     typer.echo(summary.line())
     if summary.interrupted:
         typer.echo("interrupted: unfinished files were not written (no partial files left); run again to resume",
                    err=True)
     raise typer.Exit(summary.exit_code)
-
-
-def _native(inferencer: Inferencer) -> Inferencer:
-    """Clips are stylised at their own resolution: a stroke scale's SR trip on every frame would cost more
-    than the frame itself and could flicker."""
-    import copy
-
-    native = copy.copy(inferencer)
-    native.stroke = None
-    return native
 
 
 def _ray_options(address: str | None, gpus: float | None, cpus: float, actors: int, stats: bool) -> RayOptions | None:
@@ -431,13 +472,18 @@ def stylize(
         stroke = parse_stroke_scale(stroke_scale)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    _run(inputs, model, info, out, f"_{style_name}" if suffix is None else suffix, recursive=recursive,
-         backend=backend, device=device, precision=precision, batch_size=batch_size, threads=threads, tile=tile,
-         overlap=tile_overlap, fmt=format, quality=quality, name=name, skip_existing=skip_existing,
-         dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, max_memory=max_memory, compile=compile,
-         cuda_graphs=cuda_graphs, strength=strength,
-         preserve_color=preserve_color, crf=crf, temporal=temporal, verb="stylize", stroke=stroke,
-         ray=_ray_options(ray, ray_gpus_per_actor, ray_cpus_per_actor, ray_actors, ray_stats))
+    picture = PictureSettings(tile=tile, overlap=tile_overlap, strength=strength, preserve_color=preserve_color,
+                              stroke_scale=stroke.value, temporal=temporal)
+    output = OutputSettings(fmt=format, quality=quality, crf=crf, name=name,
+                            suffix=f"_{style_name}" if suffix is None else suffix, skip_existing=skip_existing,
+                            max_pixels=max_pixels)
+    threads_ = parse_threads(threads)
+    runner = dict(backend=backend, device=device, compile=compile, cuda_graphs=cuda_graphs, batch_size=batch_size,
+                  threads=threads_[1], max_memory=parse_memory(max_memory))
+    job = _job(model, info, runner, precision, picture, output)
+    run = RunOptions(recursive=recursive, threads=threads_, verb="stylize", dry_run=dry_run, json_report=json_report,
+                     ray=_ray_options(ray, ray_gpus_per_actor, ray_cpus_per_actor, ray_actors, ray_stats))
+    _run(inputs, ModelChoice.single(job), out, run)
 
 
 def upscale(
@@ -456,27 +502,43 @@ def upscale(
     ray_cpus_per_actor: float = RAY_CPUS, ray_actors: int = RAY_ACTORS, ray_stats: bool = RAY_STATS,
 ) -> None:
     """Upscale images and clips ×2, ×4 or ×8 with a super-resolution network (written as {stem}_x4.{ext}
-    under --out)."""
+    under --out). Without --model each picture gets the shipped model for its kind: JPEG-damaged pictures
+    (from their JPEG tables or their pixels) and clips the real-photo model, clean ones the clean-input model."""
     if scale is not None and scale not in (2, 4, 8):
         raise UserError(f"--scale {scale}: choose 2, 4 or 8")
+    output = OutputSettings(fmt=format, quality=quality, crf=crf, name=name, skip_existing=skip_existing,
+                            max_pixels=max_pixels)
+    threads_ = parse_threads(threads)
+    runner = dict(backend=backend, device=device, compile=compile, cuda_graphs=cuda_graphs, batch_size=batch_size,
+                  threads=threads_[1], max_memory=parse_memory(max_memory))
+    picture = PictureSettings(tile=tile, overlap=tile_overlap)
+
+    def make_job(path: Path) -> Job:
+        info = read_model_info(path)
+        _check_kind(path, info, "sr")
+        if scale is not None and int(info.scale) != scale:
+            raise UserError(f"{model}: is a ×{info.scale} model but --scale is {scale} "
+                            f"(pass --scale {info.scale} or a ×{scale} model)")
+        suffix_ = f"_x{int(info.scale)}" if suffix is None else suffix
+        return _job(path, info, runner, precision, picture, replace(output, suffix=suffix_))
+
     if model is None:
-        scale = scale or 4
-        path = default_sr_model(scale)
-        typer.echo(f"using model {path.stem} ({path})", err=True)
+        choice = default_upscaling(make_job, scale or 4)
     else:
-        path = resolve_model(model, kind="sr")
-    info = read_model_info(path)
-    _check_kind(path, info, "sr")
-    scale = scale or int(info.scale)
-    if int(info.scale) != scale:
-        raise UserError(f"{model}: is a ×{info.scale} model but --scale is {scale} "
-                        f"(pass --scale {info.scale} or a ×{scale} model)")
-    _run(inputs, path, info, out, f"_x{scale}" if suffix is None else suffix, recursive=recursive,
-         backend=backend, device=device, precision=precision, batch_size=batch_size, threads=threads, tile=tile,
-         overlap=tile_overlap, fmt=format, quality=quality, name=name, skip_existing=skip_existing,
-         dry_run=dry_run, json_report=json_report, max_pixels=max_pixels, max_memory=max_memory, compile=compile,
-         cuda_graphs=cuda_graphs, crf=crf, temporal=False, verb="upscale",
-         ray=_ray_options(ray, ray_gpus_per_actor, ray_cpus_per_actor, ray_actors, ray_stats))
+        choice = ModelChoice.single(make_job(resolve_model(model, kind="sr")))
+    run = RunOptions(recursive=recursive, threads=threads_, verb="upscale", dry_run=dry_run, json_report=json_report,
+                     ray=_ray_options(ray, ray_gpus_per_actor, ray_cpus_per_actor, ray_actors, ray_stats))
+    _run(inputs, choice, out, run)
+
+
+def _job(model: Path, info: ModelInfo, runner: dict[str, Any], precision: str | None, picture: PictureSettings,
+         output: OutputSettings) -> Job:
+    """A model's job: its precision checked against the model, a foreign model's own tile overlap."""
+    if picture.overlap is None and info.config.get("tile_overlap") is not None:
+        picture = replace(picture, overlap=info.config.get("tile_overlap"))  # a foreign model's receptive field
+    run = ModelRun(path=model, kind=info.kind, scale=int(info.scale), precision=precision_for(info, precision),
+                   **runner)
+    return Job(run, picture, output)
 
 
 PANEL = "Process"

@@ -16,8 +16,11 @@ from percept.train.checkpoint import ModelFileError, ModelInfo, read_info
 
 ZOO_DIR = Path(__file__).resolve().parent
 SUFFIX = ".safetensors"
-# Used by `percept upscale --scale N` without --model; `percept models` marks them.
+# Used by `percept upscale --scale N` without --model; `percept models` marks them. DEFAULT_SR serves pictures
+# without JPEG damage (and --stroke-scale's enlarger: a painted picture has none); REAL_PHOTO_SR those with it
+# (percept.cli.model_choice decides per picture).
 DEFAULT_SR = {2: "sr-x2-pixel", 4: "sr-x4-pixel", 8: "sr-x8-pixel"}
+REAL_PHOTO_SR = {2: "sr-x2-real", 4: "sr-x4-real"}
 
 
 @dataclass(frozen=True)
@@ -67,3 +70,10 @@ def default_sr_model(scale: int, zoo_dir: Path = ZOO_DIR) -> Path:
     if name is None:
         raise UserError(f"no default model for scale {scale}; pass --model FILE")
     return resolve_model(name, kind="sr", zoo_dir=zoo_dir)
+
+
+def real_photo_sr_model(scale: int, zoo_dir: Path = ZOO_DIR) -> Path | None:
+    """The shipped model for JPEG-damaged pictures at ``scale``, or None where there is none (×8)."""
+    name = REAL_PHOTO_SR.get(scale)
+    path = zoo_dir / f"{name}{SUFFIX}" if name else None
+    return path if path is not None and path.is_file() else None
