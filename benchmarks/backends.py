@@ -1,7 +1,7 @@
 """Model-only throughput of a network per backend and precision on this machine, as a Markdown table.
 
 The same measurement as ``percept bench`` (``percept.engines.timing.bench_model``: ``Runtime.run`` on one batch,
-no decoding or saving, median of repeats after warm-up), printed for docs/BENCHMARKS.md with the mean
+no decoding or saving, median of repeats after warm-up), printed for docs/RESULTS.md with the mean
 difference as well; without --model it times a seeded untrained TransformNet (speed does not depend on
 the weights). Reduced-precision outputs are compared with PyTorch FP32 (images in [0, 1]). A full run
 (256², 512², 1024², batch 1) takes a few minutes on 2 cores.

@@ -7,7 +7,7 @@ rounded to 8 bits, as a saved file would be; the painting is at 512 px. Lower in
 
     python benchmarks/style_vs_reference.py                        # the five shipped styles, 100 photos
     python benchmarks/style_vs_reference.py --styles wave --images 20 --model wave=runs/wave/wave.safetensors
-    python benchmarks/style_vs_reference.py --grid docs/img/style_vs_reference.jpg --json docs/style_vs_reference.json
+    python benchmarks/style_vs_reference.py --styles wave --grid docs/img/style_vs_reference_wave.jpg --json wave.json
 
 Reference outputs and terms are cached in ``--cache`` (they never change), so a rerun scores only percept.
 A style without a reference net (starry-night, candy, ...) is scored alone. Beside the objective, "flips"

@@ -1,7 +1,7 @@
 """How much sooner a warm start (``train-style --init``) reaches a cold start's objective, from two runs'
 ``losses.csv`` (same painting, recipe and seed; only ``--init`` differs).
 
-    python benchmarks/warm_start_curve.py runs/rain-quick runs/rain-cold --plot docs/img/warm_vs_cold.png
+    python benchmarks/warm_start_curve.py runs/rain-quick runs/rain-cold --plot docs/img/warm_vs_cold_rain-princess.png
 
 The training objective is noisy (a new random batch each step), so both curves are smoothed with a
 trailing mean over ``--window`` steps. The table gives, for the cold run's objective at several steps,

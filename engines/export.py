@@ -23,12 +23,11 @@ from torch import nn
 
 from percept.engines.errors import EngineError
 from percept.engines.fp16 import convert_to_fp16
+from percept.engines.onnx_opset import DEFAULT_OPSET, MIN_OPSET
 from percept.train.atomic import atomic_path
 from percept.train.checkpoint import ModelInfo, load_model
 from percept.train.version import __version__
 
-DEFAULT_OPSET = 18  # the dynamo exporter's native opset: no version conversion; TensorRT 10+/ORT parse it
-MIN_OPSET = 18  # below it the exporter would try a down-conversion that fails for Pad and keep 18 anyway
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 METADATA_KEY = "percept"  # full ModelInfo JSON; flat keys beside it for tools that read one value
 

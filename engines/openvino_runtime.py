@@ -1,7 +1,7 @@
 """OpenVINO backend: a percept .onnx file on the CPU, in fp32 or bf16.
 
 Why a third CPU runtime: on CPUs with native bf16 (AVX-512 BF16, AMX) OpenVINO runs the style network in
-bf16 about twice as fast as ONNX Runtime fp32 (benchmarks/cpu_backends.py, docs/BENCHMARKS.md), within
+bf16 about twice as fast as ONNX Runtime fp32 (benchmarks/backends.py, docs/RESULTS.md), within
 0.3/255 of fp32. Its fp32 speed equals ONNX Runtime's, so on CPUs without native bf16 it brings nothing.
 Shape handling: the exported graph has dynamic H×W and OpenVINO compiles kernels per new shape on first
 use; tiles come in a few shapes, so that cost is paid once or twice per run. Shared normalisation

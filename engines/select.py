@@ -6,7 +6,7 @@
     with extra copies, so it is never preferred.
   * CPU: ``openvino`` bf16 where the CPU computes bf16 natively (AVX-512 BF16 / AMX) and no precision was
     asked for — 2.2× ONNX Runtime fp32's speed at 512², within 0.4/255 of fp32 on every shipped model
-    (``benchmarks/backends.py``, ``benchmarks/cpu_precision.py``, docs/BENCHMARKS.md); else fp32 on
+    (``benchmarks/backends.py``, ``benchmarks/cpu_precision.py``, docs/RESULTS.md); else fp32 on
     ``openvino`` (1.16× ONNX Runtime), ``onnxruntime`` (faster than PyTorch eager fp32, equal to it to
     ~1e-6), then ``torch``. The ONNX file is exported once into the cache (``percept.engines.cache``).
 A model file (``.safetensors``) works with every backend; an ``.onnx`` file with onnxruntime/openvino/tensorrt; an
@@ -19,19 +19,24 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from percept.engines.errors import BackendUnavailable, EngineError, EngineMismatch
-from percept.engines.runtime import Runtime
+
+if TYPE_CHECKING:
+    from percept.engines.runtime import Runtime
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 PRECISIONS = ("fp32", "bf16", "fp16")
+BACKEND_CHOICES = (*BACKENDS, "all")  # percept bench: "all" times every backend that opens
+PRECISION_CHOICES = PRECISIONS
 AUTO_ORDER = {"cuda": ("tensorrt", "torch"), "cpu": ("openvino", "onnxruntime", "torch")}
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 
 
 def resolve_device(device: str = "auto") -> str:
+    import torch
+
     if device == "auto":
         return "cuda:0" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
@@ -138,6 +143,8 @@ def auto_order(kind: str, device: str, precision: str | None) -> list[tuple[str,
 
 def _probe(runtime: Runtime) -> bool:
     """True when the runtime's output on a small deterministic batch is finite everywhere."""
+    import torch
+
     rule, low = max(1, runtime.size_rule), max(1, runtime.min_size)
     side = -(-max(low, 64 // max(1, runtime.scale)) // rule) * rule
     low_h, low_w = runtime.limits.min_hw  # a TensorRT engine's profile minimum

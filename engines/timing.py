@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from percept.engines.errors import EngineError
+from percept.engines.select import BACKEND_CHOICES, PRECISION_CHOICES
 from percept.train.devices import cpu_supports_bf16
 from percept.train.sizing import padded_size
 
@@ -125,8 +126,6 @@ def memory_bandwidth_gbs(mib: int = 512, device: str = "cpu", repeats: int = 5) 
 
 
 # ------------------------------------------------------------------------------------------ model benchmark
-BACKEND_CHOICES = ("auto", "torch", "onnxruntime", "openvino", "tensorrt", "all")
-PRECISION_CHOICES = ("fp32", "bf16", "fp16")
 BASELINE = ("torch", "fp32")
 
 

@@ -18,11 +18,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from percept.cli.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image, write_image
-from percept.cli.inference import Inferencer, Job, Piece
 from percept.cli.manifest import OutputManifest
 from percept.train.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from percept.cli.inference import Inferencer, Job, Piece
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 NOT_DONE = "not done"  # left unfinished by an interrupt: not a failure of the file
@@ -169,6 +172,8 @@ class BatchProcessor:
 
     # ------------------------------------------------------------------------------------------ stages
     def _decode_loop(self) -> None:
+        from percept.cli.inference import Inferencer, Job
+
         try:
             while not self._stop.is_set():
                 item = self._tasks.get()

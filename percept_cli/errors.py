@@ -21,8 +21,8 @@ def print_error(message: str) -> None:
 
 def expected_errors() -> tuple[type[BaseException], ...]:
     """Exception types that carry a complete user-facing message (no traceback wanted)."""
-    from percept.train.checkpoint import ModelFileError
-    from percept.train.vgg import VGGWeightsError
+    from percept.train.model_header import ModelFileError
+    from percept.train.vgg_errors import VGGWeightsError
 
     return (UserError, ModelFileError, VGGWeightsError, FileNotFoundError, PermissionError)
 

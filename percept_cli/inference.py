@@ -75,7 +75,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 def auto_batch_size(device: str) -> int:
-    """1 on the CPU: batch 4 of 512² measured 12% slower per image there (docs/BENCHMARKS.md); GPUs need
+    """1 on the CPU: batch 4 of 512² measured 12% slower per image there (docs/research/benchmarks-log.md); GPUs need
     batches to fill their cores."""
     return 4 if str(device).startswith("cuda") else 1
 

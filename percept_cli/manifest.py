@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from percept.train.atomic import atomic_path
-from percept.train.checkpoint import file_sha256
+from percept.train.model_header import file_sha256
 
 MANIFEST_NAME = ".percept-outputs.json"
 FORMAT = "percept-outputs/1"

@@ -15,9 +15,10 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-import torch.nn.functional as F
+if TYPE_CHECKING:
+    import torch
 
 REFERENCE_SIDE = 1024  # long side at which a style net's strokes look as intended (~1 MP at 4:3)
 MIN_FACTOR = 1.25      # below this a down-and-up trip is not worth its softening: stylise at full size
@@ -60,6 +61,9 @@ def parse_stroke_scale(text: str) -> StrokeScale:
 
 def shrink(image: torch.Tensor, factor: float) -> torch.Tensor:
     """A 3×H×W image (uint8 or float) shrunk by ``factor`` with an area filter, as float32 in [0, 1]."""
+    import torch
+    import torch.nn.functional as F
+
     h, w = image.shape[-2:]
     size = (max(8, round(h / factor)), max(8, round(w / factor)))
     x = image.float().div_(255.0) if image.dtype == torch.uint8 else image.float()
@@ -85,6 +89,8 @@ class Enlarger:
 
     def enlarge(self, image: torch.Tensor, height: int, width: int) -> torch.Tensor:
         """3×h×w float image → 3×``height``×``width`` float image."""
+        import torch.nn.functional as F
+
         h, w = image.shape[-2:]
         scale = sr_scale_for(max(height / h, width / w))
         with self._lock:

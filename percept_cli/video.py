@@ -28,15 +28,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from percept.cli.imageio import Picture
-from percept.cli.inference import Inferencer, Job, PieceFailed, luminance
 from percept.cli.inputs import VIDEO_SUFFIXES
 from percept.train.atomic import atomic_path
+
+if TYPE_CHECKING:
+    import torch
+
+    from percept.cli.inference import Inferencer
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}  # kept; others become .mp4
 # Audio and subtitle codecs each output container takes as they are (others: audio → AAC, subtitles dropped).
@@ -138,6 +141,8 @@ class TemporalStats:
         self.count = 0
 
     def update(self, frame: np.ndarray):
+        from percept.cli.inference import Inferencer
+
         small = frame[::8, ::8].astype(np.float32)
         cut = self.previous is not None and float(np.abs(small - self.previous).mean()) / 255.0 > SCENE_CUT
         self.previous = small
@@ -166,6 +171,11 @@ class TemporalBlend:
         self.previous_out: torch.Tensor | None = None
 
     def __call__(self, source: np.ndarray, output: np.ndarray) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        from percept.cli.inference import luminance
+
         src = torch.from_numpy(source).permute(2, 0, 1).float().div_(255.0)
         luma = F.avg_pool2d(luminance(src)[None], 5, stride=1, padding=2, count_include_pad=False)[0]
         out = torch.from_numpy(output).permute(2, 0, 1).float()
@@ -345,6 +355,8 @@ class VideoProcessor:
 
     def _flush(self, batch, writer: VideoWriter | None, temporal: TemporalStats | None):
         """Run a batch of frames through the model and encode them, in order."""
+        from percept.cli.inference import Inferencer, Job, PieceFailed
+
         if not batch:
             return writer
         inf = self.inferencer

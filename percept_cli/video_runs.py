@@ -9,11 +9,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from percept.cli.batch import DONE, FAILED, NOT_DONE, FileResult, Summary, Task
-from percept.cli.inference import Inferencer, PieceFailed
 from percept.cli.video import DEFAULT_CRF, VideoError, VideoProcessor, check_output_size, probe
 from percept.train.progress import ProgressReporter
+
+if TYPE_CHECKING:
+    from percept.cli.inference import Inferencer
 
 __all__ = ["DEFAULT_CRF", "check_clips", "run_clips"]
 
@@ -40,6 +43,8 @@ def run_clips(clips: list[Task], inferencer: Inferencer, summary: Summary, recor
               verb: str, crf: int, temporal: bool, settings: str) -> None:
     """Run each clip (frames counted on their own progress bar); results are appended to ``summary``.
     Ctrl-C keeps the finished segments of the clip in hand and marks the run interrupted."""
+    from percept.cli.inference import PieceFailed
+
     processor = VideoProcessor(inferencer, crf=crf, temporal=temporal)
     start = time.monotonic() - summary.elapsed
     for i, task in enumerate(clips):

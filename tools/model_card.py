@@ -1,4 +1,4 @@
-"""Write docs/models/NAME.md (+ NAME.jpg preview) for a trained model: recipe, data, measured quality.
+"""Write docs/models/{name}.md (+ {name}.jpg preview) for a trained model: recipe, data, measured quality.
 
 Usage:
     python tools/model_card.py percept_cli/zoo/starry-night.safetensors --run-dir /work/runs/starry-night

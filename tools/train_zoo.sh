@@ -9,7 +9,7 @@
 #                                        resumable: rerun the same command to go on
 # Environment: DATA (training photos, default ../shared/data/train), RUNS (default runs/zoo), INIT (the cpu
 #   warm start: by default the shipped style itself, else auto; INIT=none trains from scratch, which inherits no
-#   parent's shapes: a warm start keeps the flat regions its parent paints; docs/TRAINING.md),
+#   parent's shapes: a warm start keeps the flat regions its parent paints; docs/research/training-log.md),
 #   ITERATIONS (override), PERCEPT_VGG_WEIGHTS (VGG-16 file; ../shared/assets/... if unset).
 # Each run writes RUNS/NAME/{checkpoint.pt,losses.csv,loss.png,previews/,NAME.safetensors}.
 set -euo pipefail
@@ -20,17 +20,17 @@ RUNS=${RUNS:-runs/zoo}
 export PERCEPT_VGG_WEIGHTS=${PERCEPT_VGG_WEIGHTS:-../shared/assets/vgg16_features.safetensors}
 STYLES_DIR=${STYLES_DIR:-../shared/data/styles}
 PERCEPT=${PERCEPT:-percept}
-# percept name -> painting file and style weight (the weights are the ones measured so far; see docs/TRAINING.md)
+# percept name -> painting file and style weight (the weights are the ones measured so far; see docs/research/training-log.md)
 painting() { case $1 in the-scream) echo the_scream.jpg;; *) echo "${1//-/_}.jpg";; esac; }
-# style weights measured against the reference nets (docs/TRAINING.md): the paintings differ a lot; the three
+# style weights measured against the reference nets (docs/research/training-log.md): the paintings differ a lot; the three
 # without a reference net take the quick preset's 2.0 (starry-night), the 1.0 mosaic's strong texture wants, or 1.5
 # (feathers, candy: candy at 1.0 was a light stylisation without its flowers, at the quick preset's 2.0 abstract)
 # the spike penalty's threshold: 12 leaves strokes free (feathers and candy, trained from la-muse; rain-princess,
-# whose skies stayed flat grey at 6 and take palette-knife strokes at 12, docs/TRAINING.md session 11); 6 elsewhere
+# whose skies stayed flat grey at 6 and take palette-knife strokes at 12, docs/research/training-log.md, session 11); 6 elsewhere
 spike_z() { case $1 in candy|feathers|rain-princess) echo 12;; *) echo 6;; esac; }
 weight() { case $1 in mosaic) echo 1.0;; candy|feathers) echo 1.5;; la-muse) echo 1.2;; rain-princess) echo 0.8;; udnie) echo 8.0;; starry-night) echo 2.0;; *) echo 3.0;; esac; }
 # udnie under the spike penalty paints flat cyan patches that keep the brightness of the white they replace,
-# mosaic flat lavender panes on skies: only the per-channel anchor sees them (docs/TRAINING.md, session 10)
+# mosaic flat lavender panes on skies: only the per-channel anchor sees them (docs/research/training-log.md, session 10)
 anchor_color() { case $1 in udnie|mosaic) echo --anchor-color;; esac; }
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=(wave udnie la-muse the-scream rain-princess starry-night candy mosaic feathers)

@@ -2,68 +2,24 @@
 
 A model file carries everything needed to run it (a spandrel-style descriptor): architecture and its
 options, kind (style|sr), scale, size rule, value range, name, training settings, the style image's name
-and hash, and the percept version. ``load_model`` rebuilds the right network with no extra flags.
+and hash, and the percept version. ``load_model`` rebuilds the right network with no extra flags. The metadata
+(``ModelInfo``, ``read_info``) lives in ``percept.train.model_header``, which reads it without torch.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from percept.train.atomic import atomic_path
-from percept.train.foreign import FOREIGN_SUFFIXES, ForeignModelError, foreign_config, load_descriptor
+from percept.train.foreign import load_descriptor
+from percept.train.model_header import FORMAT, METADATA_KEY, ModelFileError, ModelInfo, file_sha256, read_info
 from percept.train.networks import build_network
-from percept.train.version import __version__
-
-FORMAT = "percept-model/1"
-METADATA_KEY = "percept"
-
-
-class ModelFileError(ValueError):
-    """A model file is missing, unreadable, or does not match its architecture."""
-
-
-@dataclass
-class ModelInfo:
-    kind: str
-    config: dict[str, Any]
-    scale: int
-    size_rule: int
-    name: str
-    min_size: int = 1
-    description: str = ""
-    value_range: tuple[float, float] = (0.0, 1.0)
-    training: dict[str, Any] = field(default_factory=dict)
-    style_image: dict[str, str] | None = None
-    percept_version: str = __version__
-    format: str = FORMAT
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> ModelInfo:
-        data = json.loads(text)
-        data["value_range"] = tuple(data.get("value_range", (0.0, 1.0)))
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def describe(net: nn.Module, name: str, description: str = "", training: dict[str, Any] | None = None,
@@ -88,41 +44,6 @@ def save_model(path: str | os.PathLike, net: nn.Module, info: ModelInfo, half: b
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={METADATA_KEY: info.to_json(), "format": FORMAT})
     return Path(path)
-
-
-def _percept_metadata(path: Path) -> dict[str, str] | None:
-    """The safetensors metadata of a percept file; None for a file of another project (``.pth``, or
-    safetensors without percept's key), which ``percept.train.foreign`` loads through spandrel."""
-    if path.suffix.lower() in FOREIGN_SUFFIXES and path.suffix.lower() != ".safetensors":
-        return None
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except Exception as exc:
-        raise ModelFileError(f"{path}: not a percept model file ({type(exc).__name__}: {exc})") from None
-    return meta if METADATA_KEY in meta else None
-
-
-def _foreign_info(path: Path) -> ModelInfo:
-    try:
-        return ModelInfo(**foreign_config(path))
-    except ForeignModelError as exc:
-        raise ModelFileError(str(exc)) from None
-
-
-def read_info(path: str | os.PathLike) -> ModelInfo:
-    """Read only the metadata (cheap for percept files: no weights are loaded; a foreign file is loaded
-    through spandrel to learn what it is)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: model file not found")
-    meta = _percept_metadata(path)
-    if meta is None:
-        return _foreign_info(path)
-    try:
-        return ModelInfo.from_json(meta[METADATA_KEY])
-    except (ValueError, TypeError) as exc:
-        raise ModelFileError(f"{path}: corrupt percept metadata ({exc})") from None
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelInfo]:

@@ -32,7 +32,7 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
 
     ``auto``: bf16 on GPUs that support it (else fp16 with a grad scaler); on CPUs with native bf16
     (AVX512-BF16/AMX) bf16 too — measured ~1.6× faster per style-training step on the reference CPU
-    (docs/BENCHMARKS.md) with the same loss to ~1%; off on other CPUs, where bf16 is emulated and slow.
+    (docs/research/benchmarks-log.md) with the same loss to ~1%; off on other CPUs, where bf16 is emulated and slow.
     """
     if amp == "off":
         return None

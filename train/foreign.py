@@ -20,7 +20,6 @@ from typing import Any
 import torch
 from torch import nn
 
-FOREIGN_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin", ".safetensors")
 PROBE_SIDE = 96  # input side of the receptive-field probe
 MAX_OVERLAP = 64  # input pixels; wider reach (attention, very deep nets) is capped: its far tail is negligible
 MIN_OVERLAP = 8

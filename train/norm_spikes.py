@@ -4,7 +4,7 @@ A network whose every layer is instance-normalised cannot pass on how strong or 
 map is: the normalisation divides it out. Karras et al. (StyleGAN2, 2020) found that generators recover
 that freedom with a strong local spike, which dominates a layer's mean and variance and so scales the rest
 of the map; the spike shows in the picture as a "droplet". percept's style networks do the same, even with
-no style term at all (docs/TRAINING.md), and the spikes sit under the blobs. ``SpikeMonitor`` records the
+no style term at all (docs/research/training-log.md), and the spikes sit under the blobs. ``SpikeMonitor`` records the
 input of each instance norm during a forward pass; ``spike_penalty`` charges z-scores beyond a threshold,
 so a network cannot steer the statistics with a few pixels. It is not part of the paper's objective.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-SPIKE_Z = 6.0  # |z| a 64²-pixel Gaussian map exceeds with probability ~1e-5: beyond it is a spike, not texture
+from percept.train.style_defaults import SPIKE_Z
 
 
 class SpikeMonitor:

@@ -17,12 +17,10 @@ from __future__ import annotations
 import io
 import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-from PIL import Image
-
-from percept.train.degradations import gaussian_blur, matlab_imresize
+if TYPE_CHECKING:  # torch is imported where it is used: ``eval-sr --help`` lists SETTINGS without it
+    import torch
 
 
 @dataclass(frozen=True)
@@ -46,6 +44,10 @@ SETTINGS = {
 
 def jpeg_roundtrip(image: torch.Tensor, quality: int) -> torch.Tensor:
     """A CHW [0, 1] image saved as JPEG by Pillow at ``quality`` and decoded again."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
     array = (image.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(array)).save(buf, format="JPEG", quality=quality)
@@ -62,6 +64,10 @@ def image_seed(name: str) -> int:
 
 def damaged_lr(hr: torch.Tensor, scale: int, setting: PhotoDamage, name: str) -> torch.Tensor:
     """The LR input of a CHW HR image under ``setting`` (8-bit levels at every step, as files are)."""
+    import torch
+
+    from percept.train.degradations import gaussian_blur, matlab_imresize
+
     src = gaussian_blur(hr.double(), setting.blur_sigma) if setting.blur_sigma else hr.double()
     lr = matlab_imresize(src, 1 / scale, uint8_steps=True).float()
     if setting.noise_sigma:

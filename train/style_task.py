@@ -34,15 +34,10 @@ from percept.train.losses import (
     total_variation,
 )
 from percept.train.networks import TransformNet
-from percept.train.norm_spikes import SPIKE_Z, SpikeMonitor, spike_penalty
+from percept.train.norm_spikes import SpikeMonitor, spike_penalty
+from percept.train.style_defaults import SPIKE_Z, STYLE_LAYERS
 from percept.train.vgg import VGGLoss
 from percept.train.warm_start import warm_start_weights
-
-STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
-
-
-STYLE_WEIGHT_HELP = ("1.5 kept the content recognisable in the measured runs (docs/TRAINING.md); paintings "
-                     "with strong texture statistics (candy, mosaic) want ~0.6.")
 
 
 @dataclass

@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from percept.train.vgg_errors import VGGWeightsError
+
 ENV_VAR = "PERCEPT_VGG_WEIGHTS"
 LAYER_INDEX = {"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22}
 LAST_INDEX = max(LAYER_INDEX.values())
@@ -28,10 +30,6 @@ HOW_TO_PROVIDE = (
     f"{TORCHVISION_FILE}, or a features-only .safetensors of its convolutional layers), "
     "or run once on a connected machine so torchvision caches its VGG16_Weights.IMAGENET1K_V1"
 )
-
-
-class VGGWeightsError(RuntimeError):
-    """VGG-16 weights could not be found or read; the message says how to provide them."""
 
 
 @dataclass(frozen=True)

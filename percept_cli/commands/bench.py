@@ -15,6 +15,7 @@ import json
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -22,19 +23,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from percept.cli.errors import UserError
-from percept.engines.timing import (
-    BACKEND_CHOICES,
-    PRECISION_CHOICES,
-    ModelRow,
-    Opened,
-    bench_model,
-    input_side,
-    machine_info,
-    machine_line,
-    network_of,
-    open_configs,
-    plan_configs,
-)
+from percept.engines.select import BACKEND_CHOICES, PRECISION_CHOICES
+
+if TYPE_CHECKING:
+    from percept.engines.timing import ModelRow, Opened
 
 DEFAULT_SIZES = "256,512,1024"
 STAGES = ("decode", "model", "encode")
@@ -63,6 +55,8 @@ def parse_precisions(text: str) -> list[str] | None:
 
 
 def _check_sizes(sizes: list[int], scale: int, size_rule: int, min_size: int) -> None:
+    from percept.engines.timing import input_side
+
     for size in sizes:
         try:
             input_side(size, scale, size_rule, min_size)
@@ -228,6 +222,7 @@ def bench(
 
     from percept.cli.zoo import resolve_model
     from percept.engines.select import file_kind, resolve_device
+    from percept.engines.timing import bench_model, machine_info, machine_line, network_of, open_configs, plan_configs
 
     path = resolve_model(model) if model is not None else default_model()
     try:

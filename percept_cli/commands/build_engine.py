@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -10,11 +11,14 @@ from rich.markup import escape
 from percept.cli.errors import UserError, err_console
 from percept.cli.zoo import resolve_model
 from percept.engines.errors import EngineError
-from percept.engines.trt_build import Profile, build_engine, default_profile, parse_dims
+
+if TYPE_CHECKING:
+    from percept.engines.trt_build import Profile
 
 
 def _profile(onnx_path: Path, low: str | None, opt: str | None, high: str | None) -> Profile:
     from percept.engines.export import read_metadata
+    from percept.engines.trt_build import Profile, default_profile, parse_dims
 
     base = default_profile(read_metadata(onnx_path))
     return Profile(parse_dims(low) if low else base.min, parse_dims(opt) if opt else base.opt,
@@ -45,6 +49,8 @@ def build_engine_command(
     verbose: bool = typer.Option(False, "--verbose", help="Print TensorRT's log."),
 ) -> None:
     """Build a TensorRT or TensorRT-RTX engine; a JSON record of how it was built is written beside it."""
+    from percept.engines.trt_build import build_engine
+
     try:
         path = Path(model)
         if path.suffix != ".onnx":

@@ -7,11 +7,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from percept.engines.availability import components
-from percept.train.vgg import HOW_TO_PROVIDE, VGGWeightsError, find_weights
-
 
 def vgg_status() -> tuple[bool, str]:
+    from percept.train.vgg import HOW_TO_PROVIDE, VGGWeightsError, find_weights
+
     try:
         source = find_weights()
     except VGGWeightsError as exc:
@@ -23,6 +22,8 @@ def vgg_status() -> tuple[bool, str]:
 
 def doctor() -> None:
     """Print what is available: torch and its devices, onnxruntime providers, TensorRT, VGG weights."""
+    from percept.engines.availability import components
+
     table = Table(title="percept doctor", show_lines=False)
     table.add_column("component")
     table.add_column("status")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -17,33 +18,25 @@ from rich.table import Table
 
 from percept.cli.errors import UserError
 from percept.cli.zoo import resolve_model
-from percept.engines.runtime import Runtime
 from percept.engines.select import BACKENDS, open_runtime
 from percept.train.atomic import atomic_path
-from percept.train.checkpoint import read_info
-from percept.train.evaluate_sr import (
-    EvalDataError,
-    Scores,
-    Upscaler,
-    bicubic_upscaler,
-    dataset_name,
-    evaluate,
-    iter_pairs,
-    match_files,
-    results_json,
-    with_histogram_match,
-)
-from percept.train.lpips_metric import LPIPSFn, LPIPSUnavailable, load_lpips
+from percept.train.model_header import read_info
 from percept.train.photo_degradations import SETTINGS
 from percept.train.progress import ProgressReporter
-from percept.train.sizing import pad_to_multiple
-from percept.train.vgg import VGGWeightsError
+from percept.train.vgg_errors import VGGWeightsError
+
+if TYPE_CHECKING:
+    from percept.engines.runtime import Runtime
+    from percept.train.evaluate_sr import Scores, Upscaler
+    from percept.train.lpips_metric import LPIPSFn
 
 SCALES = (2, 4, 8)
 
 
 def runtime_upscaler(runtime: Runtime) -> Upscaler:
     """Pad the LR batch to the runtime's size rule, run it, crop back to exactly scale × the input."""
+    from percept.train.sizing import pad_to_multiple
+
     def upscale(lr):
         padded, (h, w) = pad_to_multiple(lr, runtime.size_rule, runtime.min_size)
         return runtime.run(padded)[..., : h * runtime.scale, : w * runtime.scale]
@@ -61,6 +54,8 @@ def _unique(name: str, taken: dict) -> str:
 def model_upscalers(models: list[str], scale: int, backend: str, device: str, precision: str,
                     histogram_match: bool) -> dict[str, Upscaler]:
     """Open each model (zoo name or file) after checking it is an SR model of this scale."""
+    from percept.train.evaluate_sr import bicubic_upscaler, with_histogram_match
+
     upscalers: dict[str, Upscaler] = {"bicubic": bicubic_upscaler(scale)}
     for text in models:
         path = resolve_model(text, kind="sr")
@@ -145,16 +140,18 @@ def eval_sr(
 ) -> None:
     """PSNR/SSIM (Y channel, border = scale, 8-bit outputs), LPIPS and JPEG-grid visibility of SR models
     and MATLAB bicubic, on clean or photo-like (JPEG, noise, blur) inputs."""
+    from percept.train.evaluate_sr import EvalDataError, dataset_name, evaluate, iter_pairs, match_files, results_json
+
     if scale not in SCALES:
         raise UserError(f"--scale must be one of {', '.join(map(str, SCALES))}, not {scale}")
     if degradation not in SETTINGS:
         raise UserError(f"--degradation must be one of {', '.join(SETTINGS)}, not {degradation!r}")
     if lr_dir is not None and degradation != "clean":
         raise UserError("--lr-dir reads ready-made LR files; --degradation makes them: pass one of the two")
-    lpips_fn = _lpips(vgg_weights) if lpips else None
     try:
         files = match_files(hr_dir, lr_dir, scale)
         upscalers = model_upscalers(model or [], scale, backend, device, precision, histogram_match)
+        lpips_fn = _lpips(vgg_weights) if lpips else None  # after the inputs: a bad file fails at once
         dataset = dataset_name(hr_dir)
         total = len(files) * len(upscalers)
         done = 0
@@ -181,14 +178,20 @@ def eval_sr(
 
 
 def _lpips(vgg_weights: str | None) -> LPIPSFn | None:
-    """LPIPS when the package is there; without it, one line saying how to get it, and PSNR/SSIM still run."""
+    """LPIPS when the package and VGG-16 weights are there; without them, one line saying how to get them, and
+    PSNR/SSIM still run. A ``--vgg-weights`` file that cannot be used is an error."""
+    from percept.train.lpips_metric import LPIPSUnavailable, load_lpips
+
     try:
         return load_lpips(vgg_weights)
     except LPIPSUnavailable as exc:
         typer.echo(f"LPIPS left out: {exc}", err=True)
         return None
     except VGGWeightsError as exc:
-        raise UserError(str(exc)) from None
+        if vgg_weights:
+            raise UserError(str(exc)) from None
+        typer.echo(f"LPIPS left out: {exc}", err=True)
+        return None
 
 
 PANEL = "Measure"

@@ -9,9 +9,8 @@ from rich.markup import escape
 
 from percept.cli.errors import UserError
 from percept.cli.zoo import resolve_model
-from percept.engines.cache import FP32_TOLERANCE
 from percept.engines.errors import EngineError
-from percept.engines.export import DEFAULT_OPSET, export_model, parse_hw
+from percept.engines.onnx_opset import DEFAULT_OPSET
 
 
 def _shape(c) -> str:
@@ -27,6 +26,9 @@ def export(
     static: str = typer.Option(None, "--static", metavar="HxW", help="Fix height and width (batch stays dynamic)."),
 ) -> None:
     """Export to ONNX (dynamic batch/height/width, model metadata inside) and check it with onnxruntime."""
+    from percept.engines.cache import FP32_TOLERANCE
+    from percept.engines.export import export_model, parse_hw
+
     path = resolve_model(model)
     out = out or Path(f"{path.stem}{'.fp16' if fp16 else ''}.onnx")
     try:

@@ -11,25 +11,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from percept.cli.batch import DONE, FAILED, SKIPPED, VIDEO, BatchProcessor, FileResult, Summary, Task, plan_tasks
 from percept.cli.errors import UserError
 from percept.cli.imageio import DEFAULT_MAX_PIXELS, FORMATS, check_writable_format, configure_pixel_limit
-from percept.cli.inference import Inferencer
 from percept.cli.inputs import check_template, discover, unsearched_subfolders
-from percept.cli.job import Job, ModelRun, OutputSettings, PictureSettings
+from percept.cli.job import Job, ModelRun, OutputSettings, PictureSettings, parse_tile
 from percept.cli.manifest import OutputManifest
 from percept.cli.model_choice import Choice, ModelChoice, default_upscaling
 from percept.cli.scaleout import RayOptions
 from percept.cli.stroke_scale import parse_stroke_scale
 from percept.cli.video_runs import DEFAULT_CRF, check_clips, run_clips
 from percept.cli.zoo import normalise_name, resolve_model
-from percept.engines.model_info import read_model_info
-from percept.train.checkpoint import ModelInfo
 from percept.train.progress import ProgressReporter
+
+if TYPE_CHECKING:
+    from percept.cli.inference import Inferencer
+    from percept.train.model_header import ModelInfo
 
 INPUTS = typer.Argument(..., help="Image files, folders or glob patterns.", show_default=False)
 OUT = typer.Option(..., "--out", "-o", help="Output folder (created if missing); with --ray also a URI.",
@@ -464,6 +465,8 @@ def stylize(
                                      "the network's own stroke size in pixels (tiny on a 12 MP photo). Images only."),
 ) -> None:
     """Stylise images and video clips with a style network (written as {stem}_{style}.{ext} under --out)."""
+    from percept.engines.model_info import read_model_info
+
     model = resolve_model(style, kind="style")
     info = read_model_info(model)
     _check_kind(model, info, "style")
@@ -478,6 +481,7 @@ def stylize(
                             suffix=f"_{style_name}" if suffix is None else suffix, skip_existing=skip_existing,
                             max_pixels=max_pixels)
     threads_ = parse_threads(threads)
+    parse_tile(tile)  # a bad --tile is a usage error before any input is looked at
     runner = dict(backend=backend, device=device, compile=compile, cuda_graphs=cuda_graphs, batch_size=batch_size,
                   threads=threads_[1], max_memory=parse_memory(max_memory))
     job = _job(model, info, runner, precision, picture, output)
@@ -509,11 +513,14 @@ def upscale(
     output = OutputSettings(fmt=format, quality=quality, crf=crf, name=name, skip_existing=skip_existing,
                             max_pixels=max_pixels)
     threads_ = parse_threads(threads)
+    parse_tile(tile)  # a bad --tile is a usage error before any input is looked at
     runner = dict(backend=backend, device=device, compile=compile, cuda_graphs=cuda_graphs, batch_size=batch_size,
                   threads=threads_[1], max_memory=parse_memory(max_memory))
     picture = PictureSettings(tile=tile, overlap=tile_overlap)
 
     def make_job(path: Path) -> Job:
+        from percept.engines.model_info import read_model_info
+
         info = read_model_info(path)
         _check_kind(path, info, "sr")
         if scale is not None and int(info.scale) != scale:

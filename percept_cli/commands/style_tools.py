@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 import typer
-from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
 from percept.cli.errors import UserError
 from percept.cli.zoo import resolve_model
-from percept.train.checkpoint import ModelFileError, load_model
-from percept.train.data import DataError, load_rgb, to_tensor
-from percept.train.optimize import evaluate, optimize_style, style_targets
-from percept.train.preview import tensor_to_image
 from percept.train.progress import ProgressReporter
-from percept.train.sizing import run_padded
-from percept.train.style_task import STYLE_LAYERS, STYLE_WEIGHT_HELP, StyleOptions, load_style_image
-from percept.train.vgg import VGGLoss
+from percept.train.style_defaults import STYLE_LAYERS, STYLE_WEIGHT_HELP
+
+if TYPE_CHECKING:
+    import torch
+
+    from percept.train.style_task import StyleOptions
 
 
 def load_content(path: Path, long_side: int) -> torch.Tensor:
     """A content photo as 1×3×H×W with its long side resized to ``long_side`` (0 keeps it)."""
+    from PIL import Image
+
+    from percept.train.data import load_rgb, to_tensor
+
     try:
         img = load_rgb(path)
     except FileNotFoundError:
@@ -38,12 +40,17 @@ def load_content(path: Path, long_side: int) -> torch.Tensor:
 
 def _opts(style: Path, style_size: int, content_weight: float, style_weight: float, tv_weight: float,
           vgg_weights: str | None) -> StyleOptions:
+    from percept.train.style_task import StyleOptions
+
     return StyleOptions(style_image=style, data=Path("."), name="objective", style_size=style_size or None,
                         content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
                         style_layers=STYLE_LAYERS, vgg_weights=vgg_weights)
 
 
 def _style(path: Path, size: int) -> torch.Tensor:
+    from percept.train.data import DataError
+    from percept.train.style_task import load_style_image
+
     try:
         return load_style_image(path, size or None)
     except DataError as exc:
@@ -73,6 +80,10 @@ def optimize_style_cmd(
     vgg_weights: str = typer.Option(None, "--vgg-weights"),
 ) -> None:
     """Gatys et al.'s optimisation method with the same loss network and weights; prints the objective."""
+    from percept.train.optimize import evaluate, optimize_style, style_targets
+    from percept.train.preview import tensor_to_image
+    from percept.train.vgg import VGGLoss
+
     opts = _opts(style, style_size, content_weight, style_weight, tv_weight, vgg_weights)
     x, s = load_content(content, image_size), _style(style, style_size)
     vgg = VGGLoss(vgg_weights)
@@ -101,6 +112,13 @@ def style_loss_cmd(
     vgg_weights: str = typer.Option(None, "--vgg-weights"),
 ) -> None:
     """The objective (content, style, TV, total) of stylised results, so methods compare on equal terms."""
+    import torch
+
+    from percept.train.checkpoint import ModelFileError, load_model
+    from percept.train.optimize import evaluate, style_targets
+    from percept.train.sizing import run_padded
+    from percept.train.vgg import VGGLoss
+
     opts = _opts(style, style_size, content_weight, style_weight, tv_weight, vgg_weights)
     x, s = load_content(content, image_size), _style(style, style_size)
     vgg = VGGLoss(vgg_weights)

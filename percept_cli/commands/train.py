@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from percept.cli.errors import UserError
 from percept.cli.zoo import resolve_model
-from percept.train.data import DataError, resolve_data_dir
-from percept.train.norm_spikes import SPIKE_Z
-from percept.train.sr_task import SROptions, SRTask
-from percept.train.style_task import STYLE_LAYERS, STYLE_WEIGHT_HELP, StyleOptions, StyleTask, closest_init
-from percept.train.trainer import Trainer, TrainingError, TrainSettings
+from percept.train.style_defaults import SPIKE_Z, STYLE_LAYERS, STYLE_WEIGHT_HELP
+
+if TYPE_CHECKING:
+    from percept.train.trainer import TrainSettings
 
 
 def _slug(text: str) -> str:
@@ -21,6 +21,9 @@ def _slug(text: str) -> str:
 
 
 def _run(task_factory, settings: TrainSettings) -> None:
+    from percept.train.data import DataError
+    from percept.train.trainer import Trainer, TrainingError
+
     try:
         task = task_factory()
         if task.o.skipped:
@@ -43,6 +46,8 @@ def resolve_style_model(name_or_path: Path) -> Path:
 
 
 def _settings(name: str, out: Path | None, run_dir: Path | None, **kw) -> TrainSettings:
+    from percept.train.trainer import TrainSettings
+
     run_dir = run_dir or Path("runs") / name
     return TrainSettings(run_dir=run_dir, out=out or run_dir / f"{name}.safetensors", **kw)
 
@@ -51,7 +56,8 @@ def _settings(name: str, out: Path | None, run_dir: Path | None, **kw) -> TrainS
 # already scores best on the new painting (it reconstructs photos; only the style is left to learn), the
 # paper's 256² crops, the painting at the objective's 512 px, a learning-rate warm-up and a cosine schedule
 # run against the clock, the flat-region anchor against flipped skies, and the instance-norm spike penalty
-# against the blobs a warm start would otherwise carry over from its parent (docs/TRAINING.md has the measurements).
+# against the blobs a warm start would otherwise carry over from its parent (docs/research/training-log.md has
+# the measurements).
 PRESETS: dict[str, dict[str, object]] = {
     "quick": {"init": "auto", "image_size": 256, "batch_size": 4, "iterations": 2000, "time_limit": "28m",
               "lr": 1e-3, "lr_schedule": "cosine", "style_weight": 2.0, "anchor_weight": 300.0,
@@ -129,7 +135,7 @@ def train_style(
                                          "(sliced Wasserstein), against patches in colours it never uses; 0 is "
                                          "the paper's objective."),
     spike_weight: float = typer.Option(0.0, "--spike-weight", help="Penalty on instance-norm spikes (|z| > "
-                                       "--spike-z), the mechanism of the blobs (docs/TRAINING.md); 0 is the "
+                                       "--spike-z), the mechanism of the blobs (docs/STYLES.md); 0 is the "
                                        "paper's objective."),
     spike_z: float = typer.Option(SPIKE_Z, "--spike-z", min=1.0, help="The |z| an instance-norm input may reach "
                                   "free of the spike penalty; higher leaves room for sparse strokes."),
@@ -138,7 +144,8 @@ def train_style(
                                     "areas take its texture instead of blobs; 1 is the paper's objective."),
     content_layer: str = typer.Option("relu2_2", "--content-layer"),
     style_layers: str = typer.Option(",".join(STYLE_LAYERS), "--style-layers", help="Comma-separated VGG layers."),
-    norm: str = typer.Option("instance", "--norm", help="instance | batch | none (docs/TRAINING.md compares them)"),
+    norm: str = typer.Option("instance", "--norm",
+                             help="instance | batch | none (docs/research/training-log.md compares them)"),
     upsample: str = typer.Option("resize-conv", "--upsample", help="resize-conv | transposed"),
     output: str = typer.Option("tanh", "--output-activation",
                                help="tanh (the paper's scaled tanh) | wide-tanh (reaches 0 and 1, gradient alive)"),
@@ -170,6 +177,9 @@ def train_style(
     layers = tuple(x.strip() for x in style_layers.split(",") if x.strip())
 
     def task():
+        from percept.train.data import resolve_data_dir
+        from percept.train.style_task import StyleOptions, StyleTask, closest_init
+
         opts = StyleOptions(style_image=style_image, data=resolve_data_dir(data), name=name, image_size=image_size,
                             style_size=style_size or None, content_weight=content_weight, style_weight=style_weight,
                             tv_weight=tv_weight, anchor_weight=anchor_weight, anchor_color=anchor_color,
@@ -259,6 +269,9 @@ def train_sr(
     name = name or f"my-sr-x{scale}-{loss.replace('+', '-')}"
 
     def task():
+        from percept.train.data import resolve_data_dir
+        from percept.train.sr_task import SROptions, SRTask
+
         opts = SROptions(data=resolve_data_dir(data), name=name, scale=scale, loss=loss, patch=patch, sigma=sigma,
                          degradation=degradation, arch=arch, channels=channels or None, convs=convs,
                          feature_layer=feature_layer, feature_weight=feature_weight,

@@ -1,0 +1,134 @@
+"""What a percept model file says about itself, read without torch, so ``percept models`` answers at once.
+
+A safetensors file starts with an 8-byte little-endian header length, then a JSON header: each tensor's
+dtype, shape and byte range, and ``__metadata__``, whose strings hold percept's ``ModelInfo``. Reading the
+weights (``percept.train.checkpoint``) and models of other projects (``percept.train.foreign``) needs torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from percept.train.version import __version__
+
+FORMAT = "percept-model/1"
+METADATA_KEY = "percept"
+FOREIGN_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin", ".safetensors")
+MAX_HEADER = 100_000_000  # bytes: safetensors' own limit
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, unreadable, or does not match its architecture."""
+
+
+@dataclass
+class ModelInfo:
+    kind: str
+    config: dict[str, Any]
+    scale: int
+    size_rule: int
+    name: str
+    min_size: int = 1
+    description: str = ""
+    value_range: tuple[float, float] = (0.0, 1.0)
+    training: dict[str, Any] = field(default_factory=dict)
+    style_image: dict[str, str] | None = None
+    percept_version: str = __version__
+    format: str = FORMAT
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelInfo:
+        data = json.loads(text)
+        data["value_range"] = tuple(data.get("value_range", (0.0, 1.0)))
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_header(path: Path) -> dict[str, str] | None:
+    """The ``__metadata__`` of a well-formed safetensors file (its tensors' byte ranges cover the data exactly,
+    as safetensors checks), or None where anything is unusual."""
+    try:
+        with open(path, "rb") as f:
+            length = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(length)) if 0 < length <= MAX_HEADER else None
+            data_bytes = f.seek(0, os.SEEK_END) - 8 - length
+    except (OSError, ValueError):  # unreadable, not JSON, not UTF-8
+        return None
+    if not isinstance(header, dict):
+        return None
+    meta = header.pop("__metadata__", {})
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        return None
+    end = 0
+    try:
+        for start, stop in sorted(tuple(t["data_offsets"]) for t in header.values()):
+            if start != end or not isinstance(stop, int) or stop < start:
+                return None
+            end = stop
+    except (TypeError, KeyError, ValueError):  # no byte range, or not two numbers
+        return None
+    return meta if end == data_bytes else None
+
+
+def _safetensors_metadata(path: Path) -> dict[str, str]:
+    """The metadata strings of a safetensors file; a file the quick read above finds anything unusual in is
+    left to safetensors, so which files are refused, and the words why, stay the library's own."""
+    meta = _read_header(path)
+    if meta is not None:
+        return meta
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        return f.metadata() or {}
+
+
+def _percept_metadata(path: Path) -> dict[str, str] | None:
+    """The safetensors metadata of a percept file; None for a file of another project (``.pth``, or
+    safetensors without percept's key), which ``percept.train.foreign`` loads through spandrel."""
+    if path.suffix.lower() in FOREIGN_SUFFIXES and path.suffix.lower() != ".safetensors":
+        return None
+    try:
+        meta = _safetensors_metadata(path)
+    except Exception as exc:
+        raise ModelFileError(f"{path}: not a percept model file ({type(exc).__name__}: {exc})") from None
+    return meta if METADATA_KEY in meta else None
+
+
+def _foreign_info(path: Path) -> ModelInfo:
+    from percept.train.foreign import ForeignModelError, foreign_config
+
+    try:
+        return ModelInfo(**foreign_config(path))
+    except ForeignModelError as exc:
+        raise ModelFileError(str(exc)) from None
+
+
+def read_info(path: str | os.PathLike) -> ModelInfo:
+    """Read only the metadata (cheap for percept files: no weights are loaded; a foreign file is loaded
+    through spandrel to learn what it is)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found")
+    meta = _percept_metadata(path)
+    if meta is None:
+        return _foreign_info(path)
+    try:
+        return ModelInfo.from_json(meta[METADATA_KEY])
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(f"{path}: corrupt percept metadata ({exc})") from None
