@@ -93,7 +93,8 @@ def recipe_command(info) -> str:
         if key == "init" and "/zoo/" in str(value):  # a shipped model: by name, as users type it
             value = Path(str(value)).stem
         if key == "degradation":  # recorded as a description; the CLI takes its name
-            value = "bicubic" if str(value).startswith("MATLAB") else "paper"
+            value = ("bicubic" if str(value).startswith("MATLAB") else
+                     "real" if str(value).startswith("real") else "paper")
         if key == "time_limit_s":  # the CLI takes a duration
             if value:
                 flags.append(f"--time-limit {value / 60:g}m")
@@ -118,7 +119,7 @@ def sr_quality(model: Path, scale: int) -> tuple[list[str], dict]:
     for name in SR_SETS:
         hr = SHARED / "sr_bench" / name / "HR"
         cmd = [sys.executable, "-m", "percept.cli", "eval-sr", str(hr), "--scale", str(scale), "-m", str(model),
-               "--backend", "torch"]
+               "--backend", "torch", "--no-lpips"]
         lr = SHARED / "sr_bench" / name / f"LR_bicubic_x{scale}"
         if lr.is_dir():
             cmd += ["--lr-dir", str(lr)]

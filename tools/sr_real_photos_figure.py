@@ -37,7 +37,21 @@ from percept.train.sizing import run_padded  # noqa: E402
 
 BENCH_CROPS = [("img_005.png", (120, 40)), ("img_017.png", (180, 100)), ("img_062.png", (60, 120)),
                ("img_093.png", (200, 60))]
-PHOTO_CROPS = {"astronaut": (0.45, 0.1), "chelsea": (0.45, 0.25), "coffee": (0.3, 0.25), "rocket": (0.35, 0.3)}
+PHOTO_STEMS = ("astronaut", "chelsea", "coffee", "rocket")
+
+
+def busiest_box(image: torch.Tensor, size: int) -> tuple[int, int, int, int]:
+    """The ``size``² window (in ×4 output pixels) with the most detail: where upscalers differ."""
+    lr_size = size // 4
+    grey = image.mean(0)
+    detail = (grey[1:, 1:] - grey[:-1, 1:]).abs() + (grey[1:, 1:] - grey[1:, :-1]).abs()
+    best, where = -1.0, (0, 0)
+    for y in range(0, detail.shape[0] - lr_size, lr_size // 4):
+        for x in range(0, detail.shape[1] - lr_size, lr_size // 4):
+            value = float(detail[y:y + lr_size, x:x + lr_size].mean())
+            if value > best:
+                best, where = value, (x * 4, y * 4)
+    return (*where, where[0] + size, where[1] + size)
 
 
 def upscale_all(lr: torch.Tensor, nets: dict[str, torch.nn.Module]) -> list[Image.Image]:
@@ -71,14 +85,12 @@ def photo_sheet(folder: Path, quality: int, nets: dict[str, torch.nn.Module],
 
     pillow_heif.register_heif_opener()
     images = []
-    files = sorted(p for p in folder.iterdir() if p.stem in PHOTO_CROPS)
+    files = sorted(p for p in folder.iterdir() if p.stem in PHOTO_STEMS)
     for i, path in enumerate(files):
         original = Image.open(path).convert("RGB")
         fmt = "HEIF" if i == len(files) - 1 else "JPEG"  # the last photo as an iPhone would save it
         lr = to_tensor(saved_as(original, fmt, quality))
-        fx, fy = PHOTO_CROPS[path.stem]
-        x0, y0 = int(fx * lr.shape[2] * 4), int(fy * lr.shape[1] * 4)
-        box = (x0, y0, x0 + size, y0 + size)
+        box = busiest_box(lr, size)
         near = lr[None].repeat_interleave(4, -1).repeat_interleave(4, -2)[0]
         images += [im.crop(box) for im in [tensor_to_image(near), *upscale_all(lr, nets)]]
         print(f"{path.name}: saved as {fmt} q{quality}")
