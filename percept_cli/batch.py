@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from percept.cli.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image, write_image
+from percept.cli.imageio import DEFAULT_MAX_PIXELS, PNG_LEVEL, ImageReadError, read_image, write_image
 from percept.cli.manifest import OutputManifest
 from percept.train.atomic import atomic_path
 
@@ -116,12 +116,12 @@ class BatchProcessor:
 
     def __init__(self, inferencers: list[Inferencer], load_threads: int = 2, save_threads: int = 2,
                  quality: int = 95, max_pixels: int = DEFAULT_MAX_PIXELS, queue_size: int | None = None,
-                 on_result: Callable[[FileResult, int], None] | None = None):
+                 on_result: Callable[[FileResult, int], None] | None = None, png_level: int = PNG_LEVEL):
         if not inferencers:
             raise ValueError("at least one inferencer is needed")
         self.inferencers = inferencers
         self.load_threads, self.save_threads = max(1, load_threads), max(1, save_threads)
-        self.quality, self.max_pixels = quality, max_pixels
+        self.quality, self.max_pixels, self.png_level = quality, max_pixels, png_level
         batch = max(i.batch_size for i in inferencers)
         self.queue_size = queue_size or max(2, 2 * batch * len(inferencers), self.load_threads)
         self.on_result = on_result
@@ -271,7 +271,7 @@ class BatchProcessor:
             try:
                 out = ticket.inferencer.finish(job)
                 job.image = None  # free the input early: the encoder may hold big outputs for a while
-                notes = list(out.notes) + write_image(task.output, out, task.format, self.quality)
+                notes = list(out.notes) + write_image(task.output, out, task.format, self.quality, self.png_level)
                 self._finish(ticket, DONE, notes=notes)
             except Exception as exc:
                 self._finish(ticket, FAILED, f"cannot write {task.output} ({type(exc).__name__}: {exc})",

@@ -77,6 +77,7 @@ class OutputSettings:
 
     fmt: str = "keep"
     quality: int = 95  # JPEG/WebP
+    png_compression: int = 1  # zlib level of PNG outputs (lossless: not in the fingerprint)
     crf: int = 18  # clips
     name: str = "{stem}{suffix}.{ext}"
     suffix: str = ""

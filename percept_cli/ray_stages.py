@@ -117,7 +117,7 @@ class InferenceActor:
         return {k: np.array([r[k] for r in rows], dtype=object) for k in batch}
 
 
-def write_row(row: dict[str, Any], store: Store, quality: int) -> dict[str, Any]:
+def write_row(row: dict[str, Any], store: Store, quality: int, png_level: int) -> dict[str, Any]:
     from percept.cli.imageio import write_image
 
     t0 = time.perf_counter()
@@ -125,11 +125,11 @@ def write_row(row: dict[str, Any], store: Store, quality: int) -> dict[str, Any]
         picture = pickle.loads(row["picture"])
         try:
             if not store.scheme:  # a plain (shared) path: written in place, atomically
-                notes = write_image(row["output"], picture, row["format"], quality)
+                notes = write_image(row["output"], picture, row["format"], quality, png_level)
             else:
                 with tempfile.TemporaryDirectory(prefix="percept-") as tmp:
                     local = Path(tmp) / PurePosixPath(row["output"]).name
-                    notes = write_image(local, picture, row["format"], quality)
+                    notes = write_image(local, picture, row["format"], quality, png_level)
                     put_file(store, local, row["output"])
             row["notes"] = json.dumps(list(picture.notes) + notes)
         except Exception as exc:

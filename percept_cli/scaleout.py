@@ -176,7 +176,8 @@ def run_on_ray(tasks: list[Task], spec: RayJob, options: RayOptions, in_store: S
                        compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=2),
                        num_cpus=options.cpus_per_actor,
                        num_gpus=gpus or None, batch_format="numpy", zero_copy_batch=False)
-          .map(write_row, fn_kwargs={"store": out_store, "quality": quality}, num_cpus=TASK_CPUS))
+          .map(write_row, fn_kwargs={"store": out_store, "quality": quality,
+                                     "png_level": spec.job.output.png_compression}, num_cpus=TASK_CPUS))
     results: dict[int, FileResult] = {}
     workers: Counter[str] = Counter()
     interrupted = False

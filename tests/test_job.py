@@ -45,6 +45,7 @@ NOT_PIXEL_DECIDING = {
     ("output", "fmt"): "png",  # another format is another output file (its extension), not a rerun of this one
     ("output", "name"): "{stem}.{ext}", ("output", "suffix"): "_x", ("output", "skip_existing"): False,
     ("output", "max_pixels"): 10,
+    ("output", "png_compression"): 9,  # lossless at every level: the same pixels
 }
 
 
@@ -119,3 +120,24 @@ def test_an_upscale_job_with_a_named_model_keeps_its_own_scale(tmp_path):
     bad = CliRunner().invoke(app, ["upscale", str(src), "--model", str(model), "--scale", "4",
                                    "--out", str(tmp_path / "o")])
     assert bad.exit_code != 0 and "is a ×2 model but --scale is 4" in bad.output
+
+
+def test_png_compression_is_lossless_and_level_9_is_smaller(tmp_path, style_files):
+    import numpy as np
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(photo(48, 64)).save(src / "a.png")
+    model = save_sr_model(tmp_path / "m.safetensors", scale=2)
+    outs = {}
+    for level in ("1", "9"):
+        out = tmp_path / f"o{level}"
+        result = CliRunner().invoke(app, ["upscale", str(src), "--model", str(model), "--png-compression", level,
+                                          "--threads", "1:1:1", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        outs[level] = out / "a_x2.png"
+    assert np.array_equal(np.asarray(Image.open(outs["1"])), np.asarray(Image.open(outs["9"])))
+    assert outs["9"].stat().st_size < outs["1"].stat().st_size
+    bad = CliRunner().invoke(app, ["upscale", str(src), "--model", str(model), "--png-compression", "10",
+                                   "--out", str(tmp_path / "o")])
+    assert bad.exit_code != 0

@@ -51,6 +51,8 @@ OVERLAP = typer.Option(None, "--tile-overlap", min=0, help="Tile overlap in inpu
 FORMAT = typer.Option("keep", "--format", help="keep, png, jpg, webp, tiff, avif or heic (keep: the input's "
                       "format; HEIC becomes jpg, which every viewer opens; formats percept cannot write become png).")
 QUALITY = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality.")
+PNG_COMPRESSION = typer.Option(1, "--png-compression", min=0, max=9, help="zlib level of PNG outputs, 0-9 "
+                               "(all lossless): 1 is fast, 9 the smallest files (several times slower).")
 NAME = typer.Option("{stem}{suffix}.{ext}", "--name", help="Output file name template: {stem}, {suffix}, {ext}.")
 SUFFIX = typer.Option(None, "--suffix", help="The {suffix} of --name (default _STYLE or _xSCALE).")
 SKIP = typer.Option(True, "--skip-existing/--overwrite", help="Skip inputs whose output exists (default), or "
@@ -347,7 +349,8 @@ def _run_group(job: Job, pictures: list[Task], clips: list[Task], plan: Plan, ru
     else:
         o = job.output
         processor = BatchProcessor(inferencers, load_threads=load, save_threads=save, quality=o.quality,
-                                   max_pixels=o.max_pixels, on_result=recorder.on_result)
+                                   max_pixels=o.max_pixels, on_result=recorder.on_result,
+                                   png_level=o.png_compression)
         summary = processor.run(pictures)
     if clips and not summary.interrupted:
         native = job.for_clips().inferencer(inferencers[0].runtime)
@@ -452,7 +455,8 @@ def stylize(
                                         "style; keep the input's colours (YCbCr chroma)."),
     recursive: bool = RECURSIVE, backend: str = BACKEND, device: str = DEVICE, precision: str | None = PRECISION,
     batch_size: int = BATCH, threads: str = THREADS, tile: str = TILE, tile_overlap: int | None = OVERLAP,
-    format: str = FORMAT, quality: int = QUALITY, name: str = NAME, suffix: str | None = SUFFIX,
+    format: str = FORMAT, quality: int = QUALITY, png_compression: int = PNG_COMPRESSION, name: str = NAME,
+    suffix: str | None = SUFFIX,
     skip_existing: bool = SKIP, dry_run: bool = DRY_RUN, json_report: Path | None = REPORT,
     max_pixels: int = MAX_PIXELS, max_memory: str = MAX_MEMORY, compile: bool = COMPILE,
     cuda_graphs: bool = CUDA_GRAPHS, crf: int = CRF, ray: str | None = RAY, ray_gpus_per_actor: float | None = RAY_GPUS,
@@ -477,7 +481,7 @@ def stylize(
         raise UserError(str(exc)) from None
     picture = PictureSettings(tile=tile, overlap=tile_overlap, strength=strength, preserve_color=preserve_color,
                               stroke_scale=stroke.value, temporal=temporal)
-    output = OutputSettings(fmt=format, quality=quality, crf=crf, name=name,
+    output = OutputSettings(fmt=format, quality=quality, png_compression=png_compression, crf=crf, name=name,
                             suffix=f"_{style_name}" if suffix is None else suffix, skip_existing=skip_existing,
                             max_pixels=max_pixels)
     threads_ = parse_threads(threads)
@@ -500,7 +504,8 @@ def upscale(
     out: str = OUT,
     recursive: bool = RECURSIVE, backend: str = BACKEND, device: str = DEVICE, precision: str | None = PRECISION,
     batch_size: int = BATCH, threads: str = THREADS, tile: str = TILE, tile_overlap: int | None = OVERLAP,
-    format: str = FORMAT, quality: int = QUALITY, name: str = NAME, suffix: str | None = SUFFIX,
+    format: str = FORMAT, quality: int = QUALITY, png_compression: int = PNG_COMPRESSION, name: str = NAME,
+    suffix: str | None = SUFFIX,
     skip_existing: bool = SKIP, dry_run: bool = DRY_RUN, json_report: Path | None = REPORT,
     max_pixels: int = MAX_PIXELS, max_memory: str = MAX_MEMORY, compile: bool = COMPILE,
     cuda_graphs: bool = CUDA_GRAPHS, crf: int = CRF, ray: str | None = RAY, ray_gpus_per_actor: float | None = RAY_GPUS,
@@ -511,8 +516,8 @@ def upscale(
     (from their JPEG tables or their pixels) and clips the real-photo model, clean ones the clean-input model."""
     if scale is not None and scale not in (2, 4, 8):
         raise UserError(f"--scale {scale}: choose 2, 4 or 8")
-    output = OutputSettings(fmt=format, quality=quality, crf=crf, name=name, skip_existing=skip_existing,
-                            max_pixels=max_pixels)
+    output = OutputSettings(fmt=format, quality=quality, png_compression=png_compression, crf=crf, name=name,
+                            skip_existing=skip_existing, max_pixels=max_pixels)
     threads_ = parse_threads(threads)
     parse_tile(tile)  # a bad --tile is a usage error before any input is looked at
     runner = dict(backend=backend, device=device, compile=compile, cuda_graphs=cuda_graphs, batch_size=batch_size,
