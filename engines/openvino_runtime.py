@@ -11,13 +11,16 @@ statistics use the same graph surgery as ONNX Runtime (``percept.engines.norm_st
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
 
+from percept.engines.cache import cache_dir
 from percept.engines.errors import BackendUnavailable, EngineError
 from percept.engines.export import info_from_metadata, read_metadata
 from percept.engines.norm_stats import (
@@ -40,6 +43,18 @@ def openvino_module():
     except ImportError:
         return None
     return openvino
+
+
+def compiled_cache_dir(core) -> Path:
+    """Where OpenVINO keeps compiled networks, so a model's second run starts without compiling.
+
+    OpenVINO keys each blob by the graph, the device and the compile options; the folder adds its own version
+    and this CPU's capabilities, so a cache carried to another machine or kept across an upgrade is never read.
+    """
+    ov = openvino_module()
+    caps = ",".join(sorted(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")))
+    key = hashlib.sha256(f"{ov.__version__}|{core.get_property('CPU', 'FULL_DEVICE_NAME')}|{caps}".encode())
+    return cache_dir() / "openvino" / f"{ov.__version__}-{key.hexdigest()[:16]}"
 
 
 @functools.cache
@@ -82,7 +97,8 @@ class OpenVinoRuntime:
         self.min_size = int(meta.get("min_size", 1))
         self.core = ov.Core()
         self.config = {"INFERENCE_PRECISION_HINT": OV_PRECISION[precision], "PERFORMANCE_HINT": "LATENCY",
-                       "INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads())}
+                       "INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
+                       "CACHE_DIR": str(compiled_cache_dir(self.core))}
         self.request = self._compile(self._proto).create_infer_request()
         self._stats_requests: dict[str, object] = {}
         self.shared_stats = bool(onnx_norm_nodes(self._proto))
