@@ -32,41 +32,55 @@ if TYPE_CHECKING:
     from percept.cli.inference import Inferencer
     from percept.train.model_header import ModelInfo
 
+# Help panels: what most runs need comes first (the unpanelled options), then how outputs are written, how the
+# model runs, and scale-out.
+OUTPUT_PANEL, RUNTIME_PANEL = "Output", "Runtime (device, speed, memory)"
 INPUTS = typer.Argument(..., help="Image files, folders or glob patterns.", show_default=False)
 OUT = typer.Option(..., "--out", "-o", help="Output folder (created if missing); with --ray also a URI.",
                    show_default=False)
 RECURSIVE = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders and mirror them under --out.")
-BACKEND = typer.Option("auto", "--backend", help="auto, torch, onnxruntime, openvino or tensorrt.")
-DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N (several: cuda:0,cuda:1).")
+BACKEND = typer.Option("auto", "--backend", help="auto, torch, onnxruntime, openvino or tensorrt.",
+                       rich_help_panel=RUNTIME_PANEL)
+DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N (several: cuda:0,cuda:1).",
+                      rich_help_panel=RUNTIME_PANEL)
 PRECISION = typer.Option(None, "--precision", help="fp32, bf16 or fp16 (default: fp16 on GPU; on the CPU bf16 "
-                         "with OpenVINO where the CPU has native bf16, else fp32).")
+                         "with OpenVINO where the CPU has native bf16, else fp32).", rich_help_panel=RUNTIME_PANEL)
 BATCH = typer.Option(0, "--batch-size", "-b", min=0, help="Images (or tiles) of equal shape run together "
-                     "(0: auto — 1 on the CPU, where batching measured slower, 4 on GPUs).")
+                     "(0: auto — 1 on the CPU, where batching measured slower, 4 on GPUs).",
+                     rich_help_panel=RUNTIME_PANEL)
 THREADS = typer.Option("auto", "--threads", help="LOAD:PROC:SAVE — decoder threads, CPU inference threads, "
-                       "encoder threads (auto: min(4, cores):cores:min(4, cores)).")
+                       "encoder threads (auto: min(4, cores):cores:min(4, cores)).", rich_help_panel=RUNTIME_PANEL)
 TILE = typer.Option("auto", "--tile", help="Tile size in input pixels, auto (from free memory, halved on "
-                    "out-of-memory) or 0 (whole images).")
+                    "out-of-memory) or 0 (whole images).", rich_help_panel=RUNTIME_PANEL)
 OVERLAP = typer.Option(None, "--tile-overlap", min=0, help="Tile overlap in input pixels "
-                       "(default 128 for style, 16 for upscaling).")
+                       "(default 128 for style, 16 for upscaling).", rich_help_panel=RUNTIME_PANEL)
 FORMAT = typer.Option("keep", "--format", help="keep, png, jpg, webp, tiff, avif or heic (keep: the input's "
-                      "format; HEIC becomes jpg, which every viewer opens; formats percept cannot write become png).")
-QUALITY = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality.")
+                      "format; HEIC becomes jpg, which every viewer opens; formats percept cannot write become png).",
+                      rich_help_panel=OUTPUT_PANEL)
+QUALITY = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality.", rich_help_panel=OUTPUT_PANEL)
 PNG_COMPRESSION = typer.Option(1, "--png-compression", min=0, max=9, help="zlib level of PNG outputs, 0-9 "
-                               "(all lossless): 1 is fast, 9 the smallest files (several times slower).")
-NAME = typer.Option("{stem}{suffix}.{ext}", "--name", help="Output file name template: {stem}, {suffix}, {ext}.")
-SUFFIX = typer.Option(None, "--suffix", help="The {suffix} of --name (default _STYLE or _xSCALE).")
+                               "(all lossless): 1 is fast, 9 the smallest files (several times slower).",
+                               rich_help_panel=OUTPUT_PANEL)
+NAME = typer.Option("{stem}{suffix}.{ext}", "--name", help="Output file name template: {stem}, {suffix}, {ext}.",
+                    rich_help_panel=OUTPUT_PANEL)
+SUFFIX = typer.Option(None, "--suffix", help="The {suffix} of --name (default _STYLE or _xSCALE).",
+                      rich_help_panel=OUTPUT_PANEL)
 SKIP = typer.Option(True, "--skip-existing/--overwrite", help="Skip inputs whose output exists (default), or "
-                    "redo them.")
-DRY_RUN = typer.Option(False, "--dry-run", help="Print what would be done and exit.")
-REPORT = typer.Option(None, "--json-report", help="Write per-file status and totals to this JSON file.")
+                    "redo them.", rich_help_panel=OUTPUT_PANEL)
+DRY_RUN = typer.Option(False, "--dry-run", help="Print what would be done and exit.", rich_help_panel=OUTPUT_PANEL)
+REPORT = typer.Option(None, "--json-report", help="Write per-file status and totals to this JSON file.",
+                      rich_help_panel=OUTPUT_PANEL)
 MAX_MEMORY = typer.Option("auto", "--max-memory", help="Working memory for the model, e.g. 2G or 800M; sizes "
-                          "--tile auto (auto: 2G on the CPU, 70% of free memory on a GPU).")
+                          "--tile auto (auto: 2G on the CPU, 70% of free memory on a GPU).",
+                          rich_help_panel=RUNTIME_PANEL)
 COMPILE = typer.Option(False, "--compile", help="torch backend on CUDA: torch.compile the network (a compile "
-                       "per new input shape; tiles then use per-tile normalisation statistics).")
+                       "per new input shape; tiles then use per-tile normalisation statistics).",
+                       rich_help_panel=RUNTIME_PANEL)
 CUDA_GRAPHS = typer.Option(False, "--cuda-graphs", help="torch backend on CUDA: replay one captured CUDA graph per "
-                           "input shape (tiles then use per-tile normalisation statistics).")
+                           "input shape (tiles then use per-tile normalisation statistics).",
+                           rich_help_panel=RUNTIME_PANEL)
 CRF = typer.Option(DEFAULT_CRF, "--crf", min=0, max=51, help="Video quality of clips (x264 CRF: lower is "
-                   "better and larger; 18 looks lossless, 23 is x264's default).")
+                   "better and larger; 18 looks lossless, 23 is x264's default).", rich_help_panel=OUTPUT_PANEL)
 RAY = typer.Option(None, "--ray", help="Run as a Ray Data job: local (start Ray on this machine), auto (the "
                    "cluster in $RAY_ADDRESS or the running one) or ray://host:port. Inputs and --out may then be "
                    "s3://, gs:// or file:// URIs.", rich_help_panel="Scale-out (Ray)")
@@ -79,7 +93,7 @@ RAY_ACTORS = typer.Option(0, "--ray-actors", min=0, help="Inference actors (0: o
 RAY_STATS = typer.Option(False, "--ray-stats", help="Print the Ray Data stages with their task and row counts, and "
                          "the files each actor ran.", rich_help_panel="Scale-out (Ray)")
 MAX_PIXELS = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=0, help="Refuse inputs with more pixels "
-                          "(decompression-bomb guard); 0 for no limit.")
+                          "(decompression-bomb guard); 0 for no limit.", rich_help_panel=RUNTIME_PANEL)
 
 
 def parse_threads(text: str) -> tuple[int, int, int]:
