@@ -253,13 +253,15 @@ def _plan_remote(sources_text: list[str], choice: ModelChoice, out_text: str, ru
 
 def _print_dry_run(plan: Plan, choice: ModelChoice, run: RunOptions) -> None:
     for t in plan.tasks:
-        typer.echo(f"{t.source} -> {t.output} ({choice.job(t.source).model.path.stem})"
+        picked = choice.choose(t.source)
+        why = f": {picked.reason}" if choice.classify is not None else ""
+        typer.echo(f"{t.source} -> {t.output} ({picked.job.model.path.stem}{why})"
                    + (f" (redo: {t.redo})" if t.redo else ""))
     for r in plan.settled:
         typer.echo(f"{r.input}: {r.status} ({r.reason})")
-    models = ", ".join(str(j.model.path) for j in dict.fromkeys(choice.job(t.source) for t in plan.tasks))
+    models = ", ".join(j.model.path.stem for j in dict.fromkeys(choice.job(t.source) for t in plan.tasks))
     typer.echo(f"dry run: {len(plan.tasks)} to process, {sum(r.status == SKIPPED for r in plan.settled)} skipped, "
-               f"{sum(r.status == FAILED for r in plan.settled)} failed; model {models or choice.first.model.path}")
+               f"{sum(r.status == FAILED for r in plan.settled)} failed" + (f"; model {models}" if models else ""))
     if run.json_report:
         planned = [FileResult(str(t.source), str(t.output), "planned") for t in plan.tasks]
         Summary(planned + plan.settled, 0.0).write_json(run.json_report)

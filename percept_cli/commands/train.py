@@ -107,7 +107,8 @@ def train_style(
                                    "(e.g. 30m, 2h); the cosine schedule then follows the clock. 0: no limit."),
     data: str = typer.Option(None, "--data", help="Folder of training photos (recursive); or $PERCEPT_TRAIN_DATA."),
     out: Path = typer.Option(None, "--out", help="Model file to write (default: RUN_DIR/NAME.safetensors)."),
-    name: str = typer.Option(None, "--name", help="Model name (default: the style image's stem)."),
+    name: str = typer.Option(None, "--name", help="Model name (default: the style image's stem in lower case "
+                             "with hyphens, e.g. my-painting)."),
     run_dir: Path = typer.Option(None, "--run-dir",
                                  help="Checkpoints, CSV log, loss plot, previews (default: runs/NAME)."),
     image_size: int = typer.Option(256, "--image-size", help="Training crop size (square)."),
