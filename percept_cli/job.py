@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +107,11 @@ class Job:
         return settings
 
     def fingerprint(self) -> str:
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> str:
+        """Hashes the model file once per job: the planner and the record ask for every file."""
         return fingerprint(self.settings())
 
     def inferencer(self, runtime: Runtime, log: Log | None = None) -> Inferencer:

@@ -65,8 +65,7 @@ def quality_from_table(table: np.ndarray) -> int:
 
 def quality_from_step(position: tuple[int, int], step: float) -> int:
     """The IJG quality whose table has ``step`` at ``position`` (the highest such quality)."""
-    best = min(range(1, 101), key=lambda q: (abs(ijg_table(q)[position] - step), -q))
-    return best
+    return min(range(1, 101), key=lambda q: (abs(ijg_table(q)[position] - step), -q))
 
 
 def _dct_matrix() -> np.ndarray:

@@ -23,14 +23,13 @@ All randomness comes from one ``torch.Generator``: the same seed gives the same 
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+
+from percept.train.photo_degradations import jpeg_roundtrip
 
 KERNEL_TYPES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
 
@@ -208,16 +207,8 @@ def add_poisson_noise(x: torch.Tensor, scale: float, gray: bool, g: torch.Genera
 
 def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
     """Encode and decode each image with Pillow's JPEG at ``quality`` (4:2:0 chroma, as Pillow saves)."""
-    out = []
-    for img in x:
-        array = (img.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-        buf = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(array)).save(buf, format="JPEG", quality=int(quality))
-        buf.seek(0)
-        with Image.open(buf) as decoded:
-            back = np.asarray(decoded.convert("RGB"), dtype=np.uint8).copy()
-        out.append(torch.from_numpy(back).permute(2, 0, 1))
-    return torch.stack(out).to(device=x.device, dtype=x.dtype) / 255
+    out = [jpeg_roundtrip(img.detach().float().cpu(), int(quality)) for img in x]
+    return torch.stack(out).to(device=x.device, dtype=x.dtype)
 
 
 def _random_noise(x: torch.Tensor, spec: RoundRange, g: torch.Generator) -> torch.Tensor:

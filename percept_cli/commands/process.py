@@ -186,7 +186,7 @@ class Plan:
     out_store: Any = None
 
     def groups(self, choice: ModelChoice) -> list[tuple[Job, list[Task], list[Task]]]:
-        """(job, pictures, clips) for each job that has work, in the order of the candidate jobs."""
+        """(job, pictures, clips) for each job that has work, in the order of their first input."""
         out = []
         for job in dict.fromkeys(choice.job(t.source) for t in self.tasks):
             mine = [t for t in self.tasks if choice.job(t.source) == job]
@@ -271,13 +271,14 @@ def _say_choices(plan: Plan, choice: ModelChoice) -> None:
     """Which model each group of pictures gets, and why (the default upscaler decides per picture)."""
     if not choice.is_default or not plan.tasks:
         return
-    by_model: dict[str, list[Choice]] = {}
+    by_model: dict[str, list[tuple[Task, Choice]]] = {}
     for t in plan.tasks:
-        by_model.setdefault(choice.job(t.source).model.path.stem, []).append(choice.choose(t.source))
-    for name, picked in by_model.items():
-        example = next(t.source for t in plan.tasks if choice.choose(t.source) is picked[0])
-        why = f"e.g. {Path(str(example)).name}: {picked[0].reason}" if choice.classify else picked[0].reason
-        typer.echo(f"using model {name} for {_count(len(picked), 'file')} ({why})", err=True)
+        picked = choice.choose(t.source)
+        by_model.setdefault(picked.job.model.path.stem, []).append((t, picked))
+    for name, pairs in by_model.items():
+        first, picked = pairs[0]
+        why = f"e.g. {Path(str(first.source)).name}: {picked.reason}" if choice.classify else picked.reason
+        typer.echo(f"using model {name} for {_count(len(pairs), 'file')} ({why})", err=True)
 
 
 def _open_inferencers(job: Job) -> list[Inferencer]:
@@ -309,11 +310,14 @@ class _Recorder:
         self.finished = 0
         self.ray_run = None  # percept.cli.scaleout.RayRun of a --ray job
         self.last_save = time.monotonic()
+        store = plan.in_store  # Ray results show their input as a URI
+        self.source_of = {(store.uri(str(t.source)) if store is not None else str(t.source)): t.source
+                          for t in plan.tasks}
 
     def record(self, result: FileResult, log: Callable[[str], None] | None = None) -> None:
         log = log or self.reporter.log
         if result.status == DONE and result.output:
-            job = self.choice.job(self._source(result.input))
+            job = self.choice.job(self.source_of.get(result.input, Path(result.input)))
             p = job.picture
             output = result.output if self.plan.out is None else Path(result.output)
             self.plan.manifest.record(output, job.fingerprint(),
@@ -327,14 +331,6 @@ class _Recorder:
             log(f"failed: {result.input}: {result.reason}")
         for note in result.notes:
             log(f"note: {result.input}: {note}")
-
-    def _source(self, shown: str):
-        """The task source of a result (Ray results show the input as a URI)."""
-        for t in self.plan.tasks:
-            if str(t.source) == shown or (self.plan.in_store is not None and
-                                          self.plan.in_store.uri(str(t.source)) == shown):
-                return t.source
-        return Path(shown)
 
     def on_result(self, result: FileResult, _finished: int) -> None:
         self.record(result)
@@ -502,9 +498,8 @@ def stylize(
                             max_pixels=max_pixels)
     threads_ = parse_threads(threads)
     parse_tile(tile)  # a bad --tile is a usage error before any input is looked at
-    runner = dict(backend=backend, device=device, compile=compile, cuda_graphs=cuda_graphs, batch_size=batch_size,
-                  threads=threads_[1], max_memory=parse_memory(max_memory))
-    job = _job(model, info, runner, precision, picture, output)
+    model_run = _model_runner(backend, device, precision, compile, cuda_graphs, batch_size, threads_[1], max_memory)
+    job = _job(model_run(model, info), info, picture, output)
     run = RunOptions(recursive=recursive, threads=threads_, verb="stylize", dry_run=dry_run, json_report=json_report,
                      ray=_ray_options(ray, ray_gpus_per_actor, ray_cpus_per_actor, ray_actors, ray_stats))
     _run(inputs, ModelChoice.single(job), out, run)
@@ -536,8 +531,7 @@ def upscale(
                             skip_existing=skip_existing, max_pixels=max_pixels)
     threads_ = parse_threads(threads)
     parse_tile(tile)  # a bad --tile is a usage error before any input is looked at
-    runner = dict(backend=backend, device=device, compile=compile, cuda_graphs=cuda_graphs, batch_size=batch_size,
-                  threads=threads_[1], max_memory=parse_memory(max_memory))
+    model_run = _model_runner(backend, device, precision, compile, cuda_graphs, batch_size, threads_[1], max_memory)
     picture = PictureSettings(tile=tile, overlap=tile_overlap)
 
     def make_job(path: Path) -> Job:
@@ -549,7 +543,7 @@ def upscale(
             raise UserError(f"{model}: is a ×{info.scale} model but --scale is {scale} "
                             f"(pass --scale {info.scale} or a ×{scale} model)")
         suffix_ = f"_x{int(info.scale)}" if suffix is None else suffix
-        return _job(path, info, runner, precision, picture, replace(output, suffix=suffix_))
+        return _job(model_run(path, info), info, picture, replace(output, suffix=suffix_))
 
     if model is None:
         choice = default_upscaling(make_job, scale or 4)
@@ -560,14 +554,24 @@ def upscale(
     _run(inputs, choice, out, run)
 
 
-def _job(model: Path, info: ModelInfo, runner: dict[str, Any], precision: str | None, picture: PictureSettings,
-         output: OutputSettings) -> Job:
-    """A model's job: its precision checked against the model, a foreign model's own tile overlap."""
+def _model_runner(backend: str, device: str, precision: str | None, compile: bool, cuda_graphs: bool,
+                  batch_size: int, threads: int, max_memory: str) -> Callable[[Path, ModelInfo], ModelRun]:
+    """How the command line says models run, for each model the job opens (the default upscale has two)."""
+    memory = parse_memory(max_memory)
+
+    def model_run(path: Path, info: ModelInfo) -> ModelRun:
+        return ModelRun(path=path, kind=info.kind, scale=int(info.scale), backend=backend, device=device,
+                        precision=precision_for(info, precision), compile=compile, cuda_graphs=cuda_graphs,
+                        batch_size=batch_size, threads=threads, max_memory=memory)
+
+    return model_run
+
+
+def _job(model: ModelRun, info: ModelInfo, picture: PictureSettings, output: OutputSettings) -> Job:
+    """A model's job, with a foreign model's own tile overlap (its receptive field) unless one was given."""
     if picture.overlap is None and info.config.get("tile_overlap") is not None:
-        picture = replace(picture, overlap=info.config.get("tile_overlap"))  # a foreign model's receptive field
-    run = ModelRun(path=model, kind=info.kind, scale=int(info.scale), precision=precision_for(info, precision),
-                   **runner)
-    return Job(run, picture, output)
+        picture = replace(picture, overlap=info.config.get("tile_overlap"))
+    return Job(model, picture, output)
 
 
 PANEL = "Process"
