@@ -12,7 +12,7 @@ and ``realesrgan/models/realesrgan_model.py`` are the reference):
 
 Blur, resize, noise and sinc are batched torch ops on any device. JPEG goes through Pillow's libjpeg at
 4:2:0 chroma (the encoder users' photos went through, not a differentiable approximation); it runs on the
-CPU, on LR-sized patches, which costs little (``benchmarks/degradation_speed.py``).
+CPU, on LR-sized patches, which costs little (about 12 ms per 128² patch on one core).
 
 The default ranges (``RealDegradation()``) are milder than Real-ESRGAN's (which trains a GAN for heavily
 damaged web images): blur σ ≤ 2 px, noise σ ≤ 10/255 instead of 30, JPEG quality 50–95 instead of 30–95,
@@ -247,7 +247,8 @@ def degrade(hr: torch.Tensor, scale: int, spec: RealDegradation, g: torch.Genera
     if _chance(g, spec.clean_prob):
         return resize(hr, lr_size, "bicubic").clamp(0, 1)
     x = _round(hr, spec.first, (h, w), g)
-    if _chance(g, spec.second_prob):
+    second = _chance(g, spec.second_prob)
+    if second:
         x = _round(x, spec.second, lr_size, g, jpeg_too=False)  # its JPEG is the finish's
     sinc = (sinc_kernel(_odd_size(g, (7, 21)), _uniform(g, math.pi / 3, math.pi))
             if _chance(g, spec.final_sinc_prob) else None)
@@ -259,7 +260,10 @@ def degrade(hr: torch.Tensor, scale: int, spec: RealDegradation, g: torch.Genera
 
     if not _chance(g, spec.final_jpeg_prob):
         return finish_size(x).clamp(0, 1)
-    if _chance(g, 0.5):  # Real-ESRGAN: resize + sinc, then JPEG; or JPEG, then resize + sinc
+    # Real-ESRGAN: resize + sinc, then JPEG; or JPEG, then resize + sinc. The second order only after a
+    # second round, whose size is already near the LR size: a JPEG at HR size would be shrunk away, and the
+    # network would rarely see the 8×8 grid that users' photos carry.
+    if not second or _chance(g, 0.5):
         return jpeg(finish_size(x).clamp(0, 1), _quality(spec.first, g))
     return finish_size(jpeg(x.clamp(0, 1), _quality(spec.first, g))).clamp(0, 1)
 

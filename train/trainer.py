@@ -257,7 +257,8 @@ class Trainer:
             model.train(was_training)
 
     # -- the loop -----------------------------------------------------------------------------
-    def run(self) -> TrainResult:
+    def _setup(self) -> _Setup:
+        """Everything the loop needs, built in the order that keeps resumed runs bit-for-bit."""
         s = self.s
         if s.batch_size % self.world:
             raise TrainingError(f"--batch-size {s.batch_size} must be a multiple of the {self.world} processes")
@@ -286,101 +287,155 @@ class Trainer:
                 model, device_ids=[device.index] if device.type == "cuda" else None)
         loader = self._loader(dataset, start)
         model.train()
-        columns: list[str] | None = None
-        csv_file = writer = None
-        reporter = ProgressReporter(s.iterations, f"train {self.task.name}",
-                                    interactive=self.interactive if self.is_main else False,
-                                    log_every=s.log_every_s,
-                                    deadline_s=s.time_limit_s or None, initial=start) if self.is_main else None
-        step, last, bad_grads = start, {}, 0
-        t0 = time.perf_counter()
-        t_rate, n_rate = t0, 0
-        stopped = "finished"
+        return _Setup(device, dtype, channels_last, model, train_model, opt, scaler, start, loader)
+
+    def _losses(self, setup: _Setup, batch: Any, step: int) -> tuple[dict[str, torch.Tensor], list[float]]:
+        """The weighted terms of one batch and their values (averaged over processes), refusing NaN/inf."""
+        with torch.autocast(setup.device.type, dtype=setup.dtype or torch.float32, enabled=setup.dtype is not None):
+            terms = self.task.losses(setup.train_model, batch)
+        terms = {"total": sum(terms.values()), **terms}
+        values = torch.stack([t.detach().float() for t in terms.values()])
+        if self.world > 1:
+            dist.all_reduce(values)
+            values /= self.world
+        values = values.tolist()
+        if not all(math.isfinite(v) for v in values):
+            kept = (f"last good checkpoint kept: {self.ckpt_path}" if self.ckpt_path.is_file()
+                    else "no checkpoint had been written yet")
+            bad = ", ".join(f"{k}={v}" for k, v in zip(terms, values) if not math.isfinite(v))
+            raise TrainingError(f"loss is not finite at step {step + 1} ({bad}); training stopped, {kept}. "
+                                "Try a lower --lr or smaller loss weights.")
+        return terms, values
+
+    def _update(self, setup: _Setup, total: torch.Tensor, step: int, bad_grads: int, log: _RunLog) -> int:
+        """One optimiser step; returns how many steps in a row had non-finite gradients."""
+        if optimizer_step(setup.opt, total, setup.scaler):
+            return 0
+        bad_grads += 1
+        log.say(f"step {step + 1}: gradient not finite, update skipped")
+        if bad_grads >= MAX_BAD_GRADIENTS:
+            raise TrainingError(f"gradients not finite for {bad_grads} steps in a row at step {step + 1}; "
+                                f"training stopped, last checkpoint kept: {self.ckpt_path}. Try a lower --lr.")
+        return bad_grads
+
+    def _loop(self, setup: _Setup, log: _RunLog, t0: float) -> tuple[int, dict[str, float], str]:
+        """Train until the iterations, the time limit or Ctrl-C end it: (step, last losses, how it stopped)."""
+        s = self.s
+        step, last, bad_grads = setup.start, {}, 0
+        with _StopFlag() as stop:
+            for batch in setup.loader:
+                batch = _to_device(batch, setup.device, setup.channels_last)
+                terms, values = self._losses(setup, batch, step)
+                set_lr(setup.opt, learning_rate(s, step, time.perf_counter() - t0))
+                bad_grads = self._update(setup, terms["total"], step, bad_grads, log)
+                step += 1
+                last = dict(zip(terms, values))
+                if self.is_main:
+                    log.row(step, last, setup.model)
+                if s.checkpoint_every and step % s.checkpoint_every == 0:
+                    self._save_checkpoint(setup.model, setup.opt, setup.scaler, step)
+                if stop.requested:
+                    return step, last, "interrupted"
+                if s.time_limit_s and time.perf_counter() - t0 >= s.time_limit_s:
+                    log.say(f"time limit of {s.time_limit_s / 60:.0f} min reached at step {step}")
+                    break
+        return step, last, "finished"
+
+    def _save_final(self, setup: _Setup, step: int, last: dict[str, float], seconds: float) -> Path:
+        """The finished model, with its recipe and final losses in the header."""
+        training = {**self.s.record(), **self.task.settings(), "final_step": step,
+                    "device": str(setup.device), "amp": str(setup.dtype or "off"), "processes": self.world,
+                    "wall_time_s": round(seconds, 1),
+                    "final_losses": {k: round(v, 6) for k, v in last.items()}}
+        for k in ("run_dir", "out", "resume", "log_every_s", "extra"):
+            training.pop(k, None)
+        return save_model(self.s.out, setup.model, self.task.describe(setup.model, training), half=self.s.half)
+
+    def run(self) -> TrainResult:
+        setup = self._setup()
+        log = _RunLog(self, setup.start)
+        t0 = log.t0
         try:
-            if reporter:
-                reporter.__enter__()
-                reporter.log(f"training {self.task.name} on {device} (amp {dtype or 'off'}, {self.world} process(es),"
-                             f" {self._workers()} loader worker(s)) from step {start} to {s.iterations}")
-            with _StopFlag() as stop:
-                for batch in loader:
-                    batch = _to_device(batch, device, channels_last)
-                    with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-                        terms = self.task.losses(train_model, batch)
-                    total = sum(terms.values())
-                    terms = {"total": total, **terms}
-                    values = torch.stack([t.detach().float() for t in terms.values()])
-                    if self.world > 1:
-                        dist.all_reduce(values)
-                        values /= self.world
-                    values = values.tolist()
-                    if not all(math.isfinite(v) for v in values):
-                        kept = (f"last good checkpoint kept: {self.ckpt_path}" if self.ckpt_path.is_file()
-                                else "no checkpoint had been written yet")
-                        bad = ", ".join(f"{k}={v}" for k, v in zip(terms, values) if not math.isfinite(v))
-                        raise TrainingError(f"loss is not finite at step {step + 1} ({bad}); training stopped, {kept}. "
-                                            "Try a lower --lr or smaller loss weights.")
-                    elapsed = time.perf_counter() - t0
-                    set_lr(opt, learning_rate(s, step, elapsed))
-                    if optimizer_step(opt, total, scaler):
-                        bad_grads = 0
-                    else:
-                        bad_grads += 1
-                        if reporter:
-                            reporter.log(f"step {step + 1}: gradient not finite, update skipped")
-                        if bad_grads >= MAX_BAD_GRADIENTS:
-                            raise TrainingError(f"gradients not finite for {bad_grads} steps in a row at step "
-                                                f"{step + 1}; training stopped, last checkpoint kept: "
-                                                f"{self.ckpt_path}. Try a lower --lr.")
-                    step += 1
-                    n_rate += s.batch_size
-                    last = dict(zip(terms, values))
-                    if self.is_main:
-                        now = time.perf_counter()
-                        ips = n_rate / max(now - t_rate, 1e-9)
-                        if now - t_rate > 5:
-                            t_rate, n_rate = now, 0
-                        if writer is None:
-                            columns = ["step", *terms, "images_per_s", "elapsed_s"]
-                            csv_file, writer = self._open_csv(columns, start)
-                        writer.writerow([step, *(f"{v:.6g}" for v in values), f"{ips:.3f}", f"{now - t0:.1f}"])
-                        reporter.update(step, loss=last["total"], **{k: v for k, v in last.items() if k != "total"},
-                                        img_s=ips)
-                        if s.preview_every and step % s.preview_every == 0:
-                            csv_file.flush()
-                            self._preview(model, step)
-                            self._plot()
-                    if s.checkpoint_every and step % s.checkpoint_every == 0:
-                        self._save_checkpoint(model, opt, scaler, step)
-                    if stop.requested:
-                        stopped = "interrupted"
-                        break
-                    if s.time_limit_s and time.perf_counter() - t0 >= s.time_limit_s:
-                        if reporter:
-                            reporter.log(f"time limit of {s.time_limit_s / 60:.0f} min reached at step {step}")
-                        break
+            log.say(f"training {self.task.name} on {setup.device} (amp {setup.dtype or 'off'}, {self.world} "
+                    f"process(es), {self._workers()} loader worker(s)) from step {setup.start} to {self.s.iterations}")
+            step, last, stopped = self._loop(setup, log, t0)
             if self.is_main:
-                if csv_file:
-                    csv_file.flush()
-                self._save_checkpoint(model, opt, scaler, step)
-                self._preview(model, step)
+                log.flush()
+                self._save_checkpoint(setup.model, setup.opt, setup.scaler, step)
+                self._preview(setup.model, step)
                 self._plot()
             model_path = None
             if stopped == "finished" and self.is_main:
-                training = {**s.record(), **self.task.settings(), "final_step": step,
-                            "device": str(device), "amp": str(dtype or "off"), "processes": self.world,
-                            "wall_time_s": round(time.perf_counter() - t0, 1),
-                            "final_losses": {k: round(v, 6) for k, v in last.items()}}
-                for k in ("run_dir", "out", "resume", "log_every_s", "extra"):
-                    training.pop(k, None)
-                model_path = save_model(s.out, model, self.task.describe(model, training), half=s.half)
+                model_path = self._save_final(setup, step, last, time.perf_counter() - t0)
         finally:
-            if reporter:
-                reporter.close()
-            if csv_file:
-                csv_file.close()
+            log.close()
             if self.world > 1 and dist.is_initialized():
                 dist.destroy_process_group()
         return TrainResult(model_path, step, last, stopped, time.perf_counter() - t0)
+
+
+@dataclass
+class _Setup:
+    """What one run trains with, built once before the first step."""
+
+    device: torch.device
+    dtype: torch.dtype | None
+    channels_last: bool
+    model: nn.Module
+    train_model: nn.Module
+    opt: torch.optim.Optimizer
+    scaler: Any
+    start: int
+    loader: DataLoader
+
+
+class _RunLog:
+    """The main process's record of a run: progress lines, the losses CSV, previews and the loss plot."""
+
+    def __init__(self, trainer: Trainer, start: int):
+        s = trainer.s
+        self.trainer, self.start = trainer, start
+        self.reporter = ProgressReporter(s.iterations, f"train {trainer.task.name}",
+                                         interactive=trainer.interactive, log_every=s.log_every_s,
+                                         deadline_s=s.time_limit_s or None,
+                                         initial=start) if trainer.is_main else None
+        if self.reporter:
+            self.reporter.__enter__()
+        self.csv_file = self.writer = None
+        self.t_rate, self.n_rate = time.perf_counter(), 0
+        self.t0 = self.t_rate
+
+    def say(self, line: str) -> None:
+        if self.reporter:
+            self.reporter.log(line)
+
+    def row(self, step: int, last: dict[str, float], model: nn.Module) -> None:
+        """One step's CSV row and progress update; previews and the plot every ``preview_every`` steps."""
+        s = self.trainer.s
+        now = time.perf_counter()
+        self.n_rate += s.batch_size
+        ips = self.n_rate / max(now - self.t_rate, 1e-9)
+        if now - self.t_rate > 5:
+            self.t_rate, self.n_rate = now, 0
+        if self.writer is None:
+            self.csv_file, self.writer = self.trainer._open_csv(["step", *last, "images_per_s", "elapsed_s"],
+                                                                self.start)
+        self.writer.writerow([step, *(f"{v:.6g}" for v in last.values()), f"{ips:.3f}", f"{now - self.t0:.1f}"])
+        self.reporter.update(step, loss=last["total"], **{k: v for k, v in last.items() if k != "total"}, img_s=ips)
+        if s.preview_every and step % s.preview_every == 0:
+            self.csv_file.flush()
+            self.trainer._preview(model, step)
+            self.trainer._plot()
+
+    def flush(self) -> None:
+        if self.csv_file:
+            self.csv_file.flush()
+
+    def close(self) -> None:
+        if self.reporter:
+            self.reporter.close()
+        if self.csv_file:
+            self.csv_file.close()
 
 
 LR_SCHEDULES = ("constant", "cosine")
