@@ -24,6 +24,9 @@ from percept.train.trainer import Trainer, TrainingError, TrainSettings
 REPO = Path(__file__).resolve().parents[1]
 
 
+PROBE = 2  # the speed probe computes the losses twice before the first step (Trainer._probe_seconds)
+
+
 def make_photos(folder: Path, n: int = 6, size: int = 48) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -132,7 +135,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, photos, style_i
     def poisoned(model, batch):
         calls["n"] += 1
         terms = real(model, batch)
-        if calls["n"] == 5:
+        if calls["n"] == PROBE + 5:
             terms["style"] = terms["style"] * float("nan")
         return terms
 
@@ -153,7 +156,7 @@ def test_a_non_finite_gradient_skips_the_update_instead_of_poisoning_the_weights
     def inf_gradient_at_3(model, batch):
         calls["n"] += 1
         terms = real(model, batch)
-        if calls["n"] == 3:  # a finite loss whose gradient overflows
+        if calls["n"] == PROBE + 3:  # a finite loss whose gradient overflows
             terms["style"].register_hook(lambda g: g * float("inf"))
         return terms
 
@@ -172,7 +175,7 @@ def test_ctrl_c_saves_checkpoint_and_resume_finishes(tmp_path, photos, style_ima
 
     def interrupt_at_2(model, batch):
         calls["n"] += 1
-        if calls["n"] == 2:  # what Ctrl-C runs: the handler the trainer installed for SIGINT
+        if calls["n"] == PROBE + 2:  # what Ctrl-C runs: the handler the trainer installed for SIGINT
             # (called directly: an OS-level SIGINT into the pytest process crashes it once OpenVINO's
             # thread pool is loaded by earlier tests; `percept train-style` never loads OpenVINO)
             signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
@@ -336,3 +339,98 @@ def test_spike_penalty_needs_instance_norm(tmp_path, photos, style_image):
                                       "--spike-weight", "10", "--iterations", "1", "--run-dir", str(tmp_path / "r")])
     assert result.exit_code != 0 and "--spike-weight" in result.output and "--norm instance" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "r").exists()
+
+
+def _cli_run(tmp_path, style_image, photos, vgg_path, *extra):
+    out = tmp_path / "m.safetensors"
+    args = ["train-style", str(style_image), "--data", str(photos), "--image-size", "32", "--style-size", "48",
+            "--iterations", "2", "--batch-size", "2", "--workers", "0", "--device", "cpu", "--amp", "off",
+            "--run-dir", str(tmp_path / "r"), "--out", str(out), "--vgg-weights", str(vgg_path), *extra]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    from percept.train.checkpoint import read_info
+
+    return result.output, read_info(out).training, read_csv(tmp_path / "r" / "losses.csv")[0]
+
+
+def test_the_default_objective_has_the_blob_penalties_and_paper_turns_them_off(tmp_path, photos, style_image,
+                                                                                vgg_path):
+    """By default train-style trains with the zoo's anchor and spike penalty; --paper drops every added term;
+    an option given on the command line beats --paper."""
+    _, default, row = _cli_run(tmp_path / "a", style_image, photos, vgg_path)
+    assert default["anchor_weight"] == 300.0 and default["spike_weight"] == 1e4
+    assert {"anchor", "spike"} <= set(row)
+    _, paper, row = _cli_run(tmp_path / "b", style_image, photos, vgg_path, "--paper")
+    assert paper["anchor_weight"] == paper["spike_weight"] == paper["palette_weight"] == 0.0
+    assert paper["style_tiles"] == 1
+    assert set(row) == {"step", "total", "content", "style", "tv", "images_per_s", "elapsed_s"}
+    _, mixed, _ = _cli_run(tmp_path / "c", style_image, photos, vgg_path, "--paper", "--anchor-weight", "5")
+    assert mixed["anchor_weight"] == 5.0 and mixed["spike_weight"] == 0.0
+
+
+def test_the_paper_option_reproduces_the_papers_objective(photos, style_image, vgg_path, shared_dir, monkeypatch):
+    """With --paper's options the training objective is content_weight × the reference's content term +
+    style_weight × its style term + the TV term, computed by the reference objective in ../shared."""
+    import importlib.util
+
+    from percept.cli.commands.train import PAPER_OBJECTIVE
+
+    monkeypatch.setenv("PERCEPT_VGG_WEIGHTS", str(vgg_path))
+    spec = importlib.util.spec_from_file_location("reference_objective",
+                                                  shared_dir / "reference_nets" / "objective.py")
+    ref = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ref)
+    task = StyleTask(options(style_image, photos, vgg_path, style_size=64, content_weight=2.0, style_weight=3.0,
+                             tv_weight=1e-4, **PAPER_OBJECTIVE))
+    task.setup(torch.device("cpu"))
+    torch.manual_seed(0)
+    batch = torch.rand(1, 3, 32, 32)
+    model = task.build_model().eval()
+    with torch.no_grad():
+        terms = task.losses(model, batch)
+        y = model(batch)
+    assert set(terms) == {"content", "style", "tv"}
+    net = ref.vgg()
+    with torch.no_grad():
+        grams = {k: ref.gram(v) for k, v in ref.feats(net, ref.load(style_image, 64)).items()}
+    content, style_term = ref.terms(net, y, batch, grams)
+    assert terms["content"].item() == pytest.approx(2.0 * content, rel=1e-4)
+    assert terms["style"].item() == pytest.approx(3.0 * style_term, rel=1e-3)
+    tv = ((y[..., :, 1:] - y[..., :, :-1]) ** 2).sum() + ((y[..., 1:, :] - y[..., :-1, :]) ** 2).sum()
+    assert terms["tv"].item() == pytest.approx(1e-4 * tv.item(), rel=1e-4)
+
+
+def test_a_run_says_how_long_it_will_take_before_its_first_step(tmp_path, photos, style_image, vgg_path):
+    output, _, _ = _cli_run(tmp_path, style_image, photos, vgg_path)
+    lines = output.splitlines()
+    speed = next(i for i, line in enumerate(lines) if line.startswith("speed here:"))
+    first_step = next(i for i, line in enumerate(lines) if ": 1/2 " in line)
+    assert speed < first_step and "iterations take about" in lines[speed]
+
+
+def test_a_cpu_run_of_hours_names_the_quicker_options_and_the_probe_changes_nothing(tmp_path, photos, style_image,
+                                                                                    vgg_path, monkeypatch):
+    """A 2 h+ CPU estimate adds --preset quick and --time-limit; the timing probe leaves the run bit-for-bit."""
+    lines: list[str] = []
+    monkeypatch.setattr("percept.train.trainer._RunLog.say", lambda self, line: lines.append(line))
+    task = StyleTask(options(style_image, photos, vgg_path))
+    Trainer(task, settings(tmp_path / "a", iterations=3), interactive=False).run()
+    probed = load_model(tmp_path / "a" / "run" / "t.safetensors")[0].state_dict()
+    assert any(line.startswith("speed here:") for line in lines)
+    assert not any("--preset quick" in line for line in lines)  # 3 tiny steps are not hours
+
+    monkeypatch.setattr(Trainer, "_probe_seconds", lambda self, setup: 1.0)  # 10,000 steps at 1 s: 2.8 h
+    lines.clear()
+    task = StyleTask(options(style_image, photos, vgg_path))
+    trainer = Trainer(task, settings(tmp_path / "b", iterations=3), interactive=False)
+    trainer.s.iterations = 10_000
+    setup = trainer._setup()
+    trainer._announce_duration(setup, type("L", (), {"say": lambda self, line: lines.append(line)})())
+    assert any("2.8 h" in line for line in lines) and any("--preset quick" in line for line in lines)
+
+    monkeypatch.undo()
+    monkeypatch.setattr(Trainer, "_announce_duration", lambda self, setup, log: None)
+    task = StyleTask(options(style_image, photos, vgg_path))
+    Trainer(task, settings(tmp_path / "c", iterations=3), interactive=False).run()
+    plain = load_model(tmp_path / "c" / "run" / "t.safetensors")[0].state_dict()
+    assert all(torch.equal(probed[k], plain[k]) for k in plain)

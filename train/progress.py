@@ -53,6 +53,12 @@ class ProgressReporter:
             parts.append(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}")
         return "  ".join(parts)
 
+    def restart_clock(self) -> None:
+        """Time (and so the eta) from now: what came before the first step was not training."""
+        self.start = self.clock()
+        if self._progress:
+            self._progress.reset(self._task, total=self.total, completed=self._done)
+
     def update(self, done: int, **fields) -> None:
         self._done = done
         info = self.format_fields(fields)

@@ -92,6 +92,8 @@ class PatchPair:
 
 
 class SRTask:
+    quicker_options = "--time-limit 2h (stops and saves the model; the cosine schedule follows the clock)"
+
     def __init__(self, opts: SROptions):
         if opts.loss not in LOSSES:
             raise ValueError(f"unknown --loss {opts.loss!r}; choose from {', '.join(LOSSES)}")

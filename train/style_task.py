@@ -94,6 +94,9 @@ class CenterCrop:
 
 
 class StyleTask:
+    quicker_options = ("--preset quick (a style in about 30 minutes, warm-started from a shipped style) or "
+                       "--time-limit 2h (stops and saves the model when the time is up)")
+
     def __init__(self, opts: StyleOptions):
         self.o = opts
         self.name = opts.name

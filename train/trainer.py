@@ -43,6 +43,7 @@ class TrainTask(Protocol):
     """What to learn. ``losses`` returns weighted terms; the trainer minimises their sum."""
 
     name: str
+    quicker_options: str  # how to get a usable model sooner, shown when a CPU run would take hours
 
     def build_model(self) -> nn.Module: ...
     def dataset(self, seed: int) -> Dataset: ...
@@ -351,6 +352,45 @@ class Trainer:
             training.pop(k, None)
         return save_model(self.s.out, setup.model, self.task.describe(setup.model, training), half=self.s.half)
 
+    def _probe_seconds(self, setup: _Setup) -> float:
+        """Seconds per training step, timed on the run's first batch before it trains: forward, losses and
+        backward, twice (the first pays one-time set-up). RNG, buffers and gradients are put back, so the run
+        is the same as without the probe."""
+        dataset, sampler = setup.loader.dataset, setup.loader.sampler
+        first = setup.start * self.s.batch_size
+        items = [dataset[(sampler.file_at(p), p)] for p in range(first, first + self.s.batch_size // self.world)]
+        batch = _to_device(setup.loader.collate_fn(items), setup.device, setup.channels_last)
+        rng, buffers = _rng_state(), {k: v.clone() for k, v in setup.model.named_buffers()}
+        seconds = 0.0
+        for _ in range(2):
+            t = time.perf_counter()
+            with torch.autocast(setup.device.type, dtype=setup.dtype or torch.float32,
+                                enabled=setup.dtype is not None):
+                total = sum(self.task.losses(setup.model, batch).values())
+            total.backward()
+            seconds = time.perf_counter() - t
+        setup.opt.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            for k, v in setup.model.named_buffers():
+                v.copy_(buffers[k])
+        _set_rng_state(rng)
+        return seconds
+
+    def _announce_duration(self, setup: _Setup, log: _RunLog) -> None:
+        """Say how long the run will take here before its first step, and on a CPU, when that is hours,
+        how to get a model sooner."""
+        per_step = self._probe_seconds(setup)
+        left = self.s.iterations - setup.start
+        hours = left * per_step / 3600
+        line = (f"speed here: {1 / per_step:.2f} steps/s, so {left:,} iterations take about "
+                f"{_duration(left * per_step)} (previews and checkpoints add a little)")
+        if self.s.time_limit_s:
+            steps = min(left, int(self.s.time_limit_s / per_step))
+            line += f"; --time-limit stops it after {_duration(self.s.time_limit_s)}, near step {setup.start + steps:,}"
+        log.say(line)
+        if setup.device.type == "cpu" and hours > LONG_RUN_HOURS and not self.s.time_limit_s:
+            log.say(f"that is long for a CPU; for a model sooner: {self.task.quicker_options}")
+
     def run(self) -> TrainResult:
         setup = self._setup()
         log = _RunLog(self, setup.start)
@@ -358,6 +398,11 @@ class Trainer:
         try:
             log.say(f"training {self.task.name} on {setup.device} (amp {setup.dtype or 'off'}, {self.world} "
                     f"process(es), {self._workers()} loader worker(s)) from step {setup.start} to {self.s.iterations}")
+            if self.is_main:
+                self._announce_duration(setup, log)
+            if self.world > 1:
+                dist.barrier()  # every process starts its clock (the time-limited schedule's) together
+            t0 = log.restart_clock()  # the probe's seconds are not training time
             step, last, stopped = self._loop(setup, log, t0)
             if self.is_main:
                 log.flush()
@@ -405,6 +450,12 @@ class _RunLog:
         self.t_rate, self.n_rate = time.perf_counter(), 0
         self.t0 = self.t_rate
 
+    def restart_clock(self) -> float:
+        self.t0 = self.t_rate = time.perf_counter()
+        if self.reporter:
+            self.reporter.restart_clock()
+        return self.t0
+
     def say(self, line: str) -> None:
         if self.reporter:
             self.reporter.log(line)
@@ -440,6 +491,13 @@ class _RunLog:
 
 LR_SCHEDULES = ("constant", "cosine")
 MAX_BAD_GRADIENTS = 5  # consecutive non-finite gradients before training stops
+LONG_RUN_HOURS = 2.0  # a CPU run longer than this gets the quicker options
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def learning_rate(s: TrainSettings, step: int, elapsed_s: float = 0.0) -> float:

@@ -206,14 +206,7 @@ def bench(
 
     size_list = parse_sizes(sizes)
     precisions = parse_precisions(precision)
-    if backend not in BACKEND_CHOICES:
-        raise UserError(f"--backend {backend!r}: choose {', '.join(BACKEND_CHOICES)}")
-    if batch is not None and batch < 1:
-        raise UserError(f"--batch {batch}: expected a positive number of images")
-    if repeats is not None and repeats < 1:
-        raise UserError(f"--repeats {repeats}: expected at least 1")
-    if warmup is not None and warmup < 0:
-        raise UserError(f"--warmup {warmup}: expected 0 or more")
+    _check_counts(backend, batch, repeats, warmup)
     load, proc, save = parse_threads(threads)
     if folder is not None and not folder.is_dir():
         raise UserError(f"--folder {folder}: not a folder")
@@ -222,13 +215,12 @@ def bench(
 
     from percept.cli.zoo import resolve_model
     from percept.engines.select import file_kind, resolve_device
-    from percept.engines.timing import bench_model, machine_info, machine_line, network_of, open_configs, plan_configs
+    from percept.engines.timing import machine_info, machine_line, plan_configs
 
     path = resolve_model(model) if model is not None else default_model()
     try:
         dev = resolve_device(device)
-        kind = file_kind(path)
-        planned, skipped = plan_configs(kind, dev, backend, precisions)
+        planned, skipped = plan_configs(file_kind(path), dev, backend, precisions)
     except ValueError as exc:
         raise UserError(escape(str(exc))) from None
     if folder is None:  # fail before any export or engine build
@@ -237,11 +229,40 @@ def bench(
         info = read_model_info(path)
         _check_sizes(size_list, int(info.scale), int(info.size_rule), int(info.min_size))
     torch.set_num_threads(proc)  # before opening: ONNX Runtime sizes its thread pool from it
+    opened = _open_backends(path, planned, dev, backend, skipped)
 
-    def log(message: str) -> None:
-        typer.echo(message, err=True)
+    machine = machine_info(dev)
+    record: dict = {"model": str(path), "device": dev, "machine": machine,
+                    "skipped": [{"config": what, "reason": why} for what, why in skipped]}
+    caption = escape(machine_line(machine))
+    if folder is None:
+        errors = _bench_model_mode(opened, path, size_list, batch or 1, warmup, repeats, proc, record, caption)
+    else:  # batch 0: the Inferencer's auto batch size, as percept stylize
+        errors = _bench_folder_mode(opened, folder, batch or 0, (load, proc, save), warmup, repeats, record,
+                                    caption)
+    _report(record, skipped, errors, json_out)
 
-    opened, failed = open_configs(path, planned, dev, log=log)
+
+def _log(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _check_counts(backend: str, batch: int | None, repeats: int | None, warmup: int | None) -> None:
+    if backend not in BACKEND_CHOICES:
+        raise UserError(f"--backend {backend!r}: choose {', '.join(BACKEND_CHOICES)}")
+    if batch is not None and batch < 1:
+        raise UserError(f"--batch {batch}: expected a positive number of images")
+    if repeats is not None and repeats < 1:
+        raise UserError(f"--repeats {repeats}: expected at least 1")
+    if warmup is not None and warmup < 0:
+        raise UserError(f"--warmup {warmup}: expected 0 or more")
+
+
+def _open_backends(path: Path, planned: list, dev: str, backend: str, skipped: list[tuple[str, str]]) -> list[Opened]:
+    """Open every planned configuration; those that fail join ``skipped``. At least one must open."""
+    from percept.engines.timing import open_configs
+
+    opened, failed = open_configs(path, planned, dev, log=_log)
     skipped += failed
     if not opened:
         raise UserError(escape(f"{path.name}: no backend could run it here: "
@@ -249,43 +270,53 @@ def bench(
     if backend not in ("all", "auto") and not any(o.runtime.name == backend for o in opened):
         reasons = [why for what, why in skipped if what.startswith(backend)] or ["it did not open"]
         raise UserError(escape(f"--backend {backend}: {reasons[0]}"))
+    return opened
 
-    machine = machine_info(dev)
-    caption = machine_line(machine)
-    record: dict = {"model": str(path), "device": dev, "machine": machine,
-                    "skipped": [{"config": what, "reason": why} for what, why in skipped]}
+
+def _bench_model_mode(opened: list[Opened], path: Path, sizes: list[int], n: int, warmup: int | None,
+                      repeats: int | None, proc: int, record: dict, caption: str) -> list[tuple[str, str]]:
+    """Model-only timings per backend, precision and size: a table, and rows in ``record``."""
+    from percept.engines.timing import bench_model, network_of
+
+    first = opened[0].runtime
+    _check_sizes(sizes, int(first.scale), int(first.size_rule), int(first.min_size))
+    rows, errors = bench_model(opened, sizes, n, warmup, repeats, net=network_of(path), log=_log)
+    record.update(mode="model", batch=n, sizes=sizes, rows=[r.to_dict() for r in rows],
+                  errors=[{"run": what, "error": why} for what, why in errors])
+    title = f"percept bench: {path.name}, model only, batch {n}, {record['device']}, {proc} CPU thread(s)"
+    _console().print(_model_table(rows, escape(title), caption))
+    return errors
+
+
+def _bench_folder_mode(opened: list[Opened], folder: Path, n: int, threads: tuple[int, int, int],
+                       warmup: int | None, repeats: int | None, record: dict, caption: str) -> list[tuple[str, str]]:
+    """End-to-end passes over a folder per backend: a table of per-stage busy times, and rows in ``record``."""
+    load, proc, save = threads
+    rows, errors = _bench_folder(opened, folder, n, load, save, proc, warmup, repeats, _log)
+    record.update(mode="folder", batch=n, folder=str(folder), threads=f"{load}:{proc}:{save}",
+                  rows=[r.to_dict() for r in rows], errors=[{"run": w, "error": e} for w, e in errors])
+    title = f"percept bench --folder {folder}: decode → model → encode, batch {n or 'auto'}, {record['device']}"
     console = _console()
-    if folder is None:
-        n = batch or 1
-        record["mode"] = "model"
-        first = opened[0].runtime
-        _check_sizes(size_list, int(first.scale), int(first.size_rule), int(first.min_size))
-        rows, errors = bench_model(opened, size_list, n, warmup, repeats, net=network_of(path), log=log)
-        record.update(batch=n, sizes=size_list, rows=[r.to_dict() for r in rows],
-                      errors=[{"run": what, "error": why} for what, why in errors])
-        title = f"percept bench: {path.name}, model only, batch {n}, {dev}, {proc} CPU thread(s)"
-        console.print(_model_table(rows, escape(title), escape(caption)))
-    else:
-        n = batch or 0  # 0: the Inferencer's auto batch size, as percept stylize
-        record["mode"] = "folder"
-        rows_f, errors = _bench_folder(opened, folder, n, load, save, proc, warmup, repeats, log)
-        record.update(batch=n, folder=str(folder), threads=f"{load}:{proc}:{save}",
-                      rows=[r.to_dict() for r in rows_f], errors=[{"run": w, "error": e} for w, e in errors])
-        title = f"percept bench --folder {folder}: decode → model → encode, batch {n or 'auto'}, {dev}"
-        console.print(_folder_table(rows_f, escape(title), escape(caption)))
-        console.print("ms/img: busy time per image in each stage, summed over that stage's threads; stages overlap, "
-                      "so images/s is set by the slowest stage per thread. Peak RSS: the whole process during that "
-                      "pass.", highlight=False)
+    console.print(_folder_table(rows, escape(title), caption))
+    console.print("ms/img: busy time per image in each stage, summed over that stage's threads; stages overlap, "
+                  "so images/s is set by the slowest stage per thread. Peak RSS: the whole process during that "
+                  "pass.", highlight=False)
+    return errors
+
+
+def _report(record: dict, skipped: list[tuple[str, str]], errors: list[tuple[str, str]],
+            json_out: Path | None) -> None:
+    """What was skipped or failed, the JSON file if asked, and an error when nothing could be timed."""
     for what, why in skipped:
-        log(f"skipped {what}: {why}")
+        _log(f"skipped {what}: {why}")
     for what, why in errors:
-        log(f"failed {what}: {why}")
+        _log(f"failed {what}: {why}")
     if json_out is not None:
         from percept.train.atomic import atomic_path
 
         with atomic_path(json_out) as tmp:
             tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        log(f"wrote {json_out}")
+        _log(f"wrote {json_out}")
     if not record["rows"]:
         raise UserError("every timed run failed: " + escape("; ".join(f"{w}: {e}" for w, e in errors)))
 

@@ -78,17 +78,31 @@ def parse_duration(text: str) -> float:
     return value
 
 
-def apply_preset(ctx: typer.Context, preset: str | None, values: dict[str, object]) -> dict[str, object]:
-    """The preset's settings for every option the user did not give on the command line."""
-    if preset is None:
-        return values
-    if preset not in PRESETS:
+# The objective the zoo was trained with: the paper's terms plus the flat-region anchor (against skies that flip
+# brightness) and the instance-norm spike penalty (against blobs); docs/STYLES.md shows what they prevent.
+# ``--paper`` turns every term the paper does not have off, for reproductions.
+PAPER_OBJECTIVE: dict[str, object] = {"anchor_weight": 0.0, "anchor_color": False, "palette_weight": 0.0,
+                                      "spike_weight": 0.0, "style_tiles": 1}
+DEFAULT_ANCHOR_WEIGHT = 300.0
+DEFAULT_SPIKE_WEIGHT = 1e4
+
+
+def _given(ctx: typer.Context, key: str) -> bool:
+    source = ctx.get_parameter_source(key)  # by name: typer may bring its own copy of click's enum
+    return source is not None and source.name != "DEFAULT"
+
+
+def apply_preset(ctx: typer.Context, preset: str | None, values: dict[str, object],
+                 paper: bool = False) -> dict[str, object]:
+    """The options a run uses. Precedence: options given on the command line, then ``--paper``'s objective,
+    then the preset, then the defaults."""
+    if preset is not None and preset not in PRESETS:
         raise UserError(f"--preset {preset!r}: choose {', '.join(PRESETS)}")
     chosen = dict(values)
-    for key, value in PRESETS[preset].items():
-        source = ctx.get_parameter_source(key)  # by name: typer may bring its own copy of click's enum
-        if source is None or source.name == "DEFAULT":
-            chosen[key] = value
+    for layer in (PRESETS[preset] if preset else {}, PAPER_OBJECTIVE if paper else {}):
+        for key, value in layer.items():
+            if key in chosen and not _given(ctx, key):
+                chosen[key] = value
     return chosen
 
 
@@ -98,115 +112,143 @@ def shipped_styles() -> dict[str, Path]:
     return {m.name: m.path for m in list_models() if m.info.kind == "style"}
 
 
+OBJECTIVE, SCHEDULE, NETWORK = "Objective (loss terms)", "Schedule", "Network (research)"
+RUNTIME, OUTPUT = "Runtime", "Output and checkpoints"
+
+
 def train_style(
     ctx: typer.Context,
     style_image: Path = typer.Argument(..., help="The painting whose style to learn."),
+    data: str = typer.Option(None, "--data", help="Folder of training photos (recursive); or $PERCEPT_TRAIN_DATA."),
     preset: str = typer.Option(None, "--preset", help="quick: a new painting in ~30 min on a laptop CPU (warm "
                                "start, 256² crops, schedule against the clock); options you give still win."),
     time_limit: str = typer.Option("0", "--time-limit", help="Stop and save the model after this much training "
                                    "(e.g. 30m, 2h); the cosine schedule then follows the clock. 0: no limit."),
-    data: str = typer.Option(None, "--data", help="Folder of training photos (recursive); or $PERCEPT_TRAIN_DATA."),
-    out: Path = typer.Option(None, "--out", help="Model file to write (default: RUN_DIR/NAME.safetensors)."),
+    paper: bool = typer.Option(False, "--paper", help="The paper's objective exactly (content, style, TV): no "
+                               "anchor or spike penalty. Options you give still win."),
     name: str = typer.Option(None, "--name", help="Model name (default: the style image's stem in lower case "
                              "with hyphens, e.g. my-painting)."),
-    run_dir: Path = typer.Option(None, "--run-dir",
-                                 help="Checkpoints, CSV log, loss plot, previews (default: runs/NAME)."),
-    image_size: int = typer.Option(256, "--image-size", help="Training crop size (square)."),
-    crops: str = typer.Option("random", "--crops",
-                              help="random (a new crop and flip per epoch, at the photo's scale) | center"),
+    out: Path = typer.Option(None, "--out", help="Model file to write (default: RUN_DIR/NAME.safetensors)."),
     init: str = typer.Option(None, "--init", help="Warm start from a trained style network: a file, a shipped "
-                             "style's name, auto (the shipped style that already scores best on the painting) or none. "
-                             "It already reconstructs photos, so training is shorter."),
-    batch_size: int = typer.Option(4, "--batch-size"),
-    iterations: int = typer.Option(40000, "--iterations"),
-    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
-    lr_schedule: str = typer.Option("constant", "--lr-schedule", help="constant | cosine (down to lr/10)."),
-    lr_warmup: int = typer.Option(None, "--lr-warmup", min=0, show_default=False,
+                             "style's name, auto (the shipped style that already scores best on the painting) or "
+                             "none. It already reconstructs photos, so training is shorter."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint.pt."),
+    content_weight: float = typer.Option(1.0, "--content-weight", rich_help_panel=OBJECTIVE),
+    style_weight: float = typer.Option(1.5, "--style-weight", help=STYLE_WEIGHT_HELP, rich_help_panel=OBJECTIVE),
+    tv_weight: float = typer.Option(1e-5, "--tv-weight", rich_help_panel=OBJECTIVE),
+    anchor_weight: float = typer.Option(DEFAULT_ANCHOR_WEIGHT, "--anchor-weight", rich_help_panel=OBJECTIVE,
+                                        help="Penalty on flipping the brightness of flat areas (blobs in skies); "
+                                        "0 is the paper's objective."),
+    anchor_color: bool = typer.Option(False, "--anchor-color", rich_help_panel=OBJECTIVE,
+                                      help="Anchor each colour channel of flat areas, not only brightness: "
+                                      "against hue blobs (cyan patches on white)."),
+    spike_weight: float = typer.Option(DEFAULT_SPIKE_WEIGHT, "--spike-weight", rich_help_panel=OBJECTIVE,
+                                       help="Penalty on instance-norm spikes (|z| > --spike-z), the mechanism of "
+                                       "the blobs (docs/STYLES.md); 0 is the paper's objective."),
+    spike_z: float = typer.Option(SPIKE_Z, "--spike-z", min=1.0, rich_help_panel=OBJECTIVE,
+                                  help="The |z| an instance-norm input may reach free of the spike penalty; "
+                                  "higher leaves room for sparse strokes."),
+    palette_weight: float = typer.Option(0.0, "--palette-weight", rich_help_panel=OBJECTIVE,
+                                         help="Match the painting's colour distribution (sliced Wasserstein), "
+                                         "against patches in colours it never uses; 0 is the paper's objective."),
+    style_tiles: int = typer.Option(1, "--style-tiles", min=1, max=4, rich_help_panel=OBJECTIVE,
+                                    help="Match the painting's Gram matrices in each region of an N×N grid, so "
+                                    "flat areas take its texture instead of blobs; 1 is the paper's objective."),
+    style_size: int = typer.Option(512, "--style-size", rich_help_panel=OBJECTIVE,
+                                   help="Long side of the style image (0 keeps it)."),
+    content_layer: str = typer.Option("relu2_2", "--content-layer", rich_help_panel=OBJECTIVE),
+    style_layers: str = typer.Option(",".join(STYLE_LAYERS), "--style-layers", rich_help_panel=OBJECTIVE,
+                                     help="Comma-separated VGG layers."),
+    iterations: int = typer.Option(40000, "--iterations", rich_help_panel=SCHEDULE),
+    batch_size: int = typer.Option(4, "--batch-size", rich_help_panel=SCHEDULE),
+    image_size: int = typer.Option(256, "--image-size", help="Training crop size (square).",
+                                   rich_help_panel=SCHEDULE),
+    crops: str = typer.Option("random", "--crops", rich_help_panel=SCHEDULE,
+                              help="random (a new crop and flip per epoch, at the photo's scale) | center"),
+    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate.", rich_help_panel=SCHEDULE),
+    lr_schedule: str = typer.Option("constant", "--lr-schedule", help="constant | cosine (down to lr/10).",
+                                    rich_help_panel=SCHEDULE),
+    lr_warmup: int = typer.Option(None, "--lr-warmup", min=0, show_default=False, rich_help_panel=SCHEDULE,
                                   help="Steps of linear learning-rate warm-up (default: 50 with --init, whose "
                                   "trained weights full-size first Adam steps would scramble; else 0)."),
-    style_size: int = typer.Option(512, "--style-size", help="Long side of the style image (0 keeps it)."),
-    content_weight: float = typer.Option(1.0, "--content-weight"),
-    style_weight: float = typer.Option(1.5, "--style-weight", help=STYLE_WEIGHT_HELP),
-    tv_weight: float = typer.Option(1e-5, "--tv-weight"),
-    anchor_weight: float = typer.Option(0.0, "--anchor-weight", help="Penalty on flipping the brightness of "
-                                        "flat areas (blobs in skies); 0 is the paper's objective."),
-    anchor_color: bool = typer.Option(False, "--anchor-color", help="Anchor each colour channel of flat areas, "
-                                      "not only brightness: against hue blobs (cyan patches on white)."),
-    palette_weight: float = typer.Option(0.0, "--palette-weight", help="Match the painting's colour distribution "
-                                         "(sliced Wasserstein), against patches in colours it never uses; 0 is "
-                                         "the paper's objective."),
-    spike_weight: float = typer.Option(0.0, "--spike-weight", help="Penalty on instance-norm spikes (|z| > "
-                                       "--spike-z), the mechanism of the blobs (docs/STYLES.md); 0 is the "
-                                       "paper's objective."),
-    spike_z: float = typer.Option(SPIKE_Z, "--spike-z", min=1.0, help="The |z| an instance-norm input may reach "
-                                  "free of the spike penalty; higher leaves room for sparse strokes."),
-    style_tiles: int = typer.Option(1, "--style-tiles", min=1, max=4, help="Match the painting's Gram matrices "
-                                    "in each region of an N×N grid, not only over the whole picture, so flat "
-                                    "areas take its texture instead of blobs; 1 is the paper's objective."),
-    content_layer: str = typer.Option("relu2_2", "--content-layer"),
-    style_layers: str = typer.Option(",".join(STYLE_LAYERS), "--style-layers", help="Comma-separated VGG layers."),
-    norm: str = typer.Option("instance", "--norm",
+    seed: int = typer.Option(0, "--seed", rich_help_panel=SCHEDULE),
+    norm: str = typer.Option("instance", "--norm", rich_help_panel=NETWORK,
                              help="instance | batch | none (docs/research/training-log.md compares them)"),
-    upsample: str = typer.Option("resize-conv", "--upsample", help="resize-conv | transposed"),
-    output: str = typer.Option("tanh", "--output-activation",
+    upsample: str = typer.Option("resize-conv", "--upsample", help="resize-conv | transposed",
+                                 rich_help_panel=NETWORK),
+    output: str = typer.Option("tanh", "--output-activation", rich_help_panel=NETWORK,
                                help="tanh (the paper's scaled tanh) | wide-tanh (reaches 0 and 1, gradient alive)"),
-    seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda:N"),
-    amp: str = typer.Option("auto", "--amp", help="auto | bf16 | fp16 | off"),
-    workers: int = typer.Option(-1, "--workers", help="Data loader worker processes (-1: auto)."),
-    checkpoint_every: int = typer.Option(1000, "--checkpoint-every"),
-    preview_every: int = typer.Option(500, "--preview-every"),
-    resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint.pt."),
-    force: bool = typer.Option(False, "--force", help="Start over, replacing an earlier run in RUN_DIR."),
-    half: bool = typer.Option(False, "--half", help="Store the model in float16 (half the size)."),
-    vgg_weights: str = typer.Option(None, "--vgg-weights", help="VGG-16 weights file (else $PERCEPT_VGG_WEIGHTS)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda:N", rich_help_panel=RUNTIME),
+    amp: str = typer.Option("auto", "--amp", help="auto | bf16 | fp16 | off", rich_help_panel=RUNTIME),
+    workers: int = typer.Option(-1, "--workers", help="Data loader worker processes (-1: auto).",
+                                rich_help_panel=RUNTIME),
+    vgg_weights: str = typer.Option(None, "--vgg-weights", rich_help_panel=RUNTIME,
+                                    help="VGG-16 weights file (else $PERCEPT_VGG_WEIGHTS)."),
+    run_dir: Path = typer.Option(None, "--run-dir", rich_help_panel=OUTPUT,
+                                 help="Checkpoints, CSV log, loss plot, previews (default: runs/NAME)."),
+    checkpoint_every: int = typer.Option(1000, "--checkpoint-every", rich_help_panel=OUTPUT),
+    preview_every: int = typer.Option(500, "--preview-every", rich_help_panel=OUTPUT),
+    force: bool = typer.Option(False, "--force", help="Start over, replacing an earlier run in RUN_DIR.",
+                               rich_help_panel=OUTPUT),
+    half: bool = typer.Option(False, "--half", help="Store the model in float16 (half the size).",
+                              rich_help_panel=OUTPUT),
 ) -> None:
-    """Train a real-time style network from one painting (the paper's recipe by default)."""
-    p = apply_preset(ctx, preset, {
-        "init": init, "image_size": image_size, "batch_size": batch_size, "iterations": iterations,
-        "time_limit": time_limit, "lr": lr, "lr_schedule": lr_schedule, "style_weight": style_weight,
-        "anchor_weight": anchor_weight, "spike_weight": spike_weight, "checkpoint_every": checkpoint_every,
-        "preview_every": preview_every, "half": half})
-    init, image_size, batch_size, iterations = p["init"], p["image_size"], p["batch_size"], p["iterations"]
-    lr, lr_schedule, style_weight, anchor_weight = p["lr"], p["lr_schedule"], p["style_weight"], p["anchor_weight"]
-    spike_weight = p["spike_weight"]
-    checkpoint_every, preview_every, half = p["checkpoint_every"], p["preview_every"], p["half"]
-    limit_s = parse_duration(str(p["time_limit"]))
-    if spike_weight and norm != "instance":
-        raise UserError(f"--spike-weight penalises instance-norm spikes: it needs --norm instance, not {norm}")
-    name = name or _slug(style_image.stem)
-    layers = tuple(x.strip() for x in style_layers.split(",") if x.strip())
+    """Train a real-time style network from one painting.
 
-    def task():
-        from percept.train.data import resolve_data_dir
-        from percept.train.style_task import StyleOptions, StyleTask, closest_init
+    Objective: the paper's content, style and TV terms plus the blob penalties the shipped styles
+    were trained with (flat-region anchor, spike penalty); --paper gives the paper's terms alone.
+    Schedule: the paper's 40,000 iterations, hours on a GPU and more than a day on a CPU (the run
+    says how long before its first step); --preset quick makes a style in about 30 min on a CPU.
+    Precedence: options you give, then --paper, then --preset, then the defaults.
+    """
+    p = apply_preset(ctx, preset, dict(ctx.params), paper=paper)
+    if p["spike_weight"] and p["norm"] != "instance":
+        if _given(ctx, "spike_weight"):
+            raise UserError(f"--spike-weight penalises instance-norm spikes: it needs --norm instance, "
+                            f"not {p['norm']}")
+        p["spike_weight"] = 0.0  # the default penalty has nothing to act on
+    if p["crops"] not in ("random", "center"):
+        raise UserError(f"--crops {p['crops']!r}: choose random or center")
+    p["name"] = p["name"] or _slug(style_image.stem)
+    _run(lambda: _style_task(p), _style_settings(p))
 
-        opts = StyleOptions(style_image=style_image, data=resolve_data_dir(data), name=name, image_size=image_size,
-                            style_size=style_size or None, content_weight=content_weight, style_weight=style_weight,
-                            tv_weight=tv_weight, anchor_weight=anchor_weight, anchor_color=anchor_color,
-                            style_tiles=style_tiles,
-                            palette_weight=palette_weight, spike_weight=spike_weight, spike_z=spike_z,
-                            content_layer=content_layer,
-                            style_layers=layers, norm=norm,
-                            upsample=upsample, output=output, vgg_weights=vgg_weights, crops=crops)
-        if init == "auto" and not resume:
-            candidates = shipped_styles()
-            chosen, scores = closest_init(opts, candidates)
-            ranked = ", ".join(f"{k} {v:.2f}" for k, v in sorted(scores.items(), key=lambda kv: kv[1]))
-            typer.echo(f"--init auto: warm start from {chosen} (objective on the new painting: {ranked})", err=True)
-            opts.init = candidates[chosen]
-        elif init and init not in ("auto", "none"):
-            opts.init = resolve_style_model(Path(init))
-        return StyleTask(opts)
 
-    if crops not in ("random", "center"):
-        raise UserError(f"--crops {crops!r}: choose random or center")
-    _run(task, _settings(name, out, run_dir, iterations=iterations, batch_size=batch_size, lr=lr, seed=seed,
-                         lr_schedule=lr_schedule, force=force, time_limit_s=limit_s,
-                         lr_warmup=(50 if init and init != "none" else 0) if lr_warmup is None else lr_warmup,
-                         device=device, amp=amp, workers=workers, checkpoint_every=checkpoint_every,
-                         preview_every=preview_every, resume=resume, half=half,
-                         log_every_s=10.0 if sys.stderr.isatty() else 30.0))
+def _style_task(p: dict[str, object]):
+    """The StyleTask of the resolved options ``p``; ``--init auto`` picks its warm start here (it reads VGG)."""
+    from percept.train.data import resolve_data_dir
+    from percept.train.style_task import StyleOptions, StyleTask, closest_init
+
+    layers = tuple(x.strip() for x in str(p["style_layers"]).split(",") if x.strip())
+    opts = StyleOptions(style_image=p["style_image"], data=resolve_data_dir(p["data"]), name=p["name"],
+                        image_size=p["image_size"], style_size=p["style_size"] or None,
+                        content_weight=p["content_weight"], style_weight=p["style_weight"],
+                        tv_weight=p["tv_weight"], anchor_weight=p["anchor_weight"], anchor_color=p["anchor_color"],
+                        style_tiles=p["style_tiles"], palette_weight=p["palette_weight"],
+                        spike_weight=p["spike_weight"], spike_z=p["spike_z"], content_layer=p["content_layer"],
+                        style_layers=layers, norm=p["norm"], upsample=p["upsample"], output=p["output"],
+                        vgg_weights=p["vgg_weights"], crops=p["crops"])
+    init = p["init"]
+    if init == "auto" and not p["resume"]:
+        candidates = shipped_styles()
+        chosen, scores = closest_init(opts, candidates)
+        ranked = ", ".join(f"{k} {v:.2f}" for k, v in sorted(scores.items(), key=lambda kv: kv[1]))
+        typer.echo(f"--init auto: warm start from {chosen} (objective on the new painting: {ranked})", err=True)
+        opts.init = candidates[chosen]
+    elif init and init not in ("auto", "none"):
+        opts.init = resolve_style_model(Path(str(init)))
+    return StyleTask(opts)
+
+
+def _style_settings(p: dict[str, object]) -> TrainSettings:
+    """The trainer's settings of the resolved options ``p``."""
+    init, warmup = p["init"], p["lr_warmup"]
+    return _settings(p["name"], p["out"], p["run_dir"], iterations=p["iterations"], batch_size=p["batch_size"],
+                     lr=p["lr"], seed=p["seed"], lr_schedule=p["lr_schedule"], force=p["force"],
+                     time_limit_s=parse_duration(str(p["time_limit"])),
+                     lr_warmup=(50 if init and init != "none" else 0) if warmup is None else warmup,
+                     device=p["device"], amp=p["amp"], workers=p["workers"],
+                     checkpoint_every=p["checkpoint_every"], preview_every=p["preview_every"],
+                     resume=p["resume"], half=p["half"], log_every_s=10.0 if sys.stderr.isatty() else 30.0)
 
 
 def train_sr(
