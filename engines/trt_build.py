@@ -255,46 +255,19 @@ def build_engine(onnx_path: str | Path, out: str | Path | None = None, precision
     if not onnx_path.is_file():
         raise EngineError(f"{onnx_path}: ONNX file not found")
     trt, flavour = load_tensorrt(flavour)
-    try:
-        model = onnx.load(str(onnx_path))
-    except Exception as exc:
-        raise EngineError(f"{onnx_path}: not an ONNX file ({type(exc).__name__}: {exc})") from None
-    meta = read_metadata(model)
-    convert = _plan(precision, is_fp16_graph(model))
-    if convert:
-        log("converting the ONNX to FP16 for a strongly typed engine (FP32 inputs/outputs, instance norm in FP32)")
-        model = convert_to_fp16(model)
-    payload = model.SerializeToString()
+    payload, meta, convert = _typed_onnx(onnx_path, precision, log)
 
     logger = make_logger(trt, verbose, log)
     builder = trt.Builder(logger)
-    flags = 0  # TensorRT ≥ 11 and TensorRT-RTX are strongly typed without the flag (it is gone there)
-    if hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED"):
-        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
-    network = builder.create_network(flags)
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse(payload, str(onnx_path)):
-        raise EngineError(f"{onnx_path}: {trt.__name__} cannot parse it:\n  " + "\n  ".join(_parser_errors(parser)))
-    if network.num_inputs != 1:
-        raise EngineError(f"{onnx_path}: expected one input, found {network.num_inputs}")
+    network, _parser = _parse_network(trt, builder, logger, payload, onnx_path)  # _parser owns the weights
     inp = network.get_input(0)
     profile = profile or default_profile(meta)
     check_profile(profile, tuple(inp.shape), meta)
-
-    config = builder.create_builder_config()
-    opt_profile = builder.create_optimization_profile()
-    opt_profile.set_shape(inp.name, profile.min, profile.opt, profile.max)
-    config.add_optimization_profile(opt_profile)
-    if workspace_gb is not None:
-        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * 2**30))
-    if hasattr(trt, "ProfilingVerbosity"):  # the inspector reports per-layer formats only at DETAILED
-        config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
     cache_path = Path(timing_cache) if timing_cache else None
     if cache_path and flavour == "tensorrt-rtx":
         log("note: TensorRT-RTX ignores timing caches (no-ops since 1.2); it JIT-compiles kernels on the GPU")
         cache_path = None
-    if cache_path:
-        _read_timing_cache(config, cache_path, log)
+    config = _builder_config(trt, builder, inp.name, profile, workspace_gb, cache_path, log)
 
     started = time.perf_counter()
     serialized = builder.build_serialized_network(network, config)
@@ -312,7 +285,6 @@ def build_engine(onnx_path: str | Path, out: str | Path | None = None, precision
     inspected = _inspect_engine(trt, logger, serialized)
     layers = inspected or _layer_precisions(network, trt)
     built = "fp16" if any("fp16" in c for c in layers.values()) else "fp32"
-    gpu = gpu_info()
     record: dict[str, Any] = {
         "onnx": {"path": str(onnx_path.resolve()), "sha256": file_sha256(onnx_path),
                  "converted_to_fp16": convert},
@@ -326,7 +298,7 @@ def build_engine(onnx_path: str | Path, out: str | Path | None = None, precision
         "workspace_bytes": int(workspace_gb * 2**30) if workspace_gb is not None else None,
         "timing_cache": str(cache_path.resolve()) if cache_saved else None,
         "tensorrt": {"flavour": flavour, "module": trt.__name__, "version": trt.__version__},
-        "gpu": gpu or {"name": CPU_BUILD, "compute_capability": None},
+        "gpu": gpu_info() or {"name": CPU_BUILD, "compute_capability": None},
         "build_seconds": round(seconds, 3),
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "percept_version": __version__,
@@ -336,3 +308,49 @@ def build_engine(onnx_path: str | Path, out: str | Path | None = None, precision
         record["targets"] = rtx_default_targets(trt)
     write_record(out, record)
     return BuildResult(out, record)
+
+
+def _typed_onnx(onnx_path: Path, precision: str, log: Callable[[str], None]) -> tuple[bytes, dict, bool]:
+    """The ONNX bytes to parse (converted to FP16 when an FP16 engine is asked of an FP32 graph), the model's
+    percept metadata, and whether it was converted."""
+    try:
+        model = onnx.load(str(onnx_path))
+    except Exception as exc:
+        raise EngineError(f"{onnx_path}: not an ONNX file ({type(exc).__name__}: {exc})") from None
+    meta = read_metadata(model)
+    convert = _plan(precision, is_fp16_graph(model))
+    if convert:
+        log("converting the ONNX to FP16 for a strongly typed engine (FP32 inputs/outputs, instance norm in FP32)")
+        model = convert_to_fp16(model)
+    return model.SerializeToString(), meta, convert
+
+
+def _parse_network(trt: Any, builder: Any, logger: Any, payload: bytes, onnx_path: Path) -> tuple[Any, Any]:
+    """A strongly typed network definition of the ONNX (one input), and its parser, which owns the weights the
+    network refers to and must live until the engine is built."""
+    flags = 0  # TensorRT ≥ 11 and TensorRT-RTX are strongly typed without the flag (it is gone there)
+    if hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED"):
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    network = builder.create_network(flags)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(payload, str(onnx_path)):
+        raise EngineError(f"{onnx_path}: {trt.__name__} cannot parse it:\n  " + "\n  ".join(_parser_errors(parser)))
+    if network.num_inputs != 1:
+        raise EngineError(f"{onnx_path}: expected one input, found {network.num_inputs}")
+    return network, parser
+
+
+def _builder_config(trt: Any, builder: Any, input_name: str, profile: Profile, workspace_gb: float | None,
+                    cache_path: Path | None, log: Callable[[str], None]) -> Any:
+    """One optimisation profile, the workspace limit, detailed profiling (for the inspector), the timing cache."""
+    config = builder.create_builder_config()
+    opt_profile = builder.create_optimization_profile()
+    opt_profile.set_shape(input_name, profile.min, profile.opt, profile.max)
+    config.add_optimization_profile(opt_profile)
+    if workspace_gb is not None:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * 2**30))
+    if hasattr(trt, "ProfilingVerbosity"):  # the inspector reports per-layer formats only at DETAILED
+        config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
+    if cache_path:
+        _read_timing_cache(config, cache_path, log)
+    return config

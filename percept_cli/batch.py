@@ -51,6 +51,8 @@ class FileResult:
     reason: str = ""
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    model: str = ""  # the model that made (or would make) the output
+    model_reason: str = ""  # why, when percept chose it per picture (the default upscaler)
 
 
 @dataclass

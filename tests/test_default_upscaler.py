@@ -39,7 +39,7 @@ def photos(tmp_path):
 def test_each_picture_gets_the_model_for_its_kind_and_the_rerun_skips_them(photos, tmp_path):
     out = tmp_path / "hr"
     result = CliRunner().invoke(app, ["upscale", str(photos), "--scale", "4", "--out", str(out),
-                                      "--threads", "1:1:1"])
+                                      "--threads", "1:1:1", "--json-report", str(tmp_path / "report.json")])
     assert result.exit_code == 0, result.output
     assert f"using model {REAL_PHOTO_SR[4]} for 2 files" in result.output
     assert f"using model {DEFAULT_SR[4]} for 1 file" in result.output
@@ -50,6 +50,10 @@ def test_each_picture_gets_the_model_for_its_kind_and_the_rerun_skips_them(photo
     models = {entry["source"].rsplit("/", 1)[-1]: entry["model"] for entry in record["outputs"].values()}
     assert models == {"clean.png": f"{DEFAULT_SR[4]}.safetensors", "was_jpeg.png": f"{REAL_PHOTO_SR[4]}.safetensors",
                       "camera.jpg": f"{REAL_PHOTO_SR[4]}.safetensors"}
+    report = json.loads((tmp_path / "report.json").read_text())["files"]
+    assert {f["input"].rsplit("/", 1)[-1]: f["model"] for f in report} == {
+        "clean.png": DEFAULT_SR[4], "was_jpeg.png": REAL_PHOTO_SR[4], "camera.jpg": REAL_PHOTO_SR[4]}
+    assert all(f["model_reason"] for f in report)  # the per-picture choice says why in the report too
     rerun = CliRunner().invoke(app, ["upscale", str(photos), "--scale", "4", "--out", str(out)])
     assert rerun.exit_code == 0 and "skipped 3" in rerun.output  # the per-picture choice is the record's
     named = CliRunner().invoke(app, ["upscale", str(photos), "--model", DEFAULT_SR[4], "--out", str(out)])

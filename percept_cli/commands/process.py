@@ -263,7 +263,9 @@ def _print_dry_run(plan: Plan, choice: ModelChoice, run: RunOptions) -> None:
     typer.echo(f"dry run: {len(plan.tasks)} to process, {sum(r.status == SKIPPED for r in plan.settled)} skipped, "
                f"{sum(r.status == FAILED for r in plan.settled)} failed" + (f"; model {models}" if models else ""))
     if run.json_report:
-        planned = [FileResult(str(t.source), str(t.output), "planned") for t in plan.tasks]
+        planned = [FileResult(str(t.source), str(t.output), "planned", model=choice.job(t.source).model.path.stem,
+                              model_reason=choice.choose(t.source).reason if choice.classify else "")
+                   for t in plan.tasks]
         Summary(planned + plan.settled, 0.0).write_json(run.json_report)
 
 
@@ -313,6 +315,15 @@ class _Recorder:
         store = plan.in_store  # Ray results show their input as a URI
         self.source_of = {(store.uri(str(t.source)) if store is not None else str(t.source)): t.source
                           for t in plan.tasks}
+
+    def name_model(self, result: FileResult) -> FileResult:
+        """``result`` with the model its input was given and, when percept chose per picture, why."""
+        source = self.source_of.get(result.input)
+        if source is not None:
+            picked = self.choice.choose(source)
+            result.model = picked.job.model.path.stem
+            result.model_reason = picked.reason if self.choice.classify is not None else ""
+        return result
 
     def record(self, result: FileResult, log: Callable[[str], None] | None = None) -> None:
         log = log or self.reporter.log
@@ -436,7 +447,8 @@ def _finish(summary: Summary, plan: Plan, run: RunOptions, recorder: _Recorder) 
         if r.status == FAILED:
             recorder.reporter.log(f"failed: {r.input}: {r.reason}")
     position = {text: i for i, text in enumerate(plan.order)}
-    summary.results = sorted(summary.results + plan.settled, key=lambda r: position.get(r.input, 0))
+    summary.results = sorted([recorder.name_model(r) for r in summary.results] + plan.settled,
+                             key=lambda r: position.get(r.input, 0))
     ray_run = recorder.ray_run
     if run.json_report:
         summary.write_json(run.json_report, extra={"ray": ray_run.to_dict()} if ray_run else None)
