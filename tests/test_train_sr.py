@@ -123,3 +123,17 @@ def test_feature_jitter_crops_both_images_alike_and_moves_the_grid():
         assert torch.equal(b, hr[..., dy:dy + 17, dx:dx + 17])
         offsets.add((dy, dx))
     assert len(offsets) > 8  # the phase changes from step to step
+
+
+def test_train_sr_time_limit_stops_and_saves_the_model(tmp_path):
+    """``--time-limit`` (the option a long CPU run is pointed to) ends the run early with a finished model."""
+    photos = make_photos(tmp_path / "p")
+    out = tmp_path / "m.safetensors"
+    result = CliRunner().invoke(app, ["train-sr", "--scale", "2", "--data", str(photos), "--patch", "32",
+                                      "--channels", "8", "--convs", "1", "--loss", "pixel", "--iterations", "100000",
+                                      "--batch-size", "2", "--workers", "0", "--device", "cpu", "--time-limit", "2s",
+                                      "--run-dir", str(tmp_path / "r"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "time limit of 2 s reached" in result.output
+    training = load_model(out)[1].training
+    assert training["time_limit_s"] == 2.0 and 0 < training["final_step"] < 100000

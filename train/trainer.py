@@ -338,7 +338,7 @@ class Trainer:
                 if stop.requested:
                     return step, last, "interrupted"
                 if s.time_limit_s and time.perf_counter() - t0 >= s.time_limit_s:
-                    log.say(f"time limit of {s.time_limit_s / 60:.0f} min reached at step {step}")
+                    log.say(f"time limit of {_duration(s.time_limit_s)} reached at step {step}")
                     break
         return step, last, "finished"
 

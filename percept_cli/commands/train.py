@@ -253,59 +253,73 @@ def _style_settings(p: dict[str, object]) -> TrainSettings:
 
 def train_sr(
     scale: int = typer.Option(4, "--scale", help="2, 4 or 8."),
-    arch: str = typer.Option("subpixel", "--arch", help="subpixel (every conv at low resolution, fast) | paper "
-                             "(the paper's net: ×2 stages and a 9×9 tail at full resolution)"),
-    channels: int = typer.Option(0, "--channels", help="Feature channels (default: subpixel 48, paper 64)."),
-    convs: int = typer.Option(6, "--convs", help="subpixel: 3×3 convolutions in the body."),
     data: str = typer.Option(None, "--data", help="Folder of training photos (recursive); or $PERCEPT_TRAIN_DATA."),
     loss: str = typer.Option("feature", "--loss", help="feature | pixel | feature+pixel"),
     out: Path = typer.Option(None, "--out", help="Model file to write (default: RUN_DIR/NAME.safetensors)."),
     name: str = typer.Option(None, "--name", help="Model name (default: my-sr-xSCALE-LOSS)."),
-    run_dir: Path = typer.Option(None, "--run-dir",
-                                 help="Checkpoints, CSV log, loss plot, previews (default: runs/NAME)."),
-    patch: int = typer.Option(288, "--patch", help="HR training patch size (random crops)."),
-    sigma: float = typer.Option(1.0, "--sigma", help="Gaussian blur before bicubic downsampling."),
     degradation: str = typer.Option("paper", "--degradation",
                                     help="paper (blur + bicubic) | bicubic (MATLAB imresize, as the benchmarks) | "
                                          "real (blur, resize, noise and JPEG in two rounds, as real photos)"),
-    batch_size: int = typer.Option(4, "--batch-size"),
-    iterations: int = typer.Option(200000, "--iterations"),
-    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
-    lr_schedule: str = typer.Option("constant", "--lr-schedule", help="constant | cosine (down to lr/10)."),
-    feature_layer: str = typer.Option("relu2_2", "--feature-layer"),
-    feature_weight: float = typer.Option(1.0, "--feature-weight"),
-    grid_weight: float = typer.Option(0.0, "--grid-weight", help="Penalty on the error's pattern locked to the "
-                                      "pixel shuffle's sub-pixel grid (the cross-hatch of feature-loss models); "
-                                      "1e4 in the shipped sr-x4-feature."),
-    grid_window: int = typer.Option(4, "--grid-window", min=0, help="Blocks the grid penalty averages over, in "
-                                    "LR pixels; 0: the whole patch (a hatch repeats everywhere, an edge's error "
-                                    "does not, so only the hatch is priced)."),
-    speckle_weight: float = typer.Option(0.0, "--speckle-weight", help="Penalty on fine detail beyond twice "
-                                         "the ground truth's, per neighbourhood: the speckle a feature loss "
-                                         "sprinkles on flat areas (edges and texture the truth has cost nothing)."),
-    blur_weight: float = typer.Option(0.0, "--blur-weight", help="Penalty on fine detail the output lacks "
-                                      "where the ground truth has it (below half its local energy), anywhere in "
-                                      "an 8-px neighbourhood: sharper texture than pixel MSE allows."),
-    feature_jitter: int = typer.Option(0, "--feature-jitter", min=0, help="Shift the feature loss's VGG input by "
-                                       "a random 0..N px each step, so no cross-hatch locks to VGG's pooling grid."),
-    pixel_weight: float = typer.Option(1.0, "--pixel-weight"),
-    tv_weight: float = typer.Option(0.0, "--tv-weight"),
-    upsample: str = typer.Option("pixel-shuffle", "--upsample",
-                                 help="paper arch: pixel-shuffle | resize-conv | transposed"),
-    global_skip: bool = typer.Option(True, "--global-skip/--no-global-skip",
-                                     help="Predict the residual over bicubic (off: the paper's exact net)."),
     init: str = typer.Option(None, "--init", help="Warm start from a trained SR network of the same layers: a "
                              "file or a shipped name (e.g. a feature-loss model from the pixel-loss one)."),
-    seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda:N"),
-    amp: str = typer.Option("auto", "--amp", help="auto | bf16 | fp16 | off"),
-    workers: int = typer.Option(-1, "--workers", help="Data loader worker processes (-1: auto)."),
-    checkpoint_every: int = typer.Option(1000, "--checkpoint-every"),
-    preview_every: int = typer.Option(500, "--preview-every"),
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint.pt."),
-    force: bool = typer.Option(False, "--force", help="Start over, replacing an earlier run in RUN_DIR."),
-    half: bool = typer.Option(False, "--half", help="Store the model in float16 (half the size)."),
-    vgg_weights: str = typer.Option(None, "--vgg-weights", help="VGG-16 weights file (else $PERCEPT_VGG_WEIGHTS)."),
+    time_limit: str = typer.Option("0", "--time-limit", help="Stop and save the model after this much training "
+                                   "(e.g. 30m, 2h); a cosine schedule then follows the clock. 0: no limit."),
+    feature_layer: str = typer.Option("relu2_2", "--feature-layer", rich_help_panel=OBJECTIVE),
+    feature_weight: float = typer.Option(1.0, "--feature-weight", rich_help_panel=OBJECTIVE),
+    grid_weight: float = typer.Option(0.0, "--grid-weight", help="Penalty on the error's pattern locked to the "
+                                      "pixel shuffle's sub-pixel grid (the cross-hatch of feature-loss models); "
+                                      "1e4 in the shipped sr-x4-feature.", rich_help_panel=OBJECTIVE),
+    grid_window: int = typer.Option(4, "--grid-window", min=0, help="Blocks the grid penalty averages over, in "
+                                    "LR pixels; 0: the whole patch (a hatch repeats everywhere, an edge's error "
+                                    "does not, so only the hatch is priced).", rich_help_panel=OBJECTIVE),
+    speckle_weight: float = typer.Option(0.0, "--speckle-weight", help="Penalty on fine detail beyond twice "
+                                         "the ground truth's, per neighbourhood: the speckle a feature loss "
+                                         "sprinkles on flat areas (edges and texture the truth has cost nothing).",
+                                         rich_help_panel=OBJECTIVE),
+    blur_weight: float = typer.Option(0.0, "--blur-weight", help="Penalty on fine detail the output lacks "
+                                      "where the ground truth has it (below half its local energy), anywhere in "
+                                      "an 8-px neighbourhood: sharper texture than pixel MSE allows.",
+                                      rich_help_panel=OBJECTIVE),
+    feature_jitter: int = typer.Option(0, "--feature-jitter", min=0, help="Shift the feature loss's VGG input by "
+                                       "a random 0..N px each step, so no cross-hatch locks to VGG's pooling grid.",
+                                       rich_help_panel=OBJECTIVE),
+    pixel_weight: float = typer.Option(1.0, "--pixel-weight", rich_help_panel=OBJECTIVE),
+    tv_weight: float = typer.Option(0.0, "--tv-weight", rich_help_panel=OBJECTIVE),
+    patch: int = typer.Option(288, "--patch", help="HR training patch size (random crops).", rich_help_panel=SCHEDULE),
+    sigma: float = typer.Option(1.0, "--sigma", help="Gaussian blur before bicubic downsampling.",
+                                rich_help_panel=SCHEDULE),
+    batch_size: int = typer.Option(4, "--batch-size", rich_help_panel=SCHEDULE),
+    iterations: int = typer.Option(200000, "--iterations", rich_help_panel=SCHEDULE),
+    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate.", rich_help_panel=SCHEDULE),
+    lr_schedule: str = typer.Option("constant", "--lr-schedule", help="constant | cosine (down to lr/10).",
+                                    rich_help_panel=SCHEDULE),
+    seed: int = typer.Option(0, "--seed", rich_help_panel=SCHEDULE),
+    arch: str = typer.Option("subpixel", "--arch", help="subpixel (every conv at low resolution, fast) | paper "
+                             "(the paper's net: ×2 stages and a 9×9 tail at full resolution)", rich_help_panel=NETWORK),
+    channels: int = typer.Option(0, "--channels", help="Feature channels (default: subpixel 48, paper 64).",
+                                 rich_help_panel=NETWORK),
+    convs: int = typer.Option(6, "--convs", help="subpixel: 3×3 convolutions in the body.", rich_help_panel=NETWORK),
+    upsample: str = typer.Option("pixel-shuffle", "--upsample",
+                                 help="paper arch: pixel-shuffle | resize-conv | transposed", rich_help_panel=NETWORK),
+    global_skip: bool = typer.Option(True, "--global-skip/--no-global-skip",
+                                     help="Predict the residual over bicubic (off: the paper's exact net).",
+                                     rich_help_panel=NETWORK),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda:N", rich_help_panel=RUNTIME),
+    amp: str = typer.Option("auto", "--amp", help="auto | bf16 | fp16 | off", rich_help_panel=RUNTIME),
+    workers: int = typer.Option(-1, "--workers", help="Data loader worker processes (-1: auto).",
+                                rich_help_panel=RUNTIME),
+    vgg_weights: str = typer.Option(None, "--vgg-weights", help="VGG-16 weights file (else $PERCEPT_VGG_WEIGHTS).",
+                                    rich_help_panel=RUNTIME),
+    run_dir: Path = typer.Option(None, "--run-dir",
+                                 help="Checkpoints, CSV log, loss plot, previews (default: runs/NAME).",
+                                 rich_help_panel=OUTPUT),
+    checkpoint_every: int = typer.Option(1000, "--checkpoint-every", rich_help_panel=OUTPUT),
+    preview_every: int = typer.Option(500, "--preview-every", rich_help_panel=OUTPUT),
+    force: bool = typer.Option(False, "--force", help="Start over, replacing an earlier run in RUN_DIR.",
+                               rich_help_panel=OUTPUT),
+    half: bool = typer.Option(False, "--half", help="Store the model in float16 (half the size).",
+                              rich_help_panel=OUTPUT),
 ) -> None:
     """Train a ×2/×4/×8 super-resolution network with perceptual (feature) or pixel loss."""
     # "my-" keeps a user's model from being named like a shipped one (sr-x4-feature).
@@ -326,7 +340,7 @@ def train_sr(
         return SRTask(opts)
 
     _run(task, _settings(name, out, run_dir, iterations=iterations, batch_size=batch_size, lr=lr, seed=seed,
-                         lr_schedule=lr_schedule,
+                         lr_schedule=lr_schedule, time_limit_s=parse_duration(time_limit),
                          device=device, amp=amp, workers=workers, checkpoint_every=checkpoint_every,
                          preview_every=preview_every, resume=resume, force=force, half=half,
                          log_every_s=10.0 if sys.stderr.isatty() else 30.0))
