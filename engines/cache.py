@@ -14,7 +14,8 @@ from pathlib import Path
 
 from percept.engines.engine_record import machine, mismatches, read_record
 from percept.engines.errors import EngineError, EngineMismatch
-from percept.engines.export import DEFAULT_OPSET, export_model
+from percept.engines.onnx_facts import ensure_facts, write_facts
+from percept.engines.onnx_opset import DEFAULT_OPSET
 from percept.train.checkpoint import file_sha256
 from percept.train.version import __version__
 
@@ -31,14 +32,19 @@ def cached_onnx(model_path: str | os.PathLike, fp16: bool = False, opset: int = 
     sha = file_sha256(model_path)
     path = cache_dir() / "onnx" / f"{sha[:24]}-opset{opset}-{'fp16' if fp16 else 'fp32'}-v{__version__}.onnx"
     if path.is_file():
+        ensure_facts(path)
         return path
+    from percept.engines.export import export_model
+
     if log:
-        log(f"exporting {Path(model_path).name} to ONNX ({'fp16' if fp16 else 'fp32'}) → {path}")
+        log(f"preparing {Path(model_path).stem} (first use of this model here; later runs start at once): "
+            f"ONNX export ({'fp16' if fp16 else 'fp32'}) to {path.parent}")
     result = export_model(model_path, path, opset=opset, fp16=fp16)
     worst = max(c.max_abs for c in result.checks)
     if worst > FP32_TOLERANCE:
         path.unlink(missing_ok=True)
         raise EngineError(f"{model_path}: ONNX export differs from PyTorch by {worst:.2e} (> {FP32_TOLERANCE})")
+    write_facts(path)  # so the next run reads what it needs without importing onnx
     return path
 
 

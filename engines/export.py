@@ -23,13 +23,13 @@ from torch import nn
 
 from percept.engines.errors import EngineError
 from percept.engines.fp16 import convert_to_fp16
+from percept.engines.onnx_facts import METADATA_KEY, info_from_metadata  # noqa: F401 (info_from_metadata: API)
 from percept.engines.onnx_opset import DEFAULT_OPSET, MIN_OPSET
 from percept.train.atomic import atomic_path
 from percept.train.checkpoint import ModelInfo, load_model
 from percept.train.version import __version__
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
-METADATA_KEY = "percept"  # full ModelInfo JSON; flat keys beside it for tools that read one value
 
 
 @dataclass
@@ -65,10 +65,6 @@ def read_metadata(model: onnx.ModelProto | str | os.PathLike) -> dict[str, str]:
     if not isinstance(model, onnx.ModelProto):
         model = onnx.load(str(model), load_external_data=False)
     return {p.key: p.value for p in model.metadata_props}
-
-
-def info_from_metadata(meta: dict[str, str]) -> ModelInfo | None:
-    return ModelInfo.from_json(meta[METADATA_KEY]) if METADATA_KEY in meta else None
 
 
 def parse_hw(text: str) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from percept.engines.engine_record import read_record
 from percept.engines.errors import EngineError
-from percept.engines.export import info_from_metadata, read_metadata
+from percept.engines.onnx_facts import info_from_metadata, onnx_facts
 from percept.engines.select import file_kind
 from percept.train.checkpoint import ModelFileError, ModelInfo, read_info
 
@@ -26,7 +26,7 @@ def read_model_info(path: str | os.PathLike) -> ModelInfo:
         return read_info(path)
     if kind == "onnx":
         try:
-            meta = read_metadata(path)
+            meta = onnx_facts(path).metadata
         except Exception as exc:
             raise ModelFileError(f"{path}: not an ONNX file ({type(exc).__name__}: {str(exc)[:120]})") from None
         info = info_from_metadata(meta)

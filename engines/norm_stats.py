@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
 import torch
-from onnx import TensorProto, helper, numpy_helper
 from torch import nn
+
+if TYPE_CHECKING:  # onnx costs 1.3 s to import (ml_dtypes): only the graph surgery below needs it
+    import onnx
 
 Stats = list[tuple[torch.Tensor, torch.Tensor]]
 STATS_PREFIX = "percept_norm"
@@ -118,6 +120,8 @@ def onnx_norm_nodes(model: onnx.ModelProto) -> list[onnx.NodeProto]:
 
 
 def _channels(model: onnx.ModelProto, node: onnx.NodeProto) -> int:
+    from onnx import numpy_helper
+
     inits = {i.name: i for i in model.graph.initializer}
     scale = node.input[1]
     if scale in inits:
@@ -132,7 +136,10 @@ def _epsilon(node: onnx.NodeProto) -> float:
     return next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
 
 
-def _const(name: str, values: list[int] | list[float], dtype=TensorProto.INT64) -> onnx.NodeProto:
+def _const(name: str, values: list[int] | list[float], dtype: int | None = None) -> onnx.NodeProto:
+    from onnx import TensorProto, helper
+
+    dtype = TensorProto.INT64 if dtype is None else dtype
     return helper.make_node("Constant", [], [name], value=helper.make_tensor(name + "_v", dtype, [len(values)], values))
 
 
@@ -147,6 +154,9 @@ def _batch_dim(model: onnx.ModelProto):
 
 def onnx_with_stats_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy that also outputs (mean, var) of every instance-norm input, N×C each, in graph order."""
+    import onnx
+    from onnx import TensorProto, helper
+
     out = onnx.ModelProto()
     out.CopyFrom(model)
     g = out.graph
@@ -172,6 +182,9 @@ def onnx_with_stats_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def onnx_with_stats_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy in which every instance norm uses (mean, var) graph inputs instead of its own statistics."""
+    import onnx
+    from onnx import TensorProto, helper
+
     out = onnx.ModelProto()
     out.CopyFrom(model)
     g = out.graph

@@ -15,24 +15,26 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
 import torch
 
 from percept.engines.cache import cache_dir
 from percept.engines.errors import BackendUnavailable, EngineError
-from percept.engines.export import info_from_metadata, read_metadata
 from percept.engines.norm_stats import (
     Stats,
-    onnx_norm_nodes,
     onnx_with_stats_inputs,
     onnx_with_stats_outputs,
     run_with_stats_or_own,
     stats_from_outputs,
     stats_inputs,
 )
+from percept.engines.onnx_facts import info_from_metadata, onnx_facts
 from percept.engines.runtime import UNLIMITED
+
+if TYPE_CHECKING:
+    import onnx
 
 OV_PRECISION = {"fp32": "f32", "bf16": "bf16"}
 
@@ -83,10 +85,10 @@ class OpenVinoRuntime:
                                      "slower than fp32; use --precision fp32")
         self.path, self.precision = str(onnx_path), precision
         try:
-            self._proto = onnx.load(self.path, load_external_data=False)
+            facts = onnx_facts(self.path)
         except Exception as exc:
             raise EngineError(f"{onnx_path}: not an ONNX file ({type(exc).__name__}: {exc})") from None
-        meta = read_metadata(self._proto)
+        meta = facts.metadata
         if "scale" not in meta or "size_rule" not in meta:
             raise EngineError(f"{onnx_path}: ONNX file without percept metadata; export it with `percept export`")
         if meta.get("precision", "fp32") != "fp32":
@@ -99,15 +101,26 @@ class OpenVinoRuntime:
         self.config = {"INFERENCE_PRECISION_HINT": OV_PRECISION[precision], "PERFORMANCE_HINT": "LATENCY",
                        "INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
                        "CACHE_DIR": str(compiled_cache_dir(self.core))}
-        self.request = self._compile(self._proto).create_infer_request()
+        self.request = self._compile(self.path).create_infer_request()
         self._stats_requests: dict[str, object] = {}
-        self.shared_stats = bool(onnx_norm_nodes(self._proto))
+        self.shared_stats = facts.instance_norms > 0
 
-    def _compile(self, model: onnx.ModelProto):
+    def _compile(self, model: str | onnx.ModelProto):
+        """Compile a file by its path (with a warm CACHE_DIR, OpenVINO then loads the compiled blob without
+        reading the model at all) or a graph made in memory (the statistics variants)."""
         try:
+            if isinstance(model, str):
+                return self.core.compile_model(model, "CPU", self.config)
             return self.core.compile_model(self.core.read_model(model.SerializeToString()), "CPU", self.config)
         except Exception as exc:
             raise EngineError(f"{self.path}: OpenVINO cannot compile it ({type(exc).__name__}: {exc})") from None
+
+    @functools.cached_property
+    def _proto(self) -> onnx.ModelProto:
+        """The graph, loaded only when tiles need the statistics variants (onnx is slow to import)."""
+        import onnx
+
+        return onnx.load(self.path, load_external_data=False)
 
     def _stats_request(self, which: str):
         if not self.shared_stats:

@@ -13,16 +13,15 @@ import numpy as np
 import torch
 
 from percept.engines.errors import BackendUnavailable, EngineError
-from percept.engines.export import info_from_metadata
 from percept.engines.norm_stats import (
     Stats,
-    onnx_norm_nodes,
     onnx_with_stats_inputs,
     onnx_with_stats_outputs,
     run_with_stats_or_own,
     stats_from_outputs,
     stats_inputs,
 )
+from percept.engines.onnx_facts import info_from_metadata, onnx_facts
 from percept.engines.runtime import UNLIMITED
 
 
@@ -74,7 +73,7 @@ class OrtRuntime:
         self._proto = None
         self._stats_sessions: dict[str, object] = {}
         # Shared statistics by graph surgery on the fp32 graph (an fp16 graph keeps per-tile statistics).
-        self.shared_stats = self.precision == "fp32" and bool(onnx_norm_nodes(self._model()))
+        self.shared_stats = self.precision == "fp32" and onnx_facts(self.path).instance_norms > 0
 
     def _model(self):
         import onnx

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import percept.engines.cache
+import percept.engines.export
 import percept.engines.select
 from percept.engines.errors import BackendUnavailable
 from percept.engines.openvino_runtime import OpenVinoRuntime, native_bf16
@@ -60,7 +61,7 @@ def test_onnxruntime_gives_the_same_images_as_torch(cache, models, kind, shape):
 
 def test_auto_on_cpu_says_what_it_chose_and_reuses_the_cached_export(cache, models, monkeypatch):
     open_runtime(models["style"], backend="onnxruntime", device="cpu")  # populate the cache (or hit it)
-    monkeypatch.setattr(percept.engines.cache, "export_model",
+    monkeypatch.setattr(percept.engines.export, "export_model",
                         lambda *a, **k: pytest.fail("re-exported a cached model"))
     rt = open_runtime(models["style"], device="cpu")
     # OpenVINO bf16 where the CPU computes bf16 natively (twice ONNX Runtime fp32's speed), else ONNX Runtime
