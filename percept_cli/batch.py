@@ -61,6 +61,9 @@ class Summary:
     elapsed: float
     interrupted: bool = False
     stopped: str = ""  # why the run stopped early: a pipeline stage died (the reason names it)
+    # busy seconds of each local pipeline stage summed over its threads (decode, model, encode): more than
+    # ``elapsed`` in all when the stages overlap, as they should
+    stage_busy: dict[str, float] = field(default_factory=dict)
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
@@ -86,7 +89,9 @@ class Summary:
         return {"totals": {"done": self.count(DONE), "skipped": self.count(SKIPPED), "failed": self.count(FAILED),
                            "not_done": self.count(NOT_DONE),
                            "seconds": round(self.elapsed, 3), "images_per_s": round(self.images_per_s, 3),
-                           "interrupted": self.interrupted},
+                           "interrupted": self.interrupted,
+                           **({"stage_busy_s": {k: round(v, 3) for k, v in self.stage_busy.items()}}
+                              if self.stage_busy else {})},
                 "files": [asdict(r) for r in self.results]}
 
     def write_json(self, path: str | Path, extra: dict | None = None) -> None:
@@ -343,7 +348,8 @@ class BatchProcessor:
         else:
             reason = f"not processed: {self._fatal}" if self._fatal else "not processed (internal error)"
             ordered = [results.get(i) or FileResult(str(t.source), None, FAILED, reason) for i, t in enumerate(tasks)]
-        return Summary(ordered, time.monotonic() - start, interrupted, stopped=self._fatal)
+        return Summary(ordered, time.monotonic() - start, interrupted, stopped=self._fatal,
+                       stage_busy=dict(self.stage_seconds))
 
     def _remove_partial_files(self) -> None:
         """Temporary files of writes cut short by a second Ctrl-C (atomic_path removes them otherwise)."""

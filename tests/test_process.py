@@ -373,6 +373,8 @@ def test_dry_run_writes_nothing_and_json_report(tmp_path, models):
     totals = data["totals"]
     assert (totals["done"], totals["skipped"], totals["failed"], totals["interrupted"]) == (2, 0, 1, False)
     assert totals["seconds"] >= 0 and totals["images_per_s"] >= 0
+    busy = totals["stage_busy_s"]  # how busy each stage was: decode and encode overlap the model
+    assert set(busy) == {"decode", "model", "encode"} and all(v > 0 for v in busy.values())
 
     # A dry run over a half-done folder lists what is left; its report says planned/skipped, writes no image.
     (out / "a_x4.png").unlink()

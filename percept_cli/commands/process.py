@@ -421,8 +421,10 @@ def _run(sources_text: list[str], choice: ModelChoice, out_text: str, run: RunOp
         with recorder.reporter:
             for job, pictures, clips in plan.groups(choice):
                 part = _run_group(job, pictures, clips, plan, run, recorder)
+                busy = {k: summary.stage_busy.get(k, 0.0) + part.stage_busy.get(k, 0.0)
+                        for k in {**summary.stage_busy, **part.stage_busy}}
                 summary = Summary(summary.results + part.results, summary.elapsed + part.elapsed,
-                                  part.interrupted, summary.stopped or part.stopped)
+                                  part.interrupted, summary.stopped or part.stopped, busy)
                 if part.interrupted:
                     break
     finally:
