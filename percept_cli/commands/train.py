@@ -114,12 +114,27 @@ def shipped_styles() -> dict[str, Path]:
 
 OBJECTIVE, SCHEDULE, NETWORK = "Objective (loss terms)", "Schedule", "Network (research)"
 RUNTIME, OUTPUT = "Runtime", "Output and checkpoints"
+# Options both training commands take, declared once.
+DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda:N", rich_help_panel=RUNTIME)
+AMP = typer.Option("auto", "--amp", help="auto | bf16 | fp16 | off", rich_help_panel=RUNTIME)
+WORKERS = typer.Option(-1, "--workers", help="Data loader worker processes (-1: auto).", rich_help_panel=RUNTIME)
+VGG_WEIGHTS = typer.Option(None, "--vgg-weights", help="VGG-16 weights file (else $PERCEPT_VGG_WEIGHTS).",
+                           rich_help_panel=RUNTIME)
+RUN_DIR = typer.Option(None, "--run-dir", help="Checkpoints, CSV log, loss plot, previews (default: runs/NAME).",
+                       rich_help_panel=OUTPUT)
+CHECKPOINT_EVERY = typer.Option(1000, "--checkpoint-every", rich_help_panel=OUTPUT)
+PREVIEW_EVERY = typer.Option(500, "--preview-every", rich_help_panel=OUTPUT)
+FORCE = typer.Option(False, "--force", help="Start over, replacing an earlier run in RUN_DIR.", rich_help_panel=OUTPUT)
+HALF = typer.Option(False, "--half", help="Store the model in float16 (half the size).", rich_help_panel=OUTPUT)
+RESUME = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint.pt.")
+DATA = typer.Option(None, "--data", help="Folder of training photos (recursive); or $PERCEPT_TRAIN_DATA.")
+OUT = typer.Option(None, "--out", help="Model file to write (default: RUN_DIR/NAME.safetensors).")
 
 
 def train_style(
     ctx: typer.Context,
     style_image: Path = typer.Argument(..., help="The painting whose style to learn."),
-    data: str = typer.Option(None, "--data", help="Folder of training photos (recursive); or $PERCEPT_TRAIN_DATA."),
+    data: str = DATA,
     preset: str = typer.Option(None, "--preset", help="quick: a new painting in ~30 min on a laptop CPU (warm "
                                "start, 256² crops, schedule against the clock); options you give still win."),
     time_limit: str = typer.Option("0", "--time-limit", help="Stop and save the model after this much training "
@@ -128,11 +143,11 @@ def train_style(
                                "anchor or spike penalty. Options you give still win."),
     name: str = typer.Option(None, "--name", help="Model name (default: the style image's stem in lower case "
                              "with hyphens, e.g. my-painting)."),
-    out: Path = typer.Option(None, "--out", help="Model file to write (default: RUN_DIR/NAME.safetensors)."),
+    out: Path = OUT,
     init: str = typer.Option(None, "--init", help="Warm start from a trained style network: a file, a shipped "
                              "style's name, auto (the shipped style that already scores best on the painting) or "
                              "none. It already reconstructs photos, so training is shorter."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint.pt."),
+    resume: bool = RESUME,
     content_weight: float = typer.Option(1.0, "--content-weight", rich_help_panel=OBJECTIVE),
     style_weight: float = typer.Option(1.5, "--style-weight", help=STYLE_WEIGHT_HELP, rich_help_panel=OBJECTIVE),
     tv_weight: float = typer.Option(1e-5, "--tv-weight", rich_help_panel=OBJECTIVE),
@@ -178,20 +193,15 @@ def train_style(
                                  rich_help_panel=NETWORK),
     output: str = typer.Option("tanh", "--output-activation", rich_help_panel=NETWORK,
                                help="tanh (the paper's scaled tanh) | wide-tanh (reaches 0 and 1, gradient alive)"),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda:N", rich_help_panel=RUNTIME),
-    amp: str = typer.Option("auto", "--amp", help="auto | bf16 | fp16 | off", rich_help_panel=RUNTIME),
-    workers: int = typer.Option(-1, "--workers", help="Data loader worker processes (-1: auto).",
-                                rich_help_panel=RUNTIME),
-    vgg_weights: str = typer.Option(None, "--vgg-weights", rich_help_panel=RUNTIME,
-                                    help="VGG-16 weights file (else $PERCEPT_VGG_WEIGHTS)."),
-    run_dir: Path = typer.Option(None, "--run-dir", rich_help_panel=OUTPUT,
-                                 help="Checkpoints, CSV log, loss plot, previews (default: runs/NAME)."),
-    checkpoint_every: int = typer.Option(1000, "--checkpoint-every", rich_help_panel=OUTPUT),
-    preview_every: int = typer.Option(500, "--preview-every", rich_help_panel=OUTPUT),
-    force: bool = typer.Option(False, "--force", help="Start over, replacing an earlier run in RUN_DIR.",
-                               rich_help_panel=OUTPUT),
-    half: bool = typer.Option(False, "--half", help="Store the model in float16 (half the size).",
-                              rich_help_panel=OUTPUT),
+    device: str = DEVICE,
+    amp: str = AMP,
+    workers: int = WORKERS,
+    vgg_weights: str = VGG_WEIGHTS,
+    run_dir: Path = RUN_DIR,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    preview_every: int = PREVIEW_EVERY,
+    force: bool = FORCE,
+    half: bool = HALF,
 ) -> None:
     """Train a real-time style network from one painting.
 
@@ -253,16 +263,16 @@ def _style_settings(p: dict[str, object]) -> TrainSettings:
 
 def train_sr(
     scale: int = typer.Option(4, "--scale", help="2, 4 or 8."),
-    data: str = typer.Option(None, "--data", help="Folder of training photos (recursive); or $PERCEPT_TRAIN_DATA."),
+    data: str = DATA,
     loss: str = typer.Option("feature", "--loss", help="feature | pixel | feature+pixel"),
-    out: Path = typer.Option(None, "--out", help="Model file to write (default: RUN_DIR/NAME.safetensors)."),
+    out: Path = OUT,
     name: str = typer.Option(None, "--name", help="Model name (default: my-sr-xSCALE-LOSS)."),
     degradation: str = typer.Option("paper", "--degradation",
                                     help="paper (blur + bicubic) | bicubic (MATLAB imresize, as the benchmarks) | "
                                          "real (blur, resize, noise and JPEG in two rounds, as real photos)"),
     init: str = typer.Option(None, "--init", help="Warm start from a trained SR network of the same layers: a "
                              "file or a shipped name (e.g. a feature-loss model from the pixel-loss one)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint.pt."),
+    resume: bool = RESUME,
     time_limit: str = typer.Option("0", "--time-limit", help="Stop and save the model after this much training "
                                    "(e.g. 30m, 2h); a cosine schedule then follows the clock. 0: no limit."),
     feature_layer: str = typer.Option("relu2_2", "--feature-layer", rich_help_panel=OBJECTIVE),
@@ -305,21 +315,15 @@ def train_sr(
     global_skip: bool = typer.Option(True, "--global-skip/--no-global-skip",
                                      help="Predict the residual over bicubic (off: the paper's exact net).",
                                      rich_help_panel=NETWORK),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda:N", rich_help_panel=RUNTIME),
-    amp: str = typer.Option("auto", "--amp", help="auto | bf16 | fp16 | off", rich_help_panel=RUNTIME),
-    workers: int = typer.Option(-1, "--workers", help="Data loader worker processes (-1: auto).",
-                                rich_help_panel=RUNTIME),
-    vgg_weights: str = typer.Option(None, "--vgg-weights", help="VGG-16 weights file (else $PERCEPT_VGG_WEIGHTS).",
-                                    rich_help_panel=RUNTIME),
-    run_dir: Path = typer.Option(None, "--run-dir",
-                                 help="Checkpoints, CSV log, loss plot, previews (default: runs/NAME).",
-                                 rich_help_panel=OUTPUT),
-    checkpoint_every: int = typer.Option(1000, "--checkpoint-every", rich_help_panel=OUTPUT),
-    preview_every: int = typer.Option(500, "--preview-every", rich_help_panel=OUTPUT),
-    force: bool = typer.Option(False, "--force", help="Start over, replacing an earlier run in RUN_DIR.",
-                               rich_help_panel=OUTPUT),
-    half: bool = typer.Option(False, "--half", help="Store the model in float16 (half the size).",
-                              rich_help_panel=OUTPUT),
+    device: str = DEVICE,
+    amp: str = AMP,
+    workers: int = WORKERS,
+    vgg_weights: str = VGG_WEIGHTS,
+    run_dir: Path = RUN_DIR,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    preview_every: int = PREVIEW_EVERY,
+    force: bool = FORCE,
+    half: bool = HALF,
 ) -> None:
     """Train a ×2/×4/×8 super-resolution network with perceptual (feature) or pixel loss."""
     # "my-" keeps a user's model from being named like a shipped one (sr-x4-feature).
