@@ -60,10 +60,17 @@ def compiled_cache_dir(core) -> Path:
 
 
 @functools.cache
+def shared_core():
+    """One OpenVINO Core per process: creating one reads the plugin registry, which every command would
+    otherwise pay twice (the bf16 check, then the runtime)."""
+    return openvino_module().Core()
+
+
+@functools.cache
 def native_bf16() -> bool:
     """True when OpenVINO's CPU plugin computes bf16 natively on this machine (else it would emulate it)."""
     ov = openvino_module()
-    return ov is not None and "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return ov is not None and "BF16" in shared_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 class OpenVinoRuntime:
@@ -97,7 +104,7 @@ class OpenVinoRuntime:
         self.metadata, self.info = meta, info_from_metadata(meta)
         self.scale, self.size_rule = int(meta["scale"]), int(meta["size_rule"])
         self.min_size = int(meta.get("min_size", 1))
-        self.core = ov.Core()
+        self.core = shared_core()
         self.config = {"INFERENCE_PRECISION_HINT": OV_PRECISION[precision], "PERFORMANCE_HINT": "LATENCY",
                        "INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
                        "CACHE_DIR": str(compiled_cache_dir(self.core))}
