@@ -140,7 +140,7 @@ def train_style(
     time_limit: str = typer.Option("0", "--time-limit", help="Stop and save the model after this much training "
                                    "(e.g. 30m, 2h); the cosine schedule then follows the clock. 0: no limit."),
     paper: bool = typer.Option(False, "--paper", help="The paper's objective exactly (content, style, TV): no "
-                               "anchor or spike penalty. Options you give still win."),
+                               "anchor, spike, palette or tile terms. Options you give still win."),
     name: str = typer.Option(None, "--name", help="Model name (default: the style image's stem in lower case "
                              "with hyphens, e.g. my-painting)."),
     out: Path = OUT,
