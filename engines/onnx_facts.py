@@ -59,24 +59,23 @@ def write_facts(onnx_path: str | os.PathLike) -> OnnxFacts:
     return facts
 
 
-def ensure_facts(onnx_path: str | os.PathLike) -> None:
-    """Give a cached export its sidecar if it has none (exports cached before sidecars existed)."""
-    onnx_path = Path(onnx_path)
-    try:
-        if json.loads(_facts_path(onnx_path).read_text(encoding="utf-8"))["stamp"] == _stamp(onnx_path):
-            return
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    write_facts(onnx_path)
-
-
-def onnx_facts(onnx_path: str | os.PathLike) -> OnnxFacts:
-    """The facts of ``onnx_path``: from its sidecar when that matches the file, else from the graph."""
-    onnx_path = Path(onnx_path)
+def _saved_facts(onnx_path: Path) -> OnnxFacts | None:
+    """The sidecar's facts, if it exists and matches the file."""
     try:
         saved = json.loads(_facts_path(onnx_path).read_text(encoding="utf-8"))
         if saved["stamp"] == _stamp(onnx_path):
             return OnnxFacts({str(k): str(v) for k, v in saved["metadata"].items()}, int(saved["instance_norms"]))
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    return read_facts_from_graph(onnx_path)
+    return None
+
+
+def ensure_facts(onnx_path: str | os.PathLike) -> None:
+    """Give a cached export its sidecar if it has none (exports cached before sidecars existed)."""
+    if _saved_facts(Path(onnx_path)) is None:
+        write_facts(onnx_path)
+
+
+def onnx_facts(onnx_path: str | os.PathLike) -> OnnxFacts:
+    """The facts of ``onnx_path``: from its sidecar when that matches the file, else from the graph."""
+    return _saved_facts(Path(onnx_path)) or read_facts_from_graph(onnx_path)

@@ -65,6 +65,13 @@ class Summary:
     # ``elapsed`` in all when the stages overlap, as they should
     stage_busy: dict[str, float] = field(default_factory=dict)
 
+    def then(self, part: Summary) -> Summary:
+        """This summary followed by ``part`` (the next job of the same run)."""
+        busy = {k: self.stage_busy.get(k, 0.0) + part.stage_busy.get(k, 0.0)
+                for k in {**self.stage_busy, **part.stage_busy}}
+        return Summary(self.results + part.results, self.elapsed + part.elapsed, part.interrupted,
+                       self.stopped or part.stopped, busy)
+
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
 

@@ -54,6 +54,11 @@ class ModelChoice:
                 self.chosen[path] = Choice(self.jobs[kind], reason)
         return self.chosen[path]
 
+    def model_and_reason(self, path: PurePath) -> tuple[str, str]:
+        """The model's name for ``path`` and, when percept chose it per picture, why (else "")."""
+        picked = self.choose(path)
+        return picked.job.model.path.stem, picked.reason if self.classify is not None else ""
+
     def job(self, path: PurePath) -> Job:
         return self.choose(path).job
 

@@ -292,7 +292,7 @@ class Trainer:
 
     def _losses(self, setup: _Setup, batch: Any, step: int) -> tuple[dict[str, torch.Tensor], list[float]]:
         """The weighted terms of one batch and their values (averaged over processes), refusing NaN/inf."""
-        with torch.autocast(setup.device.type, dtype=setup.dtype or torch.float32, enabled=setup.dtype is not None):
+        with setup.autocast():
             terms = self.task.losses(setup.train_model, batch)
         terms = {"total": sum(terms.values()), **terms}
         values = torch.stack([t.detach().float() for t in terms.values()])
@@ -364,10 +364,11 @@ class Trainer:
         seconds = 0.0
         for _ in range(2):
             t = time.perf_counter()
-            with torch.autocast(setup.device.type, dtype=setup.dtype or torch.float32,
-                                enabled=setup.dtype is not None):
+            with setup.autocast():
                 total = sum(self.task.losses(setup.model, batch).values())
             total.backward()
+            if setup.device.type == "cuda":
+                torch.cuda.synchronize(setup.device)  # kernels run asynchronously: wait before reading the clock
             seconds = time.perf_counter() - t
         setup.opt.zero_grad(set_to_none=True)
         with torch.no_grad():
@@ -432,6 +433,9 @@ class _Setup:
     scaler: Any
     start: int
     loader: DataLoader
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None)
 
 
 class _RunLog:

@@ -263,9 +263,10 @@ def _print_dry_run(plan: Plan, choice: ModelChoice, run: RunOptions) -> None:
     typer.echo(f"dry run: {len(plan.tasks)} to process, {sum(r.status == SKIPPED for r in plan.settled)} skipped, "
                f"{sum(r.status == FAILED for r in plan.settled)} failed" + (f"; model {models}" if models else ""))
     if run.json_report:
-        planned = [FileResult(str(t.source), str(t.output), "planned", model=choice.job(t.source).model.path.stem,
-                              model_reason=choice.choose(t.source).reason if choice.classify else "")
-                   for t in plan.tasks]
+        planned = []
+        for t in plan.tasks:
+            model, why = choice.model_and_reason(t.source)
+            planned.append(FileResult(str(t.source), str(t.output), "planned", model=model, model_reason=why))
         Summary(planned + plan.settled, 0.0).write_json(run.json_report)
 
 
@@ -320,9 +321,7 @@ class _Recorder:
         """``result`` with the model its input was given and, when percept chose per picture, why."""
         source = self.source_of.get(result.input)
         if source is not None:
-            picked = self.choice.choose(source)
-            result.model = picked.job.model.path.stem
-            result.model_reason = picked.reason if self.choice.classify is not None else ""
+            result.model, result.model_reason = self.choice.model_and_reason(source)
         return result
 
     def record(self, result: FileResult, log: Callable[[str], None] | None = None) -> None:
@@ -421,10 +420,7 @@ def _run(sources_text: list[str], choice: ModelChoice, out_text: str, run: RunOp
         with recorder.reporter:
             for job, pictures, clips in plan.groups(choice):
                 part = _run_group(job, pictures, clips, plan, run, recorder)
-                busy = {k: summary.stage_busy.get(k, 0.0) + part.stage_busy.get(k, 0.0)
-                        for k in {**summary.stage_busy, **part.stage_busy}}
-                summary = Summary(summary.results + part.results, summary.elapsed + part.elapsed,
-                                  part.interrupted, summary.stopped or part.stopped, busy)
+                summary = summary.then(part)
                 if part.interrupted:
                     break
     finally:
