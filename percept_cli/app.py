@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 
 from percept.cli import commands
 from percept.cli.errors import exit_with, expected_errors, print_error
+from percept.cli.quick_exit import exit_now
 from percept.train.version import __version__
 
 
@@ -109,7 +110,8 @@ for _mod in [*[m for m in COMMAND_ORDER if m in _found], *sorted(_found - set(CO
 
 
 def main() -> None:
-    """Console-script entry point: known errors become one line and a non-zero exit code."""
+    """Console-script entry point: known errors become one line and a non-zero exit code; a finished command
+    leaves without tearing torch down (``quick_exit``)."""
     try:
         app()
     except expected_errors() as exc:
@@ -117,3 +119,8 @@ def main() -> None:
     except KeyboardInterrupt:
         print_error("interrupted")
         raise SystemExit(130) from None
+    except SystemExit as done:
+        code = done.code
+        if code is None or isinstance(code, int):
+            exit_now(code or 0)
+        raise

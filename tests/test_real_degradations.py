@@ -9,11 +9,13 @@ import torch
 from percept.train.blockiness import blockiness
 from percept.train.real_degradations import (
     BlurRange,
+    PhotoDegradation,
     RealDegradation,
     RoundRange,
     add_gaussian_noise,
     add_poisson_noise,
     degrade,
+    degrade_photo,
     filter2d,
     gaussian_kernel,
     generalized_gaussian_kernel,
@@ -122,3 +124,45 @@ def test_train_sr_real_pairs_have_the_patch_and_lr_sizes():
     img = photo(80, 90)[0]
     lr, hr = make_pair(img, 64, 4, 1.0, "real", torch.Generator().manual_seed(1))
     assert hr.shape == (3, 64, 64) and lr.shape == (3, 16, 16)
+
+
+NO_DAMAGE = PhotoDegradation(clean_prob=0.0, blur_prob=0.0, noise_prob=0.0, jpeg_prob=0.0)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_photo_degradation_gives_the_lr_size_and_the_same_draw_for_a_seed(scale):
+    hr = photo(96, 64)
+    a = degrade_photo(hr, scale, PhotoDegradation(), torch.Generator().manual_seed(3))
+    b = degrade_photo(hr, scale, PhotoDegradation(), torch.Generator().manual_seed(3))
+    draws = [degrade_photo(hr, scale, PhotoDegradation(), torch.Generator().manual_seed(s)) for s in range(4, 8)]
+    assert a.shape == (1, 3, 96 // scale, 64 // scale)
+    assert torch.equal(a, b) and any(not torch.equal(a, d) for d in draws)
+    assert float(a.min()) >= 0 and float(a.max()) <= 1
+
+
+def test_photo_degradation_stages_do_what_they_say():
+    """Each stage alone, on the LR grid: blur softens, noise has its sigma at LR size, JPEG leaves its 8×8 grid."""
+    hr = photo(256, 256)
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    plain = degrade_photo(hr, 4, NO_DAMAGE, g())
+    assert plain.shape == (1, 3, 64, 64)
+    blurred = degrade_photo(hr, 4, PhotoDegradation(clean_prob=0.0, blur_prob=1.0, noise_prob=0.0, jpeg_prob=0.0,
+                                                    blur=BlurRange(sigma=(0.8, 0.8), sinc_prob=0.0)), g())
+    assert detail(blurred) < 0.7 * detail(plain)
+    flat = torch.full((1, 3, 256, 256), 0.5)
+    noise = RoundRange(gaussian_noise_prob=1.0, noise_sigma=(6.0, 6.0), gray_noise_prob=0.0)
+    noisy = degrade_photo(flat, 4, PhotoDegradation(clean_prob=0.0, blur_prob=0.0, noise_prob=1.0, jpeg_prob=0.0,
+                                                    noise=noise), g())
+    assert float(noisy.std()) * 255 == pytest.approx(6.0, rel=0.15)  # added at LR size: not shrunk away
+    smooth = torch.nn.functional.interpolate(photo(88, 88)[:, :, ::8, ::8], size=(256, 256), mode="bicubic",
+                                             align_corners=False).clamp(0, 1)  # no structure at an 8 px period
+    squeezed = degrade_photo(smooth, 4, PhotoDegradation(clean_prob=0.0, blur_prob=0.0, noise_prob=0.0,
+                                                         jpeg_prob=1.0, jpeg_quality=(20, 20), resave_prob=0.0), g())
+    assert blockiness(squeezed[0]) > 1.2 > blockiness(degrade_photo(smooth, 4, NO_DAMAGE, g())[0])
+    clean = degrade_photo(hr, 4, PhotoDegradation(clean_prob=1.0), g())
+    assert torch.allclose(clean, resize(hr, (64, 64), "bicubic").clamp(0, 1))
+
+
+def test_train_sr_photo_pairs_have_the_patch_and_lr_sizes():
+    lr, hr = make_pair(photo(80, 90)[0], 64, 2, 1.0, "photo", torch.Generator().manual_seed(1))
+    assert hr.shape == (3, 64, 64) and lr.shape == (3, 32, 32)

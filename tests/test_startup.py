@@ -54,3 +54,49 @@ def test_help_models_and_usage_errors_import_nothing_heavy(args, code):
 
 def test_every_command_is_checked():
     assert {"stylize", "upscale", "train-style", "export", "models", "doctor"} <= set(COMMANDS)
+
+
+QUICK_EXIT_CHILD = """
+import atexit, pathlib, sys, threading, time
+import torch  # a heavy module: the quick exit applies
+from percept.cli.quick_exit import exit_now
+out = pathlib.Path(sys.argv[1])
+atexit.register(lambda: (out / "atexit").write_text("ran"))
+def late():
+    time.sleep(0.3)
+    (out / "thread").write_text("finished")
+threading.Thread(target=late).start()
+sys.stdout.write("buffered line")  # no newline, stdout is a pipe: still in the buffer
+exit_now(3)
+"""
+
+
+def test_the_quick_exit_still_joins_threads_runs_atexit_and_flushes(tmp_path):
+    res = subprocess.run([sys.executable, "-c", QUICK_EXIT_CHILD, str(tmp_path)], capture_output=True, text=True)
+    assert res.returncode == 3, res.stderr
+    assert res.stdout == "buffered line"
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert (tmp_path / "thread").read_text() == "finished"
+
+
+def test_a_batch_through_the_console_entry_point_writes_its_outputs_and_exit_code(tmp_path):
+    """The real entry point (quick exit included): the good file is written whole, the bad one fails the run."""
+    import numpy as np
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(photos / f"ok{i}.png")
+    (photos / "broken.jpg").write_bytes(b"not a picture")
+    out = tmp_path / "out"
+    res = subprocess.run([sys.executable, "-m", "percept.cli", "upscale", str(photos), "--scale", "2",
+                          "--out", str(out), "--backend", "torch"], capture_output=True, text=True)
+    assert res.returncode == 1, res.stderr
+    assert "broken.jpg" in res.stderr + res.stdout
+    written = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert len(written) == 2 and all(n.startswith("ok") for n in written), written
+    for name in written:
+        with Image.open(out / name) as im:
+            im.load()  # complete, decodable

@@ -268,5 +268,54 @@ def degrade(hr: torch.Tensor, scale: int, spec: RealDegradation, g: torch.Genera
     return finish_size(jpeg(x.clamp(0, 1), _quality(spec.first, g))).clamp(0, 1)
 
 
+@dataclass(frozen=True)
+class PhotoDegradation:
+    """One pass of the damage a phone or web photo carries, all of it on the LR grid.
+
+    Why apart from ``RealDegradation``: a photo users upscale *is* the LR picture, so its sensor noise and its
+    JPEG grid sit at its own resolution, and most photos were saved once or twice, not through two rounds of
+    heavy damage. A network trained on the high-order pipeline spends its capacity on damage photos rarely
+    have and smooths the common case; this is the common case, with the ranges of phone cameras and the web.
+    """
+
+    clean_prob: float = 0.1  # plain bicubic
+    blur_prob: float = 0.7  # lens or focus softness, at HR before the shrink
+    blur: BlurRange = BlurRange(type_probs=(0.6, 0.3, 0.05, 0.0, 0.05, 0.0), sizes=(7, 15),
+                                sigma=(0.1, 0.8), sinc_prob=0.0)  # σ in LR pixels (× scale at HR)
+    noise_prob: float = 0.6
+    noise: RoundRange = RoundRange(gaussian_noise_prob=0.7, noise_sigma=(1.0, 8.0), poisson_scale=(0.05, 1.0),
+                                   gray_noise_prob=0.3)
+    jpeg_prob: float = 0.9
+    jpeg_quality: tuple[int, int] = (50, 95)
+    resave_prob: float = 0.25  # saved again (a messenger, an editor) at another quality
+
+
+def degrade_photo(hr: torch.Tensor, scale: int, spec: PhotoDegradation, g: torch.Generator) -> torch.Tensor:
+    """A phone- or web-like LR input for an NCHW batch of HR patches; one draw per batch, seeds reproduce."""
+    h, w = hr.shape[-2:]
+    if h % scale or w % scale:
+        raise ValueError(f"HR size {h}x{w} is not a multiple of the scale {scale}")
+    lr_size = (h // scale, w // scale)
+    if _chance(g, spec.clean_prob):
+        return resize(hr, lr_size, "bicubic").clamp(0, 1)
+    x = hr
+    if _chance(g, spec.blur_prob):
+        blur = spec.blur
+        sizes = (blur.sizes[0] * scale // 2 | 1, blur.sizes[1] * scale // 2 | 1)
+        hr_blur = BlurRange(type_probs=blur.type_probs, sizes=sizes, sinc_prob=0.0,
+                            sigma=(blur.sigma[0] * scale, blur.sigma[1] * scale))
+        x = filter2d(x, random_kernel(hr_blur, g))
+    mode = ("area", "bilinear", "bicubic")[int(torch.randint(3, (), generator=g))]
+    x = resize(x, lr_size, mode).clamp(0, 1)
+    if _chance(g, spec.noise_prob):
+        x = _random_noise(x, spec.noise, g)
+    if _chance(g, spec.jpeg_prob):
+        low, high = spec.jpeg_quality
+        x = jpeg(x, int(torch.randint(low, high + 1, (), generator=g)))
+        if _chance(g, spec.resave_prob):
+            x = jpeg(x, int(torch.randint(low, high + 1, (), generator=g)))
+    return x.clamp(0, 1)
+
+
 def _quality(spec: RoundRange, g: torch.Generator) -> int:
     return int(torch.randint(spec.jpeg_quality[0], spec.jpeg_quality[1] + 1, (), generator=g))

@@ -16,13 +16,13 @@ from percept.train.data import ImageFolderDataset, load_rgb, scan_images, to_ten
 from percept.train.degradations import matlab_imresize, random_patch_pair
 from percept.train.losses import blur_loss, feature_loss, grid_loss, pixel_loss, speckle_loss, total_variation
 from percept.train.networks import SRNet, SubPixelSR
-from percept.train.real_degradations import RealDegradation, degrade
+from percept.train.real_degradations import PhotoDegradation, RealDegradation, degrade, degrade_photo
 from percept.train.vgg import VGGLoss
 from percept.train.warm_start import warm_start_weights
 
 LOSSES = ("feature", "pixel", "feature+pixel")
 ARCHS = ("subpixel", "paper")  # subpixel: SubPixelSR at low resolution; paper: the paper's SRNet
-DEGRADATIONS = ("paper", "bicubic", "real")  # real: Real-ESRGAN's high-order blur/resize/noise/JPEG
+DEGRADATIONS = ("paper", "bicubic", "real", "photo")  # real: Real-ESRGAN's high-order damage; photo: one pass
 
 
 @dataclass
@@ -64,6 +64,8 @@ def make_pair(img: torch.Tensor, patch: int, scale: int, sigma: float, degradati
         lr = matlab_imresize(hr, 1 / scale, antialias=True).clamp(0, 1)
     elif degradation == "real":
         lr = degrade(hr[None], scale, RealDegradation(), generator)[0]
+    elif degradation == "photo":
+        lr = degrade_photo(hr[None], scale, PhotoDegradation(), generator)[0]
     return lr, hr
 
 
@@ -181,7 +183,8 @@ class SRTask:
         o = self.o
         degradation = {"paper": f"gaussian blur sigma={o.sigma} + bicubic /{o.scale}",
                        "bicubic": f"MATLAB bicubic /{o.scale} (antialiased)",
-                       "real": f"real: high-order blur, resize, noise, JPEG /{o.scale} (RealDegradation defaults)"
+                       "real": f"real: high-order blur, resize, noise, JPEG /{o.scale} (RealDegradation defaults)",
+                       "photo": f"photo: blur, resize /{o.scale}, noise, JPEG once or twice (PhotoDegradation defaults)"
                        }[o.degradation]
         return {"task": "sr", "data": str(o.data), "scale": o.scale, "loss": o.loss, "patch": o.patch,
                 "sigma": o.sigma, "feature_layer": o.feature_layer, "feature_weight": o.feature_weight,

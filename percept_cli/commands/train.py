@@ -269,7 +269,8 @@ def train_sr(
     name: str = typer.Option(None, "--name", help="Model name (default: my-sr-xSCALE-LOSS)."),
     degradation: str = typer.Option("paper", "--degradation",
                                     help="paper (blur + bicubic) | bicubic (MATLAB imresize, as the benchmarks) | "
-                                         "real (blur, resize, noise and JPEG in two rounds, as real photos)"),
+                                         "real (blur, resize, noise and JPEG in two rounds, Real-ESRGAN's) | "
+                                         "photo (one pass of phone and web damage: blur, resize, noise, JPEG)"),
     init: str = typer.Option(None, "--init", help="Warm start from a trained SR network of the same layers: a "
                              "file or a shipped name (e.g. a feature-loss model from the pixel-loss one)."),
     resume: bool = RESUME,
