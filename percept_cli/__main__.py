@@ -1,3 +1,3 @@
-from percept.cli.app import main
+from percept.cli.app import console_main
 
-main()
+console_main()

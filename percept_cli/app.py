@@ -110,8 +110,7 @@ for _mod in [*[m for m in COMMAND_ORDER if m in _found], *sorted(_found - set(CO
 
 
 def main() -> None:
-    """Console-script entry point: known errors become one line and a non-zero exit code; a finished command
-    leaves without tearing torch down (``quick_exit``)."""
+    """Run one command: known errors become one line and a non-zero exit code (``SystemExit``)."""
     try:
         app()
     except expected_errors() as exc:
@@ -119,8 +118,17 @@ def main() -> None:
     except KeyboardInterrupt:
         print_error("interrupted")
         raise SystemExit(130) from None
+
+
+def console_main() -> None:
+    """The ``percept`` console script: ``main``, then a quick exit (``quick_exit``) that skips tearing torch
+    down. Only the console script and ``python -m percept.cli`` exit this way; code that calls ``main``
+    (tests, embedders) gets its ``SystemExit`` as before."""
+    try:
+        main()
+        code: object = 0
     except SystemExit as done:
         code = done.code
-        if code is None or isinstance(code, int):
-            exit_now(code or 0)
-        raise
+    if code is None or isinstance(code, int):
+        exit_now(code or 0)
+    sys.exit(code)

@@ -4,7 +4,8 @@ Why: after the work is written, Python's normal shutdown frees every module, ten
 OpenVINO one by one. That costs about 0.35 s, a sixth of a warm one-photo ``percept stylize``, and the user
 waits for it. Everything else a normal exit does still happens, in its order: non-daemon threads are joined
 (``threading._shutdown``, which also stops idle thread pools such as OpenVINO's telemetry sender), then the
-``atexit`` handlers run (logging, temporary folders, Ray, loader workers) and stdout/stderr are flushed.
+``atexit`` handlers run (logging, temporary folders, Ray, loader workers), and stdout/stderr and C stdio are
+flushed.
 Outputs are renamed into place before a command returns, so nothing is left half-written. Where nothing heavy
 was imported, or this Python has no ``threading._shutdown``, the normal exit runs instead.
 """
@@ -29,7 +30,19 @@ def exit_now(code: int) -> NoReturn:
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:  # None: started with the stream closed
+                stream.flush()
         except (OSError, ValueError):  # a closed pipe: the normal exit would not write either
             pass
+    _flush_c_stdio()
     os._exit(code)
+
+
+def _flush_c_stdio() -> None:
+    """What C libraries printed through their own stdio buffers (a normal exit flushes those too)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass

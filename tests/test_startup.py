@@ -2,13 +2,14 @@
 inference runtime (each costs seconds; benchmarks/startup.py times them)."""
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 import typer
 
-from percept.cli.app import app
+from percept.cli.app import app, main
 
 HEAVY = ("torch", "onnx", "onnxruntime", "openvino", "ml_dtypes", "ray", "av", "spandrel", "lpips")
 # Runs ``percept ARGS`` in a fresh interpreter, then prints its exit code and the heavy modules it imported.
@@ -72,7 +73,9 @@ exit_now(3)
 
 
 def test_the_quick_exit_still_joins_threads_runs_atexit_and_flushes(tmp_path):
-    res = subprocess.run([sys.executable, "-c", QUICK_EXIT_CHILD, str(tmp_path)], capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # so the line sits in a buffer
+    res = subprocess.run([sys.executable, "-c", QUICK_EXIT_CHILD, str(tmp_path)], capture_output=True, text=True,
+                         env=env)
     assert res.returncode == 3, res.stderr
     assert res.stdout == "buffered line"
     assert (tmp_path / "atexit").read_text() == "ran"
@@ -100,3 +103,13 @@ def test_a_batch_through_the_console_entry_point_writes_its_outputs_and_exit_cod
     for name in written:
         with Image.open(out / name) as im:
             im.load()  # complete, decodable
+
+
+def test_main_called_in_process_raises_system_exit_and_never_quick_exits(monkeypatch, capsys):
+    """Tests and embedders call ``main``: with torch already imported it must still raise, not end the process."""
+    import torch  # noqa: F401  (what would make the console script quick-exit)
+
+    monkeypatch.setattr(sys, "argv", ["percept", "models"])
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code in (0, None)

@@ -281,13 +281,14 @@ class PhotoDegradation:
     clean_prob: float = 0.1  # plain bicubic
     blur_prob: float = 0.7  # lens or focus softness, at HR before the shrink
     blur: BlurRange = BlurRange(type_probs=(0.6, 0.3, 0.05, 0.0, 0.05, 0.0), sizes=(7, 15),
-                                sigma=(0.1, 0.8), sinc_prob=0.0)  # σ in LR pixels (× scale at HR)
+                                sigma=(0.1, 0.8), sinc_prob=0.0)  # σ in LR pixels: × scale at HR
+    # (kernel sizes: the drawn odd size × scale/2 at HR; the widest Gaussians lose a little of their tails)
     noise_prob: float = 0.6
     noise: RoundRange = RoundRange(gaussian_noise_prob=0.7, noise_sigma=(1.0, 8.0), poisson_scale=(0.05, 1.0),
                                    gray_noise_prob=0.3)
     jpeg_prob: float = 0.9
     jpeg_quality: tuple[int, int] = (50, 95)
-    resave_prob: float = 0.25  # saved again (a messenger, an editor) at another quality
+    resave_prob: float = 0.25  # saved again (a messenger, an editor) at a quality drawn again
 
 
 def degrade_photo(hr: torch.Tensor, scale: int, spec: PhotoDegradation, g: torch.Generator) -> torch.Tensor:
