@@ -1,29 +1,46 @@
 #!/usr/bin/env bash
-# Train the shipped real-photo ×4 upscaler (sr-x4-real) in one command, resumable: rerun it to go on.
-#   tools/train_sr_real.sh            the CPU recipe of the shipped model (two stages, below)
-# Stage 1: 2,500 iterations warm-started from sr-x4-pixel, lr 2e-4 cosine; stage 2: 10,000 more from stage 1,
-# lr 1e-4 cosine. Both: SubPixelSR 64×8 (sr-x4-pixel's layers, so the same cost per pixel), pixel (MSE) loss,
-# --degradation real (percept.train.real_degradations.RealDegradation()), batch 16 of 128² HR patches.
+# Train the shipped real-photo upscalers (sr-x4-real, sr-x2-real) in one command, resumable: rerun it to go on.
+#   tools/train_sr_real.sh            sr-x4-real, the CPU recipe of the shipped model (three stages and an average)
+#   SCALE=2 tools/train_sr_real.sh    sr-x2-real (one stage)
+# ×4: stage 1 is 2,500 iterations warm-started from sr-x4-pixel, lr 2e-4 cosine; stage 2 10,000 more from stage 1,
+# lr 1e-4 cosine, both with --degradation real (percept.train.real_degradations.RealDegradation(): Real-ESRGAN's
+# high-order damage); stage 3 9,000 more from stage 2, lr 1e-4 cosine, with --degradation photo
+# (PhotoDegradation(): one pass of phone and web damage on the LR grid). The model is the weight average
+# 0.3 × stage 2 + 0.7 × stage 3 (tools/average_models.py): almost all of stage 3's gain on JPEG input, while
+# clean input stays within a dB of sr-x4-pixel. SubPixelSR 64×8 (sr-x4-pixel's layers, the same cost per pixel).
+# ×2: 6,000 iterations from sr-x2-pixel (SubPixelSR 48×6), lr 2e-4 cosine, --degradation photo.
+# All: pixel (MSE) loss, batch 16 of 128² HR patches, bf16 autocast on the CPU.
 # A stage that finished is skipped; one that was stopped resumes from its checkpoint.
 # Environment: DATA (training photos, default ../shared/data/train), RUNS (default runs/sr-real),
-#   PERCEPT_VGG_WEIGHTS (not used by pixel loss; set for the previews' tools), THREADS (torch threads, default 2).
-# Writes RUNS/stage1/, RUNS/stage2/ (checkpoint.pt, losses.csv, loss.png, previews/) and RUNS/stage2/sr-x4-real.safetensors.
+#   THREADS (torch threads, default 2), SCALE (4 or 2).
+# Writes RUNS/x4-stage1..3/ or RUNS/x2/ (checkpoint.pt, losses.csv, loss.png, previews/) and RUNS/sr-xN-real.safetensors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/train}
 RUNS=${RUNS:-runs/sr-real}
+SCALE=${SCALE:-4}
 export OMP_NUM_THREADS=${THREADS:-2}
 PERCEPT=${PERCEPT:-percept}
-common=(--arch subpixel --channels 64 --convs 8 --scale 4 --data "$DATA" --name sr-x4-real --degradation real
-        --loss pixel --pixel-weight 1 --batch-size 16 --patch 128 --lr-schedule cosine --half --workers 0
-        --checkpoint-every 200)
-stage() {  # stage DIR ITERATIONS LR SEED INIT
-  local dir=$1 its=$2 lr=$3 seed=$4 init=$5
-  if [ -f "$dir/sr-x4-real.safetensors" ]; then echo "$dir: finished"; return; fi
+NAME=sr-x${SCALE}-real
+common=(--arch subpixel --scale "$SCALE" --data "$DATA" --name "$NAME" --loss pixel --pixel-weight 1
+        --batch-size 16 --patch 128 --lr-schedule cosine --half --workers 0 --checkpoint-every 200)
+stage() {  # stage DIR ITERATIONS LR SEED INIT DEGRADATION CHANNELS CONVS
+  local dir=$1 its=$2 lr=$3 seed=$4 init=$5 degradation=$6 channels=$7 convs=$8
+  if [ -f "$dir/$NAME.safetensors" ]; then echo "$dir: finished"; return; fi
   local resume=(); [ -f "$dir/checkpoint.pt" ] && resume=(--resume)
-  "$PERCEPT" train-sr "${common[@]}" --iterations "$its" --lr "$lr" --seed "$seed" --init "$init" \
-    --run-dir "$dir" "${resume[@]}"
+  "$PERCEPT" train-sr "${common[@]}" --channels "$channels" --convs "$convs" --iterations "$its" --lr "$lr" \
+    --seed "$seed" --init "$init" --degradation "$degradation" --run-dir "$dir" "${resume[@]}"
 }
-stage "$RUNS/stage1" 2500 2e-4 0 sr-x4-pixel
-stage "$RUNS/stage2" 10000 1e-4 1 "$RUNS/stage1/sr-x4-real.safetensors"
-echo "model: $RUNS/stage2/sr-x4-real.safetensors (percept eval-sr ../shared/data/sr_bench/BSD100/HR --scale 4 -m it --degradation web)"
+case "$SCALE" in
+  4)
+    stage "$RUNS/x4-stage1" 2500 2e-4 0 sr-x4-pixel real 64 8
+    stage "$RUNS/x4-stage2" 10000 1e-4 1 "$RUNS/x4-stage1/$NAME.safetensors" real 64 8
+    stage "$RUNS/x4-stage3" 9000 1e-4 2 "$RUNS/x4-stage2/$NAME.safetensors" photo 64 8
+    python tools/average_models.py "$RUNS/x4-stage2/$NAME.safetensors" "$RUNS/x4-stage3/$NAME.safetensors" \
+      --weight 0.7 --half --out "$RUNS/$NAME.safetensors" ;;
+  2)
+    stage "$RUNS/x2" 6000 2e-4 2 sr-x2-pixel photo 48 6
+    cp "$RUNS/x2/$NAME.safetensors" "$RUNS/$NAME.safetensors" ;;
+  *) echo "SCALE must be 4 or 2" >&2; exit 2 ;;
+esac
+echo "model: $RUNS/$NAME.safetensors (percept eval-sr ../shared/data/sr_bench/BSD100/HR --scale $SCALE -m it --degradation web)"

@@ -533,9 +533,9 @@ def upscale(
     ray_cpus_per_actor: float = RAY_CPUS, ray_actors: int = RAY_ACTORS, ray_stats: bool = RAY_STATS,
 ) -> None:
     """Upscale images and clips ×2, ×4 or ×8 with a super-resolution network (written as {stem}_x{scale}.{ext}
-    under --out). Without --model, ×4 gives each picture the shipped model for its kind: JPEG-damaged pictures
-    (from their JPEG tables or their pixels) and clips the real-photo model, clean ones the clean-input model;
-    ×2 and ×8 have one shipped model each."""
+    under --out). Without --model, ×4 and ×2 give each picture the shipped model for its kind: JPEG-damaged
+    pictures (from their JPEG tables or their pixels) and clips the real-photo model, clean ones the clean-input
+    model; ×8 has one shipped model."""
     if scale is not None and scale not in (2, 4, 8):
         raise UserError(f"--scale {scale}: choose 2, 4 or 8")
     output = OutputSettings(fmt=format, quality=quality, png_compression=png_compression, crf=crf, name=name,

@@ -20,7 +20,7 @@ SUFFIX = ".safetensors"
 # without JPEG damage (and --stroke-scale's enlarger: a painted picture has none); REAL_PHOTO_SR those with it
 # (percept.cli.model_choice decides per picture).
 DEFAULT_SR = {2: "sr-x2-pixel", 4: "sr-x4-pixel", 8: "sr-x8-pixel"}
-REAL_PHOTO_SR = {4: "sr-x4-real"}  # a real-photo ×2 trained the same way lost to sr-x2-pixel on JPEG input
+REAL_PHOTO_SR = {2: "sr-x2-real", 4: "sr-x4-real"}
 
 
 @dataclass(frozen=True)
