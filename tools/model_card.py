@@ -94,7 +94,8 @@ def recipe_command(info) -> str:
             value = Path(str(value)).stem
         if key == "degradation":  # recorded as a description; the CLI takes its name
             value = ("bicubic" if str(value).startswith("MATLAB") else
-                     "real" if str(value).startswith("real") else "paper")
+                     "real" if str(value).startswith("real") else
+                     "photo" if str(value).startswith("photo") else "paper")
         if key == "time_limit_s":  # the CLI takes a duration
             if value:
                 flags.append(f"--time-limit {value / 60:g}m")

@@ -520,8 +520,8 @@ def upscale(
     scale: int | None = typer.Option(None, "--scale", help="Upscaling factor: 2, 4 or 8 (default: the --model's "
                                      "own, else 4).", show_default=False),
     model: str | None = typer.Option(None, "--model", "-m", help="Shipped SR model name or model file "
-                                     "(default: per picture, the ×4 real-photo model for JPEG-damaged pictures and "
-                                     "clips, the clean-input model otherwise; printed)."),
+                                     "(default at ×2 and ×4: per picture, the real-photo model for JPEG-damaged "
+                                     "pictures and clips, the clean-input model otherwise; ×8: sr-x8-pixel; printed)."),
     out: str = OUT,
     recursive: bool = RECURSIVE, backend: str = BACKEND, device: str = DEVICE, precision: str | None = PRECISION,
     batch_size: int = BATCH, threads: str = THREADS, tile: str = TILE, tile_overlap: int | None = OVERLAP,
