@@ -223,7 +223,7 @@ def _random_resize(x: torch.Tensor, spec: RoundRange, base: tuple[int, int], g: 
     direction = _choice(g, spec.resize_probs)
     factor = (_uniform(g, 1, spec.resize_range[1]) if direction == 0 else
               _uniform(g, spec.resize_range[0], 1) if direction == 1 else 1.0)
-    mode = ("area", "bilinear", "bicubic")[int(torch.randint(3, (), generator=g))]
+    mode = _resize_mode(g)
     size = (max(4, round(base[0] * factor)), max(4, round(base[1] * factor)))
     return resize(x, size, mode)
 
@@ -240,19 +240,16 @@ def _round(x: torch.Tensor, spec: RoundRange, base: tuple[int, int], g: torch.Ge
 
 def degrade(hr: torch.Tensor, scale: int, spec: RealDegradation, g: torch.Generator) -> torch.Tensor:
     """A realistic LR input for an NCHW batch of HR patches (H, W multiples of ``scale``); one draw per batch."""
-    h, w = hr.shape[-2:]
-    if h % scale or w % scale:
-        raise ValueError(f"HR size {h}x{w} is not a multiple of the scale {scale}")
-    lr_size = (h // scale, w // scale)
+    lr_size = _lr_size(hr, scale)
     if _chance(g, spec.clean_prob):
         return resize(hr, lr_size, "bicubic").clamp(0, 1)
-    x = _round(hr, spec.first, (h, w), g)
+    x = _round(hr, spec.first, tuple(hr.shape[-2:]), g)
     second = _chance(g, spec.second_prob)
     if second:
         x = _round(x, spec.second, lr_size, g, jpeg_too=False)  # its JPEG is the finish's
     sinc = (sinc_kernel(_odd_size(g, (7, 21)), _uniform(g, math.pi / 3, math.pi))
             if _chance(g, spec.final_sinc_prob) else None)
-    mode = ("area", "bilinear", "bicubic")[int(torch.randint(3, (), generator=g))]
+    mode = _resize_mode(g)
 
     def finish_size(t: torch.Tensor) -> torch.Tensor:
         t = resize(t, lr_size, mode)
@@ -293,10 +290,7 @@ class PhotoDegradation:
 
 def degrade_photo(hr: torch.Tensor, scale: int, spec: PhotoDegradation, g: torch.Generator) -> torch.Tensor:
     """A phone- or web-like LR input for an NCHW batch of HR patches; one draw per batch, seeds reproduce."""
-    h, w = hr.shape[-2:]
-    if h % scale or w % scale:
-        raise ValueError(f"HR size {h}x{w} is not a multiple of the scale {scale}")
-    lr_size = (h // scale, w // scale)
+    lr_size = _lr_size(hr, scale)
     if _chance(g, spec.clean_prob):
         return resize(hr, lr_size, "bicubic").clamp(0, 1)
     x = hr
@@ -306,17 +300,32 @@ def degrade_photo(hr: torch.Tensor, scale: int, spec: PhotoDegradation, g: torch
         hr_blur = BlurRange(type_probs=blur.type_probs, sizes=sizes, sinc_prob=0.0,
                             sigma=(blur.sigma[0] * scale, blur.sigma[1] * scale))
         x = filter2d(x, random_kernel(hr_blur, g))
-    mode = ("area", "bilinear", "bicubic")[int(torch.randint(3, (), generator=g))]
+    mode = _resize_mode(g)
     x = resize(x, lr_size, mode).clamp(0, 1)
     if _chance(g, spec.noise_prob):
         x = _random_noise(x, spec.noise, g)
     if _chance(g, spec.jpeg_prob):
         low, high = spec.jpeg_quality
-        x = jpeg(x, int(torch.randint(low, high + 1, (), generator=g)))
+        x = jpeg(x, _quality_in(g, low, high))
         if _chance(g, spec.resave_prob):
-            x = jpeg(x, int(torch.randint(low, high + 1, (), generator=g)))
+            x = jpeg(x, _quality_in(g, low, high))
     return x.clamp(0, 1)
 
 
 def _quality(spec: RoundRange, g: torch.Generator) -> int:
-    return int(torch.randint(spec.jpeg_quality[0], spec.jpeg_quality[1] + 1, (), generator=g))
+    return _quality_in(g, *spec.jpeg_quality)
+
+
+def _quality_in(g: torch.Generator, low: int, high: int) -> int:
+    return int(torch.randint(low, high + 1, (), generator=g))
+
+
+def _resize_mode(g: torch.Generator) -> str:
+    return ("area", "bilinear", "bicubic")[int(torch.randint(3, (), generator=g))]
+
+
+def _lr_size(hr: torch.Tensor, scale: int) -> tuple[int, int]:
+    h, w = hr.shape[-2:]
+    if h % scale or w % scale:
+        raise ValueError(f"HR size {h}x{w} is not a multiple of the scale {scale}")
+    return h // scale, w // scale
