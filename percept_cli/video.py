@@ -24,6 +24,7 @@ import os
 import queue
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -80,7 +81,9 @@ def _av():
         import av
     except ImportError:
         raise VideoError("video needs PyAV (FFmpeg's libraries): pip install 'percept[video]'") from None
-    av.logging.set_level(av.logging.ERROR)
+    # FFmpeg's log stays off, as PyAV leaves it: av.logging.set_level(any level) routes every message of
+    # FFmpeg's decoder threads through a Python callback that takes the GIL, and a thread that holds the GIL
+    # while it waits for those threads (closing a threaded decoder) then deadlocks (PyAV issue #751).
     return av
 
 
@@ -258,6 +261,22 @@ def _frames(path: Path, stop: threading.Event, out: queue.Queue) -> None:
         out.put(exc)
 
 
+def _stop_decoder(decoder: threading.Thread, stop: threading.Event, frames: queue.Queue,
+                  timeout: float = 10.0) -> None:
+    """Stop the decoder thread and wait for it, so no PyAV call of this clip is still running when the caller
+    goes on (joins the segments, or opens the clip again on a rerun): FFmpeg calls left running in a stray
+    thread beside new ones can deadlock."""
+    stop.set()
+    deadline = time.monotonic() + timeout
+    while decoder.is_alive() and time.monotonic() < deadline:
+        try:
+            while True:
+                frames.get_nowait()  # free a put() that waits for room
+        except queue.Empty:
+            pass
+        decoder.join(0.05)
+
+
 def parts_dir(output: Path, settings: str) -> Path:
     return output.parent / f".{output.name}.parts-{settings[:12]}"
 
@@ -342,10 +361,9 @@ class VideoProcessor:
         except BaseException:
             if writer is not None:
                 writer.abandon()
-            decoder_stop.set()
             raise
         finally:
-            decoder_stop.set()
+            _stop_decoder(decoder, decoder_stop, frames_q)
         segments = sorted(parts.glob("seg-*.ts"))
         if not segments:
             raise VideoError(f"{source}: no frames decoded")

@@ -137,3 +137,23 @@ def test_train_sr_time_limit_stops_and_saves_the_model(tmp_path):
     assert "time limit of 2 s reached" in result.output
     training = load_model(out)[1].training
     assert training["time_limit_s"] == 2.0 and 0 < training["final_step"] < 100000
+
+
+def test_feature_loss_over_weighted_layers_is_their_weighted_sum(tmp_path, vgg_path):
+    from percept.train.losses import feature_loss
+    from percept.train.networks import SubPixelSR
+    from percept.train.vgg import VGGLoss
+
+    photos = make_photos(tmp_path / "p", n=2, size=48)
+    task = SRTask(SROptions(data=photos, name="sr", loss="feature", feature_layer="relu1_2:0.5, relu3_3:2"))
+    task.vgg = VGGLoss(vgg_path)
+    net = SubPixelSR(scale=4, channels=8, convs=2)
+    lr, hr = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        got = task.losses(net, (lr, hr))["feature"]
+        f_sr, f_hr = task.vgg(net(lr), ["relu1_2", "relu3_3"]), task.vgg(hr, ["relu1_2", "relu3_3"])
+    want = 0.5 * feature_loss(f_sr["relu1_2"], f_hr["relu1_2"]) + 2 * feature_loss(f_sr["relu3_3"], f_hr["relu3_3"])
+    assert torch.allclose(got, want)
+    bad = CliRunner().invoke(app, ["train-sr", "--data", str(photos), "--feature-layer", "relu2_2:x"])
+    assert bad.exit_code != 0 and "weight of relu2_2 is not a number" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1

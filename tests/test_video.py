@@ -135,3 +135,10 @@ def test_temporal_flickers_less_than_per_frame_on_a_steady_noisy_clip(tmp_path):
         frames = clip_facts(out / "steady_wave.mp4")["pixels"].astype(np.float32)
         flicker[mode] = np.abs(np.diff(frames, axis=0)).mean()
     assert flicker["--temporal"] < 0.8 * flicker["--per-frame"], flicker
+
+
+def test_opening_video_leaves_ffmpegs_log_callback_off():
+    """With PyAV's Python log callback installed, closing a threaded decoder could deadlock (the interrupted-clip
+    test hung about one run in ten); percept must not install it."""
+    av = video._av()
+    assert av.logging.get_level() is None

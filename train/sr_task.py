@@ -17,7 +17,7 @@ from percept.train.degradations import matlab_imresize, random_patch_pair
 from percept.train.losses import blur_loss, feature_loss, grid_loss, pixel_loss, speckle_loss, total_variation
 from percept.train.networks import SRNet, SubPixelSR
 from percept.train.real_degradations import PhotoDegradation, RealDegradation, degrade, degrade_photo
-from percept.train.vgg import VGGLoss
+from percept.train.vgg import LAYER_INDEX, VGGLoss
 from percept.train.warm_start import warm_start_weights
 
 LOSSES = ("feature", "pixel", "feature+pixel")
@@ -54,6 +54,23 @@ class SROptions:
     preview_count: int = 3
     description: str = ""
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def feature_layers(spec: str) -> dict[str, float]:
+    """``relu2_2`` (the paper's SR loss) or ``relu1_2:0.1,relu2_2:0.1,relu3_3:1,relu4_3:1`` → layer → weight.
+
+    Why several: one shallow layer asks for edges in place; deeper layers price texture that is right in kind
+    but not pixel for pixel (Real-ESRGAN's perceptual loss weights five VGG layers so)."""
+    out: dict[str, float] = {}
+    for part in spec.split(","):
+        name, _, weight = part.strip().partition(":")
+        if name not in LAYER_INDEX:
+            raise ValueError(f"unknown VGG layer {name!r} in --feature-layer {spec!r}; choose from {list(LAYER_INDEX)}")
+        try:
+            out[name] = float(weight) if weight else 1.0
+        except ValueError:
+            raise ValueError(f"--feature-layer {spec!r}: weight of {name} is not a number ({weight!r})") from None
+    return out
 
 
 def make_pair(img: torch.Tensor, patch: int, scale: int, sigma: float, degradation: str,
@@ -101,6 +118,7 @@ class SRTask:
             raise ValueError(f"unknown --loss {opts.loss!r}; choose from {', '.join(LOSSES)}")
         if opts.degradation not in DEGRADATIONS:
             raise ValueError(f"unknown --degradation {opts.degradation!r}; choose from {', '.join(DEGRADATIONS)}")
+        feature_layers(opts.feature_layer)  # a bad spec fails before the data is read
         if opts.arch not in ARCHS:
             raise ValueError(f"unknown --arch {opts.arch!r}; choose from {', '.join(ARCHS)}")
         if opts.patch % opts.scale:
@@ -153,12 +171,13 @@ class SRTask:
         sr = model(lr)
         terms: dict[str, torch.Tensor] = {}
         if self.uses_features:
-            layer = self.o.feature_layer
+            layers = feature_layers(self.o.feature_layer)
             sr_in, hr_in = jittered(sr, hr, self.o.feature_jitter)
-            f_sr = self.vgg(sr_in, [layer])[layer]
+            f_sr = self.vgg(sr_in, layers)
             with torch.no_grad():
-                f_hr = self.vgg(hr_in, [layer])[layer]
-            terms["feature"] = self.o.feature_weight * feature_loss(f_sr, f_hr)
+                f_hr = self.vgg(hr_in, layers)
+            terms["feature"] = self.o.feature_weight * sum(w * feature_loss(f_sr[n], f_hr[n])
+                                                           for n, w in layers.items())
         if "pixel" in self.o.loss:
             terms["pixel"] = self.o.pixel_weight * pixel_loss(sr, hr)
         if self.o.grid_weight:

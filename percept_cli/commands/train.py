@@ -276,7 +276,9 @@ def train_sr(
     resume: bool = RESUME,
     time_limit: str = typer.Option("0", "--time-limit", help="Stop and save the model after this much training "
                                    "(e.g. 30m, 2h); a cosine schedule then follows the clock. 0: no limit."),
-    feature_layer: str = typer.Option("relu2_2", "--feature-layer", rich_help_panel=OBJECTIVE),
+    feature_layer: str = typer.Option("relu2_2", "--feature-layer", help="VGG-16 layer of the feature loss, or "
+                                      "weighted layers: relu1_2:0.1,relu2_2:0.1,relu3_3:1,relu4_3:1.",
+                                      rich_help_panel=OBJECTIVE),
     feature_weight: float = typer.Option(1.0, "--feature-weight", rich_help_panel=OBJECTIVE),
     grid_weight: float = typer.Option(0.0, "--grid-weight", help="Penalty on the error's pattern locked to the "
                                       "pixel shuffle's sub-pixel grid (the cross-hatch of feature-loss models); "
