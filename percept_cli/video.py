@@ -80,7 +80,9 @@ def _av():
     try:
         import av
     except ImportError:
-        raise VideoError("video needs PyAV (FFmpeg's libraries): pip install 'percept[video]'") from None
+        from percept.engines.availability import install_hint
+
+        raise VideoError(f"video needs PyAV (FFmpeg's libraries): {install_hint('video')}") from None
     # FFmpeg's log stays off, as PyAV leaves it: av.logging.set_level(any level) routes every message of
     # FFmpeg's decoder threads through a Python callback that takes the GIL, and a thread that holds the GIL
     # while it waits for those threads (closing a threaded decoder) then deadlocks (PyAV issue #751).

@@ -118,7 +118,7 @@ class SRTask:
             raise ValueError(f"unknown --loss {opts.loss!r}; choose from {', '.join(LOSSES)}")
         if opts.degradation not in DEGRADATIONS:
             raise ValueError(f"unknown --degradation {opts.degradation!r}; choose from {', '.join(DEGRADATIONS)}")
-        feature_layers(opts.feature_layer)  # a bad spec fails before the data is read
+        self.feature_layers = feature_layers(opts.feature_layer)  # a bad spec fails before the data is read
         if opts.arch not in ARCHS:
             raise ValueError(f"unknown --arch {opts.arch!r}; choose from {', '.join(ARCHS)}")
         if opts.patch % opts.scale:
@@ -171,7 +171,7 @@ class SRTask:
         sr = model(lr)
         terms: dict[str, torch.Tensor] = {}
         if self.uses_features:
-            layers = feature_layers(self.o.feature_layer)
+            layers = self.feature_layers
             sr_in, hr_in = jittered(sr, hr, self.o.feature_jitter)
             f_sr = self.vgg(sr_in, layers)
             with torch.no_grad():

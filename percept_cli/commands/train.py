@@ -277,7 +277,7 @@ def train_sr(
     time_limit: str = typer.Option("0", "--time-limit", help="Stop and save the model after this much training "
                                    "(e.g. 30m, 2h); a cosine schedule then follows the clock. 0: no limit."),
     feature_layer: str = typer.Option("relu2_2", "--feature-layer", help="VGG-16 layer of the feature loss, or "
-                                      "weighted layers: relu1_2:0.1,relu2_2:0.1,relu3_3:1,relu4_3:1.",
+                                      "weighted layers, e.g. relu1_2:1,relu4_3:1 (sr-x4-real's card has its four).",
                                       rich_help_panel=OBJECTIVE),
     feature_weight: float = typer.Option(1.0, "--feature-weight", rich_help_panel=OBJECTIVE),
     grid_weight: float = typer.Option(0.0, "--grid-weight", help="Penalty on the error's pattern locked to the "
