@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from percept.train.devices import cpu_supports_bf16
+from percept.train.extras import install_hint
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,6 @@ def tensorrt_module(flavour: str):
         return importlib.import_module(flavour)
     except Exception:
         return None
-
-
-def install_hint(extra: str) -> str:
-    """How to add an extra: from a source checkout (editable install) or from the package index."""
-    checkout = Path(__file__).resolve().parents[1]
-    if (checkout / "pyproject.toml").is_file() and (checkout / "percept_cli").is_dir():
-        return f"pip install -e '{checkout}[{extra}]'"
-    return f"pip install 'percept[{extra}]'"
 
 
 def components() -> list[Component]:

@@ -34,10 +34,10 @@ from percept.engines.export import read_metadata
 from percept.engines.fp16 import convert_to_fp16, is_fp16_graph
 from percept.train.atomic import atomic_path
 from percept.train.checkpoint import file_sha256
+from percept.train.extras import install_hint
 from percept.train.version import __version__
 
 Dims = tuple[int, int, int, int]
-INSTALL = {"tensorrt": "pip install 'percept[tensorrt]'", "tensorrt-rtx": "pip install 'percept[tensorrt-rtx]'"}
 BASE_PROFILE = ((1, 3, 64, 64), (4, 3, 512, 512), (8, 3, 1024, 1024))  # output sizes for SR (÷ scale)
 
 
@@ -108,14 +108,14 @@ def load_tensorrt(flavour: str = "auto") -> tuple[Any, str]:
             return load_tensorrt("tensorrt-rtx")
         if tensorrt_module("tensorrt") is not None:
             return load_tensorrt("tensorrt")  # gives the no-GPU message
-        raise BackendUnavailable("TensorRT is not installed: pip install 'percept[tensorrt]' (needs an NVIDIA "
-                                 "GPU) or pip install 'percept[tensorrt-rtx]' (RTX GPUs; builds without a GPU)")
+        raise BackendUnavailable(f"TensorRT is not installed: {install_hint('tensorrt')} (needs an NVIDIA GPU) "
+                                 f"or {install_hint('tensorrt-rtx')} (RTX GPUs; builds without a GPU)")
     module = tensorrt_module(FLAVOURS[flavour])
     if module is None:
-        raise BackendUnavailable(f"{flavour} is not installed (or does not load): {INSTALL[flavour]}")
+        raise BackendUnavailable(f"{flavour} is not installed (or does not load): {install_hint(flavour)}")
     if flavour == "tensorrt" and not has_gpu:
         raise BackendUnavailable("TensorRT needs a CUDA GPU to build engines and torch sees none; without a GPU use "
-                                 "--flavour tensorrt-rtx (pip install 'percept[tensorrt-rtx]')")
+                                 f"--flavour tensorrt-rtx ({install_hint('tensorrt-rtx')})")
     return module, flavour
 
 

@@ -21,9 +21,10 @@ from percept.engines.engine_record import FLAVOURS, check_record, machine, read_
 from percept.engines.errors import BackendUnavailable, EngineError
 from percept.engines.norm_stats import Stats
 from percept.engines.runtime import ShapeLimits
-from percept.engines.trt_build import INSTALL, make_logger
+from percept.engines.trt_build import make_logger
 from percept.train.atomic import atomic_path
 from percept.train.checkpoint import ModelInfo, file_sha256
+from percept.train.extras import install_hint
 
 TORCH_DTYPES = {"FLOAT": torch.float32, "HALF": torch.float16, "BF16": torch.bfloat16, "INT32": torch.int32}
 
@@ -51,7 +52,7 @@ class TensorRTRuntime:
         flavour = read_record(self.path).get("tensorrt", {}).get("flavour", "tensorrt")
         trt = tensorrt_module(FLAVOURS.get(flavour, "tensorrt"))
         if trt is None:
-            raise BackendUnavailable(f"{engine_path} needs {flavour}, which is not installed: {INSTALL[flavour]}")
+            raise BackendUnavailable(f"{engine_path} needs {flavour}, which is not installed: {install_hint(flavour)}")
         record = check_record(self.path, machine(flavour, trt.__version__, device))
         if record.get("engine_sha256") not in (None, file_sha256(self.path)):
             raise EngineError(f"{engine_path}: the engine file changed after its record was written; rebuild it")

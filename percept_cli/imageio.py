@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from percept.train.atomic import atomic_path
+from percept.train.extras import install_hint
 
 DEFAULT_MAX_PIXELS = 100_000_000
 _UMASK = os.umask(0)
@@ -47,7 +48,6 @@ HIGH_BIT_FORMATS = {"PNG", "TIFF"}
 # (docs/RESULTS.md); --png-compression 9 for the smallest files.
 PNG_LEVEL = 1
 HEIF_SUFFIXES = {".heic", ".heif", ".hif"}
-HEIF_INSTALL = "pip install 'percept[heif]'"
 # ``--format keep`` for a HEIC photo writes JPEG: every viewer and browser opens it, while HEIC opens
 # natively only on Apple systems and recent Windows with an extension. Ask for --format heic to keep it.
 KEEP_AS = {"HEIF": "JPEG"}
@@ -70,7 +70,7 @@ WRITABLE = {"PNG", "JPEG", "WEBP", "TIFF", "AVIF"} | ({"HEIF"} if HEIF_AVAILABLE
 def check_writable_format(choice: str) -> None:
     """``--format`` up front: a format this installation cannot write is one line, not a failure per file."""
     if choice == "heic" and not HEIF_AVAILABLE:
-        raise ValueError(f"--format heic needs pillow-heif: {HEIF_INSTALL}")
+        raise ValueError(f"--format heic needs pillow-heif: {install_hint('heif')}")
 
 
 class ImageReadError(Exception):
@@ -276,7 +276,7 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, da
         raise
     except UnidentifiedImageError:
         if path.suffix.lower() in HEIF_SUFFIXES and not HEIF_AVAILABLE:
-            raise ImageReadError(f"HEIC/HEIF needs pillow-heif: {HEIF_INSTALL}") from None
+            raise ImageReadError(f"HEIC/HEIF needs pillow-heif: {install_hint('heif')}") from None
         raise ImageReadError("not an image (or a format Pillow cannot read)") from None
     except Image.DecompressionBombError as exc:
         raise ImageReadError(_bomb_reason(exc, max_pixels)) from None

@@ -34,9 +34,9 @@ from percept.cli.errors import UserError
 from percept.cli.job import Job
 from percept.cli.ray_stages import InferenceActor, RayJob, decode_row, read_row, write_row
 from percept.cli.storage import Store
+from percept.train.extras import install_hint
 
 TASK_CPUS = 0.25  # scheduling share of a read/decode/write task: they wait on I/O much of the time
-RAY_INSTALL = "pip install 'percept[ray]'"
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def connect(address: str) -> tuple[float, bool]:
     try:
         import ray
     except ImportError:
-        raise UserError(f"--ray needs Ray Data: {RAY_INSTALL}") from None
+        raise UserError(f"--ray needs Ray Data: {install_hint('ray')}") from None
     if ray.is_initialized():
         return 0.0, False
     t0 = time.perf_counter()

@@ -80,7 +80,7 @@ def _av():
     try:
         import av
     except ImportError:
-        from percept.engines.availability import install_hint
+        from percept.train.extras import install_hint
 
         raise VideoError(f"video needs PyAV (FFmpeg's libraries): {install_hint('video')}") from None
     # FFmpeg's log stays off, as PyAV leaves it: av.logging.set_level(any level) routes every message of

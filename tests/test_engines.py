@@ -8,6 +8,7 @@ import torch
 import percept.engines.cache
 import percept.engines.export
 import percept.engines.select
+import percept.train.extras
 from percept.engines.errors import BackendUnavailable
 from percept.engines.openvino_runtime import OpenVinoRuntime, native_bf16
 from percept.engines.ort_runtime import OrtRuntime
@@ -15,6 +16,7 @@ from percept.engines.select import AUTO_ORDER, open_runtime
 from percept.engines.torch_runtime import TorchRuntime
 from percept.engines.trt_build import load_tensorrt
 from percept.train.checkpoint import describe, save_model
+from percept.train.extras import install_hint
 from percept.train.networks import SRNet, TransformNet
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -125,14 +127,25 @@ def test_tensorrt_without_gpu_is_one_clear_line(models):
 
 def test_missing_tensorrt_says_how_to_install(monkeypatch):
     monkeypatch.setattr("percept.engines.trt_build.tensorrt_module", lambda name: None)
-    for flavour, hint in (("tensorrt", "pip install 'percept[tensorrt]'"),
-                          ("tensorrt-rtx", "pip install 'percept[tensorrt-rtx]'")):
+    for flavour in ("tensorrt", "tensorrt-rtx"):
         with pytest.raises(BackendUnavailable, match=f"{flavour} is not installed") as exc:
             load_tensorrt(flavour)
-        assert hint in str(exc.value) and "\n" not in str(exc.value)
+        assert install_hint(flavour) in str(exc.value) and "\n" not in str(exc.value)
     with pytest.raises(BackendUnavailable) as exc:
         load_tensorrt("auto")
-    assert "percept[tensorrt]" in str(exc.value) and "percept[tensorrt-rtx]" in str(exc.value)
+    assert install_hint("tensorrt") in str(exc.value) and install_hint("tensorrt-rtx") in str(exc.value)
+
+
+def test_install_hints_name_the_checkout_an_editable_install_comes_from(tmp_path, monkeypatch):
+    """PyPI's percept is another project: from a source tree the hint must install that tree's extra."""
+    checkout = tmp_path / "percept-src"
+    (checkout / "percept_cli").mkdir(parents=True)
+    (checkout / "train").mkdir()
+    (checkout / "pyproject.toml").write_text("[project]\nname = 'percept'\n")
+    monkeypatch.setattr(percept.train.extras, "__file__", str(checkout / "train" / "extras.py"))
+    assert install_hint("video") == f"pip install -e '{checkout}[video]'"
+    (checkout / "pyproject.toml").unlink()  # an installed package: no source tree around it
+    assert install_hint("video") == "pip install 'percept[video]'"
 
 
 def test_fp16_with_non_finite_output_falls_back_to_fp32(cache, tmp_path):

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import torch
 
+from percept.train.extras import install_hint
 from percept.train.vgg import load_vgg_state
 
 LPIPSFn = Callable[[torch.Tensor, torch.Tensor], float]
@@ -29,7 +30,7 @@ def load_lpips(vgg_weights: str | os.PathLike | None = None, device: str | torch
     try:
         import lpips
     except ImportError:
-        raise LPIPSUnavailable("LPIPS needs the lpips package: pip install 'percept[eval]'") from None
+        raise LPIPSUnavailable(f"LPIPS needs the lpips package: {install_hint('eval')}") from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torchvision's deprecated ``pretrained`` argument
         model = lpips.LPIPS(net="vgg", pnet_rand=True, verbose=False)
