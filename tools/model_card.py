@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -77,6 +78,37 @@ def cli_flags(command: str) -> set[str]:
     return {opt for param in click_command.params for opt in param.opts if opt.startswith("--")}
 
 
+def repo_relative(value):
+    """A recorded path as a card shows it: relative to the repository root (``../shared/data/train``,
+    ``percept_cli/zoo/la-muse.safetensors``), so no card names the folders of the machine it was made on.
+    Anything that is not an absolute path comes back unchanged."""
+    if not isinstance(value, str) or not os.path.isabs(value):
+        return value
+    path = Path(os.path.normpath(value))
+    for base, prefix in ((ROOT, ""), (ROOT.parent, "../")):
+        if path.is_relative_to(base):
+            return prefix + path.relative_to(base).as_posix()
+    if "/percept_cli/zoo/" in value:  # a shipped model, recorded in another checkout
+        return "percept_cli/zoo/" + value.rsplit("/percept_cli/zoo/", 1)[1]
+    return value
+
+
+def recipe_intro(info) -> str:
+    """What the recipe line is: a from-scratch recipe, or the last stage of a warm-started training."""
+    init = info.training.get("init")
+    if not init:
+        return "Reproduce from scratch with:"
+    init = str(repo_relative(init))
+    if "/zoo/" in init and Path(init).stem == info.name:
+        return (f"The last training stage. It warm-starts from the shipped model itself (`--init {info.name}`), "
+                f"so this command continues training the shipped {info.name}; it is not a from-scratch recipe:")
+    if "/zoo/" in init:
+        parent = Path(init).stem
+        return (f"The last training stage, warm-started from the shipped {parent} (`--init {parent}`: whichever "
+                f"{parent} is shipped when you run it); not a from-scratch recipe:")
+    return f"The last training stage, warm-started from `{init}` (`--init`); not a from-scratch recipe:"
+
+
 def recipe_command(info) -> str:
     t = info.training
     known = cli_flags("train-style" if info.kind == "style" else "train-sr")
@@ -90,6 +122,7 @@ def recipe_command(info) -> str:
         flag = "--" + key.replace("_", "-")
         if flag not in known and key != "time_limit_s":
             continue
+        value = repo_relative(value)
         if key == "init" and "/zoo/" in str(value):  # a shipped model: by name, as users type it
             value = Path(str(value)).stem
         if key == "degradation":  # recorded as a description; the CLI takes its name
@@ -222,13 +255,13 @@ def main() -> None:
              f"- percept {info.percept_version}", ""]
     if info.style_image:
         lines.insert(5, f"- style image: `{info.style_image['name']}` (sha256 {info.style_image['sha256'][:16]}…)")
-    lines += ["## Recipe", "", "Reproduce with:", "", "```", recipe_command(info), "```", "",
+    lines += ["## Recipe", "", recipe_intro(info), "", "```", recipe_command(info), "```", "",
               f"Trained for {steps} iterations in {seconds / 60:.0f} min of wall time on {cpu_name()} "
               f"(CPU, {threads} threads; no GPU was available), autocast: {amp}.", ""]
     if args.note:
         lines += [args.note, ""]
     lines += ["| setting | value |", "|---|---|"]
-    lines += [f"| {k} | `{v}` |" for k, v in sorted(info.training.items()) if k not in ("skipped",)]
+    lines += [f"| {k} | `{repo_relative(v)}` |" for k, v in sorted(info.training.items()) if k not in ("skipped",)]
     lines += ["", "## Data", "",
               "`../shared/data/train`: 1,400 natural photos (1,000 ImageNet samples, 400 BSDS500 train/test; "
               "BSD100 is not among them), random crops as set above.", "", "## Measured quality", ""]

@@ -12,29 +12,33 @@ from percept.cli.zoo import DEFAULT_SR, REAL_PHOTO_SR, list_models, real_photo_s
 
 
 def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
-    """List the shipped models (name, kind, scale, size, description); names work wherever a file does."""
-    entries = []
+    """List the shipped models (name, kind, scale, upscale default, size, description); names work wherever a
+    file does."""
+    entries, uses = [], []
     # `percept upscale` without --model: the clean-input model for pictures without JPEG damage, the real-photo
     # model for JPEG-damaged pictures and clips (percept.cli.model_choice); a scale with one model serves both.
-    defaults = {name: "default" for name in DEFAULT_SR.values()}
+    default_for = {name: "all pictures" for name in DEFAULT_SR.values()}
     for scale, name in REAL_PHOTO_SR.items():
         if real_photo_sr_model(scale) is None:
             continue
-        defaults[name] = "default: JPEG photos"
-        defaults[DEFAULT_SR[scale]] = "default: clean pictures"
+        default_for[name] = "JPEG photos"
+        default_for[DEFAULT_SR[scale]] = "clean pictures"
     for m in list_models():
+        use = default_for.get(m.name, "")
+        mark = "" if not use else "default" if use == "all pictures" else f"default: {use}"
         entries.append({"name": m.name, "kind": m.info.kind, "scale": m.info.scale, "size_bytes": m.size_bytes,
-                        "description": m.info.description, "default": defaults.get(m.name, ""),
+                        "description": m.info.description, "default": mark,
                         "size_rule": m.info.size_rule, "path": str(m.path)})
+        uses.append(use)
     if as_json:
         typer.echo(json.dumps(entries, indent=2))
         return
+    # The name column holds only the name, as --model and --style take it; the upscale default has its own.
     table = Table(title="percept models (shipped)")
-    for col in ("name", "kind", "scale", "size", "description"):
+    for col in ("name", "kind", "scale", "upscale default", "size", "description"):
         table.add_column(col, justify="right" if col in ("scale", "size") else "left")
-    for e in entries:
-        name = e["name"] + (f" ({e['default']})" if e["default"] else "")
-        table.add_row(name, e["kind"], f"×{e['scale']}", f"{e['size_bytes'] / 1e6:.1f} MB", e["description"])
+    for e, use in zip(entries, uses):
+        table.add_row(e["name"], e["kind"], f"×{e['scale']}", use, f"{e['size_bytes'] / 1e6:.1f} MB", e["description"])
     Console().print(table)
     if not entries:
         typer.echo("no models are shipped in this installation", err=True)

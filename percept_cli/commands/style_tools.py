@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from percept.train.style_task import StyleOptions
 
 
+STYLE_SIZE_HELP = ("Long side of the style image (0 keeps it). train-style reads it at 512, as the shipped styles "
+                   "were trained: pass 512 to score on their objective.")
+
+
 def load_content(path: Path, long_side: int) -> torch.Tensor:
     """A content photo as 1×3×H×W with its long side resized to ``long_side`` (0 keeps it)."""
     from PIL import Image
@@ -73,7 +77,7 @@ def optimize_style_cmd(
     out: Path = typer.Option(..., "--out", help="Where to write the result (PNG/JPEG by suffix)."),
     iterations: int = typer.Option(300, "--iterations", help="L-BFGS iterations."),
     image_size: int = typer.Option(256, "--image-size", help="Long side of the content image (0 keeps it)."),
-    style_size: int = typer.Option(384, "--style-size"),
+    style_size: int = typer.Option(384, "--style-size", help=STYLE_SIZE_HELP),
     content_weight: float = typer.Option(1.0, "--content-weight"),
     style_weight: float = typer.Option(1.5, "--style-weight", help=STYLE_WEIGHT_HELP),
     tv_weight: float = typer.Option(1e-5, "--tv-weight"),
@@ -105,7 +109,7 @@ def style_loss_cmd(
     content: Path = typer.Option(..., "--content", help="The content photo the results were made from."),
     style: Path = typer.Option(..., "--style", help="The style image."),
     image_size: int = typer.Option(256, "--image-size", help="Long side of the content image (0 keeps it)."),
-    style_size: int = typer.Option(384, "--style-size"),
+    style_size: int = typer.Option(384, "--style-size", help=STYLE_SIZE_HELP),
     content_weight: float = typer.Option(1.0, "--content-weight"),
     style_weight: float = typer.Option(1.5, "--style-weight", help=STYLE_WEIGHT_HELP),
     tv_weight: float = typer.Option(1e-5, "--tv-weight"),
