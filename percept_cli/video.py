@@ -36,6 +36,7 @@ import numpy as np
 from percept.cli.imageio import Picture
 from percept.cli.inputs import VIDEO_SUFFIXES
 from percept.train.atomic import atomic_path
+from percept.train.extras import install_hint
 
 if TYPE_CHECKING:
     import torch
@@ -80,8 +81,6 @@ def _av():
     try:
         import av
     except ImportError:
-        from percept.train.extras import install_hint
-
         raise VideoError(f"video needs PyAV (FFmpeg's libraries): {install_hint('video')}") from None
     # FFmpeg's log stays off, as PyAV leaves it: av.logging.set_level(any level) routes every message of
     # FFmpeg's decoder threads through a Python callback that takes the GIL, and a thread that holds the GIL

@@ -28,12 +28,23 @@ PERCEPT=${PERCEPT:-percept}
 NAME=sr-x${SCALE}-real
 common=(--arch subpixel --scale "$SCALE" --data "$DATA" --name "$NAME" --loss pixel --pixel-weight 1
         --batch-size 16 --patch 128 --lr-schedule cosine --half --workers 0 --checkpoint-every 200)
-stage() {  # stage DIR ITERATIONS LR SEED INIT DEGRADATION CHANNELS CONVS
-  local dir=$1 its=$2 lr=$3 seed=$4 init=$5 degradation=$6 channels=$7 convs=$8
+run_stage() {  # run_stage DIR TRAIN-SR-OPTIONS...: skipped once finished, resumed when stopped
+  local dir=$1; shift
   if [ -f "$dir/$NAME.safetensors" ]; then echo "$dir: finished"; return; fi
   local resume=(); [ -f "$dir/checkpoint.pt" ] && resume=(--resume)
-  "$PERCEPT" train-sr "${common[@]}" --channels "$channels" --convs "$convs" --iterations "$its" --lr "$lr" \
-    --seed "$seed" --init "$init" --degradation "$degradation" --run-dir "$dir" "${resume[@]}"
+  "$PERCEPT" train-sr "$@" --run-dir "$dir" "${resume[@]}"
+}
+stage() {  # stage DIR ITERATIONS LR SEED INIT DEGRADATION CHANNELS CONVS: pixel loss, batch 16
+  run_stage "$1" "${common[@]}" --iterations "$2" --lr "$3" --seed "$4" --init "$5" --degradation "$6" \
+    --channels "$7" --convs "$8"
+}
+perceptual_stage() {  # perceptual_stage DIR ITERATIONS INIT CHANNELS CONVS: pixel + weighted VGG layers,
+  # hatch and speckle priced, batch 8, on photo damage
+  run_stage "$1" --arch subpixel --scale "$SCALE" --channels "$4" --convs "$5" --data "$DATA" --name "$NAME" \
+    --loss feature+pixel --pixel-weight 100 --feature-weight 1 \
+    --feature-layer relu1_2:1,relu2_2:0.5,relu3_3:0.5,relu4_3:1 --grid-weight 1e4 --grid-window 0 \
+    --speckle-weight 1e4 --feature-jitter 4 --batch-size 8 --patch 128 --lr 1e-4 --lr-schedule cosine \
+    --iterations "$2" --seed 6 --init "$3" --degradation photo --half --workers 0 --checkpoint-every 200
 }
 case "$SCALE" in
   4)
@@ -42,32 +53,14 @@ case "$SCALE" in
     stage "$RUNS/x4-stage3" 9000 1e-4 2 "$RUNS/x4-stage2/$NAME.safetensors" photo 64 8
     python tools/average_models.py "$RUNS/x4-stage2/$NAME.safetensors" "$RUNS/x4-stage3/$NAME.safetensors" \
       --weight 0.7 --half --out "$RUNS/x4-average1.safetensors"
-    dir=$RUNS/x4-stage4  # the perceptual stage: pixel + weighted VGG layers, hatch and speckle priced
-    if [ -f "$dir/$NAME.safetensors" ]; then echo "$dir: finished"; else
-      resume=(); [ -f "$dir/checkpoint.pt" ] && resume=(--resume)
-      "$PERCEPT" train-sr --arch subpixel --scale 4 --channels 64 --convs 8 --data "$DATA" --name "$NAME" \
-        --loss feature+pixel --pixel-weight 100 --feature-weight 1 \
-        --feature-layer relu1_2:1,relu2_2:0.5,relu3_3:0.5,relu4_3:1 --grid-weight 1e4 --grid-window 0 \
-        --speckle-weight 1e4 --feature-jitter 4 --batch-size 8 --patch 128 --lr 1e-4 --lr-schedule cosine \
-        --iterations 4714 --seed 6 --init "$RUNS/x4-average1.safetensors" --degradation photo --half \
-        --workers 0 --checkpoint-every 200 --run-dir "$dir" "${resume[@]}"
-    fi
-    python tools/average_models.py "$RUNS/x4-average1.safetensors" "$dir/$NAME.safetensors" \
+    perceptual_stage "$RUNS/x4-stage4" 4714 "$RUNS/x4-average1.safetensors" 64 8
+    python tools/average_models.py "$RUNS/x4-average1.safetensors" "$RUNS/x4-stage4/$NAME.safetensors" \
       --weight 0.5 --half --out "$RUNS/$NAME.safetensors" \
       --description "×4 upscaler for real photos (SubPixelSR 64), trained on synthetic photo damage (blur, resize, noise, JPEG): removes the JPEG grid and ringing sr-x4-pixel sharpens; the ×4 default for JPEG-damaged pictures and clips" ;;
   2)
     stage "$RUNS/x2" 6000 2e-4 2 sr-x2-pixel photo 48 6
-    dir=$RUNS/x2-stage2  # the perceptual stage, as stage 4 of ×4
-    if [ -f "$dir/$NAME.safetensors" ]; then echo "$dir: finished"; else
-      resume=(); [ -f "$dir/checkpoint.pt" ] && resume=(--resume)
-      "$PERCEPT" train-sr --arch subpixel --scale 2 --channels 48 --convs 6 --data "$DATA" --name "$NAME" \
-        --loss feature+pixel --pixel-weight 100 --feature-weight 1 \
-        --feature-layer relu1_2:1,relu2_2:0.5,relu3_3:0.5,relu4_3:1 --grid-weight 1e4 --grid-window 0 \
-        --speckle-weight 1e4 --feature-jitter 4 --batch-size 8 --patch 128 --lr 1e-4 --lr-schedule cosine \
-        --iterations 3105 --seed 6 --init "$RUNS/x2/$NAME.safetensors" --degradation photo --half \
-        --workers 0 --checkpoint-every 200 --run-dir "$dir" "${resume[@]}"
-    fi
-    python tools/average_models.py "$RUNS/x2/$NAME.safetensors" "$dir/$NAME.safetensors" \
+    perceptual_stage "$RUNS/x2-stage2" 3105 "$RUNS/x2/$NAME.safetensors" 48 6
+    python tools/average_models.py "$RUNS/x2/$NAME.safetensors" "$RUNS/x2-stage2/$NAME.safetensors" \
       --weight 0.5 --half --out "$RUNS/$NAME.safetensors" \
       --description "×2 upscaler for real photos (SubPixelSR 48), trained on phone and web damage (blur, noise, JPEG) with pixel, then VGG feature loss: removes the JPEG grid sr-x2-pixel sharpens; the ×2 default for JPEG-damaged pictures and clips" ;;
   *) echo "SCALE must be 4 or 2" >&2; exit 2 ;;

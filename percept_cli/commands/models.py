@@ -14,7 +14,7 @@ from percept.cli.zoo import DEFAULT_SR, REAL_PHOTO_SR, list_models, real_photo_s
 def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
     """List the shipped models (name, kind, scale, upscale default, size, description); names work wherever a
     file does."""
-    entries, uses = [], []
+    entries = []
     # `percept upscale` without --model: the clean-input model for pictures without JPEG damage, the real-photo
     # model for JPEG-damaged pictures and clips (percept.cli.model_choice); a scale with one model serves both.
     default_for = {name: "all pictures" for name in DEFAULT_SR.values()}
@@ -29,7 +29,6 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
         entries.append({"name": m.name, "kind": m.info.kind, "scale": m.info.scale, "size_bytes": m.size_bytes,
                         "description": m.info.description, "default": mark,
                         "size_rule": m.info.size_rule, "path": str(m.path)})
-        uses.append(use)
     if as_json:
         typer.echo(json.dumps(entries, indent=2))
         return
@@ -37,8 +36,9 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
     table = Table(title="percept models (shipped)")
     for col in ("name", "kind", "scale", "upscale default", "size", "description"):
         table.add_column(col, justify="right" if col in ("scale", "size") else "left")
-    for e, use in zip(entries, uses):
-        table.add_row(e["name"], e["kind"], f"×{e['scale']}", use, f"{e['size_bytes'] / 1e6:.1f} MB", e["description"])
+    for e in entries:
+        table.add_row(e["name"], e["kind"], f"×{e['scale']}", default_for.get(e["name"], ""),
+                      f"{e['size_bytes'] / 1e6:.1f} MB", e["description"])
     Console().print(table)
     if not entries:
         typer.echo("no models are shipped in this installation", err=True)
