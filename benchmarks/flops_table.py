@@ -8,6 +8,7 @@ from percept.train.networks import SRNet, SubPixelSR, TransformNet
 ROWS = [
     ("TransformNet (style)", "instance norm, resize-conv", "every style", TransformNet()),
     ("TransformNet (style)", "transposed (paper's fractional stride)", "–", TransformNet(upsample="transposed")),
+    ("TransformNet (style)", "+ exposure path (`train-style`'s default)", "–", TransformNet(exposure_path=True)),
     ("SRNet ×4", "pixel-shuffle, 64 channels", "–", SRNet(4)),
     ("SRNet ×8", "pixel-shuffle, 64 channels", "sr-x8-pixel", SRNet(8)),
     ("SubPixelSR ×4", "64 channels, `--convs 8`", "sr-x4-pixel, sr-x4-feature, sr-x4-real", SubPixelSR(4, 64, 8)),

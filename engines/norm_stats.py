@@ -3,13 +3,16 @@
 Why: style networks normalise every feature map with its own mean and variance (instance norm). Cut a
 photo into tiles and each tile gets different statistics, so neighbouring tiles disagree in contrast and
 colour and the seams show through any blend. The cure is to measure the statistics of every
-instance-norm layer once on the whole image (downscaled if needed) and impose them on every tile.
+instance-norm layer once on the whole image (downscaled if needed) and impose them on every tile. A style
+net's exposure path (``percept.train.networks.ImageMean``, the photo's mean colour) is shared the same way:
+it is one more "layer" of statistics, after the norms, whose mean replaces the tile's own.
 
 Two implementations of the same idea:
   * PyTorch: forward hooks on the ``InstanceNorm2d`` modules (``measure_torch`` / ``imposed_torch``);
   * ONNX: graph surgery on an exported file — one graph that also outputs each layer's (mean, var)
-    (``onnx_with_stats_outputs``), and one where every ``InstanceNormalization`` takes them as inputs
-    (``onnx_with_stats_inputs``). Any percept ONNX export works; nothing has to be re-exported.
+    (``onnx_with_stats_outputs``), and one where every ``InstanceNormalization`` (and the ``ReduceMean`` of
+    the input image) takes them as inputs (``onnx_with_stats_inputs``). Any percept ONNX export works;
+    nothing has to be re-exported.
 Statistics are per layer ``(mean, var)``, each a float32 tensor of C values, in graph order.
 """
 
@@ -22,6 +25,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from torch import nn
+
+from percept.train.networks import ImageMean
 
 if TYPE_CHECKING:  # onnx costs 1.3 s to import (ml_dtypes): only the graph surgery below needs it
     import onnx
@@ -58,8 +63,10 @@ def run_with_stats_or_own(batch: torch.Tensor, stats: Sequence[Stats | None],
 
 
 # --------------------------------------------------------------------------------------------- PyTorch
-def torch_norm_layers(net: nn.Module) -> list[nn.InstanceNorm2d]:
-    return [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
+def torch_norm_layers(net: nn.Module) -> list[nn.Module]:
+    """The layers whose statistics tiles share: instance norms, then whole-picture means (in module order)."""
+    return ([m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
+            + [m for m in net.modules() if isinstance(m, ImageMean)])
 
 
 def _moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,7 +84,7 @@ def _hooks(layers: Sequence[nn.Module], hook) -> Iterator[None]:
             h.remove()
 
 
-def measure_torch(run: Callable[[torch.Tensor], object], layers: list[nn.InstanceNorm2d], x: torch.Tensor) -> Stats:
+def measure_torch(run: Callable[[torch.Tensor], object], layers: list[nn.Module], x: torch.Tensor) -> Stats:
     """Statistics of every layer while ``run`` processes the one-image batch ``x``."""
     found: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -91,7 +98,7 @@ def measure_torch(run: Callable[[torch.Tensor], object], layers: list[nn.Instanc
 
 
 @contextmanager
-def imposed_torch(layers: list[nn.InstanceNorm2d], per_item: Sequence[Stats | None]) -> Iterator[None]:
+def imposed_torch(layers: list[nn.Module], per_item: Sequence[Stats | None]) -> Iterator[None]:
     """While active, batch item ``i`` is normalised with ``per_item[i]`` (None: its own statistics)."""
     if not layers or all(s is None for s in per_item):
         yield
@@ -105,6 +112,8 @@ def imposed_torch(layers: list[nn.InstanceNorm2d], per_item: Sequence[Stats | No
             if stats is not None:
                 m, v = stats[index[module]]
                 mean[n], var[n] = m.to(mean.device), v.to(var.device)
+        if isinstance(module, ImageMean):
+            return mean[:, :, None, None].to(output.dtype)
         y = (x.float() - mean[:, :, None, None]) * torch.rsqrt(var[:, :, None, None] + module.eps)
         if module.affine:
             y = y * module.weight.float()[None, :, None, None] + module.bias.float()[None, :, None, None]
@@ -116,12 +125,32 @@ def imposed_torch(layers: list[nn.InstanceNorm2d], per_item: Sequence[Stats | No
 
 # ------------------------------------------------------------------------------------------------ ONNX
 def onnx_norm_nodes(model: onnx.ModelProto) -> list[onnx.NodeProto]:
-    return [n for n in model.graph.node if n.op_type == "InstanceNormalization"]
+    """Instance norms, then means of the input image (``ImageMean``), each in graph order (as in torch)."""
+    return [model.graph.node[k] for k in _norm_positions(model)]
+
+
+def _norm_positions(model: onnx.ModelProto) -> list[int]:
+    nodes = model.graph.node
+    return ([k for k, n in enumerate(nodes) if n.op_type == "InstanceNormalization"]
+            + [k for k, n in enumerate(nodes) if _is_image_mean(model, n)])
+
+
+def _is_image_mean(model: onnx.ModelProto, node: onnx.NodeProto) -> bool:
+    """A ReduceMean of the graph's input image itself (directly or through Casts, as an FP16 graph has it)."""
+    if node.op_type != "ReduceMean":
+        return False
+    producers = {o: n for n in model.graph.node for o in n.output}
+    source = node.input[0]
+    while source in producers and producers[source].op_type == "Cast":
+        source = producers[source].input[0]
+    return source in {i.name for i in model.graph.input}
 
 
 def _channels(model: onnx.ModelProto, node: onnx.NodeProto) -> int:
     from onnx import numpy_helper
 
+    if node.op_type == "ReduceMean":  # of the input image
+        return int(model.graph.input[0].type.tensor_type.shape.dim[1].dim_value)
     inits = {i.name: i for i in model.graph.initializer}
     scale = node.input[1]
     if scale in inits:
@@ -188,8 +217,7 @@ def onnx_with_stats_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
     out = onnx.ModelProto()
     out.CopyFrom(model)
     g = out.graph
-    norm_positions = [k for k, n in enumerate(g.node) if n.op_type == "InstanceNormalization"]
-    norms = {k: i for i, k in enumerate(norm_positions)}  # node position -> layer index (protobuf has no ids)
+    norms = {k: i for i, k in enumerate(_norm_positions(out))}  # node position -> layer index (no node ids)
     names = stats_names(len(norms))
     batch = _batch_dim(out)
     a23, a023 = f"{STATS_PREFIX}_axes23", f"{STATS_PREFIX}_axes023"
@@ -200,11 +228,14 @@ def onnx_with_stats_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
             continue
         i = norms[position]
         mean, var = names[i]
-        x, scale, bias = node.input
         p = f"{STATS_PREFIX}{i}_"
         c = _channels(out, node)
         g.input.extend([helper.make_tensor_value_info(mean, TensorProto.FLOAT, [batch, c]),
                         helper.make_tensor_value_info(var, TensorProto.FLOAT, [batch, c])])
+        if node.op_type == "ReduceMean":  # the image's mean: the given one (the variance is not used)
+            nodes.append(helper.make_node("Unsqueeze", [mean, a23], list(node.output)))
+            continue
+        x, scale, bias = node.input
         nodes += [
             helper.make_node("Unsqueeze", [mean, a23], [p + "m4"]),
             helper.make_node("Unsqueeze", [var, a23], [p + "v4"]),

@@ -110,6 +110,7 @@ class OpenVinoRuntime:
                        "CACHE_DIR": str(compiled_cache_dir(self.core))}
         self.request = self._compile(self.path).create_infer_request()
         self._stats_requests: dict[str, object] = {}
+        self._impose_inputs: list[str] = []  # the statistics graph's input names, in feeding order
         self.shared_stats = facts.instance_norms > 0
 
     def _compile(self, model: str | onnx.ModelProto):
@@ -134,6 +135,8 @@ class OpenVinoRuntime:
             raise EngineError(f"{self.path}: this graph has no instance norm to share statistics of")
         if which not in self._stats_requests:
             graph = (onnx_with_stats_outputs if which == "measure" else onnx_with_stats_inputs)(self._proto)
+            if which == "impose":
+                self._impose_inputs = [i.name for i in graph.graph.input]
             self._stats_requests[which] = self._compile(graph).create_infer_request()
         return self._stats_requests[which]
 
@@ -153,6 +156,8 @@ class OpenVinoRuntime:
         return run_with_stats_or_own(batch, stats, self.run, self._run_imposed)
 
     def _run_imposed(self, batch: torch.Tensor, stats: Sequence[Stats]) -> torch.Tensor:
-        feed = dict(enumerate([self._array(batch), *stats_inputs(stats)]))
-        y = self._stats_request("impose").infer(feed)[0]
+        request = self._stats_request("impose")
+        # By name: OpenVINO drops graph inputs nothing reads (the unused variance of an exposure path's mean).
+        values = dict(zip(self._impose_inputs, [self._array(batch), *stats_inputs(stats)]))
+        y = request.infer({port.get_any_name(): values[port.get_any_name()] for port in request.model_inputs})[0]
         return torch.from_numpy(np.array(y, dtype=np.float32)).clamp_(0.0, 1.0)

@@ -43,8 +43,10 @@ def cache(tmp_path_factory):
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     style, sr = _trained_like(TransformNet()), _trained_like(SRNet(4))
+    exposure = _trained_like(TransformNet(exposure_path=True))
     return {"style": save_model(root / "style.safetensors", style, describe(style, "style")),
-            "sr": save_model(root / "sr.safetensors", sr, describe(sr, "sr"))}
+            "sr": save_model(root / "sr.safetensors", sr, describe(sr, "sr")),
+            "style-exposure": save_model(root / "style-exposure.safetensors", exposure, describe(exposure, "exposure"))}
 
 
 @pytest.mark.parametrize("kind,shape", [("style", (2, 3, 64, 96)), ("sr", (2, 3, 24, 32))])
@@ -95,10 +97,11 @@ def test_openvino_gives_the_same_images_as_torch(cache, models, kind, shape):
         percept.engines.select._open_openvino(models[kind], "model", "cuda:0", "fp32", None)
 
 
-def test_openvino_shares_normalisation_statistics_like_torch(cache, models):
+@pytest.mark.parametrize("kind", ["style", "style-exposure"])
+def test_openvino_shares_normalisation_statistics_like_torch(cache, models, kind):
     pytest.importorskip("openvino")
-    ov_rt = open_runtime(models["style"], backend="openvino", device="cpu", precision="fp32")
-    torch_rt = open_runtime(models["style"], backend="torch", device="cpu")
+    ov_rt = open_runtime(models[kind], backend="openvino", device="cpu", precision="fp32")
+    torch_rt = open_runtime(models[kind], backend="torch", device="cpu")
     assert ov_rt.shared_stats
     image = torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(1))
     stats_ov, stats_torch = ov_rt.measure_stats(image), torch_rt.measure_stats(image)
@@ -149,9 +152,12 @@ def test_install_hints_name_the_checkout_an_editable_install_comes_from(tmp_path
 
 
 def test_fp16_with_non_finite_output_falls_back_to_fp32(cache, tmp_path):
+    torch.manual_seed(0)
     net = TransformNet().eval()
-    with torch.no_grad():  # a huge instance-norm gain: fine in fp32, overflows to inf in the fp16 graph
-        net.decoder[1][2].weight.mul_(1e5)
+    with torch.no_grad():  # a huge instance-norm gain, undone by the next conv (ReLU keeps scale): the fp32 graph
+        net.decoder[1][2].weight.mul_(1e5)  # computes the same net, the fp16 graph overflows to inf in between
+        net.decoder[1][2].bias.mul_(1e5)
+        net.decoder[2][1].weight.mul_(1e-5)
     model = save_model(tmp_path / "overflow.safetensors", net, describe(net, "overflow"))
     rt = open_runtime(model, backend="onnxruntime", device="cpu", precision="fp16")
     assert rt.precision == "fp32" and "non-finite" in rt.note

@@ -29,9 +29,12 @@ def trained_like(net: torch.nn.Module, seed: int = 1) -> torch.nn.Module:
     return net.eval()
 
 
-@pytest.fixture(scope="module", params=["style", "sr"])
+NETS = {"style": TransformNet, "style-exposure": lambda: TransformNet(exposure_path=True), "sr": lambda: SRNet(4)}
+
+
+@pytest.fixture(scope="module", params=list(NETS))
 def exported(request, tmp_path_factory):
-    net = trained_like(TransformNet() if request.param == "style" else SRNet(4))
+    net = trained_like(NETS[request.param]())
     info = describe(net, f"demo-{request.param}")
     out = tmp_path_factory.mktemp(request.param) / "model.onnx"
     return net, info, export_network(net, info, out)

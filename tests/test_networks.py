@@ -52,8 +52,30 @@ def test_size_rule_padding_helpers():
     assert pad_to_multiple(tiny, 4)[0].shape[-2:] == (4, 4)
 
 
+def test_without_the_exposure_path_a_style_net_paints_a_dark_photo_as_bright_as_a_light_one():
+    """Instance norm after the first convolution discards overall brightness: the paper's net gives a photo and
+    its darkened copy the same output (a night photo lifted to noon). The exposure path lets them differ, and it
+    adds the photo's mean colour only: the same everywhere, so no part of the photo shows through."""
+    torch.manual_seed(0)
+    photo = torch.rand(1, 3, 32, 32) * 0.6 + 0.3
+    dark = photo * 0.3
+    paper = TransformNet().eval()
+    with torch.no_grad():
+        assert (paper(photo) - paper(dark)).abs().max() < 1e-3
+        net = TransformNet(exposure_path=True).eval()
+        net.load_state_dict(paper.state_dict() | {k: v for k, v in net.state_dict().items() if "exposure" in k})
+        # a new net's path starts as (mean − ½): the darkened photo comes out darker from the first step
+        assert net(dark).mean() < net(photo).mean() - 0.05
+        # pre-activation, the two nets differ by one colour per picture, whatever its pixels
+        shift = torch.atanh(net(photo) * 2 - 1) - torch.atanh(paper(photo) * 2 - 1)
+        expected = photo.mean(dim=(2, 3)) - 0.5
+        assert torch.allclose(shift, expected[:, :, None, None].expand_as(shift), atol=2e-3)
+    assert build_network(net.config()).config() == {**paper.config(), "exposure_path": True}
+
+
 def test_build_network_round_trip_and_errors():
-    for net in (TransformNet(norm="batch", upsample="transposed"), SRNet(scale=8, global_skip=False)):
+    for net in (TransformNet(norm="batch", upsample="transposed"), SRNet(scale=8, global_skip=False),
+                TransformNet(exposure_path=True)):
         again = build_network(net.config())
         assert type(again) is type(net) and again.config() == net.config()
     with pytest.raises(ValueError, match="unknown architecture"):

@@ -16,8 +16,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from percept.cli.app import app
-from percept.train.checkpoint import load_model
+from percept.train.checkpoint import describe, load_model, save_model
 from percept.train.data import DataError
+from percept.train.networks import TransformNet
 from percept.train.style_task import StyleOptions, StyleTask
 from percept.train.trainer import Trainer, TrainingError, TrainSettings
 
@@ -238,9 +239,17 @@ def test_an_earlier_run_is_never_overwritten_silently_and_init_warm_starts(tmp_p
     from percept.train.checkpoint import load_model
 
     trained, _ = load_model(model)
-    task = StyleTask(options(style_image, photos, vgg_path, init=model))
+    task = StyleTask(options(style_image, photos, vgg_path, init=model, exposure_path=True))
     warm = task.build_model()
     assert all(torch.equal(a, b) for a, b in zip(warm.state_dict().values(), trained.state_dict().values()))
+    # A parent without the exposure path (every shipped style): the path starts at zero, the output is the parent's.
+    paper_net = TransformNet().eval()
+    parent = tmp_path / "paper.safetensors"
+    save_model(parent, paper_net, describe(paper_net, "paper"))
+    child = StyleTask(options(style_image, photos, vgg_path, init=parent, exposure_path=True)).build_model().eval()
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert child.config()["exposure_path"] and torch.equal(child(x), paper_net(x))
     bad = CliRunner().invoke(app, [*args, "--force", "--init", str(tmp_path / "missing.safetensors")])
     assert bad.exit_code == 2 and "missing.safetensors" in bad.output
 
@@ -358,11 +367,11 @@ def test_the_default_objective_has_the_blob_penalties_and_paper_turns_them_off(t
     """By default train-style trains with the zoo's anchor and spike penalty; --paper drops every added term;
     an option given on the command line beats --paper."""
     _, default, row = _cli_run(tmp_path / "a", style_image, photos, vgg_path)
-    assert default["anchor_weight"] == 300.0 and default["spike_weight"] == 1e4
+    assert default["anchor_weight"] == 300.0 and default["spike_weight"] == 1e4 and default["exposure_path"]
     assert {"anchor", "spike"} <= set(row)
     _, paper, row = _cli_run(tmp_path / "b", style_image, photos, vgg_path, "--paper")
     assert paper["anchor_weight"] == paper["spike_weight"] == paper["palette_weight"] == 0.0
-    assert paper["style_tiles"] == 1
+    assert paper["style_tiles"] == 1 and not paper["exposure_path"]  # the paper's network too
     assert set(row) == {"step", "total", "content", "style", "tv", "images_per_s", "elapsed_s"}
     _, mixed, _ = _cli_run(tmp_path / "c", style_image, photos, vgg_path, "--paper", "--anchor-weight", "5")
     assert mixed["anchor_weight"] == 5.0 and mixed["spike_weight"] == 0.0

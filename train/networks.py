@@ -78,6 +78,7 @@ class Upsample2x(nn.Sequential):
 
 
 StyleOutput = Literal["tanh", "wide-tanh"]
+EXPOSURE_GAIN = 1.0  # a new net starts by shifting its output by the photo's mean colour minus mid-grey
 STYLE_OUTPUTS = ("tanh", "wide-tanh")
 
 
@@ -96,6 +97,14 @@ def to_wide_range(x: torch.Tensor) -> torch.Tensor:
     return 0.5 + 0.6 * torch.tanh(x)
 
 
+class ImageMean(nn.Module):
+    """Each channel's mean over the whole picture. A module of its own so that the tiles of a large picture
+    share the whole picture's value, as they share its instance-norm statistics (``percept.engines.norm_stats``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3), keepdim=True)
+
+
 class TransformNet(nn.Module):
     """Image transformation network for one style (Johnson et al. 2016, supplementary Table 1)."""
 
@@ -104,7 +113,8 @@ class TransformNet(nn.Module):
     size_rule = 4  # two stride-2 convolutions
     min_size = 8  # the 9×9 reflection pad needs > 4 pixels
 
-    def __init__(self, norm: Norm = "instance", upsample: StyleUpsample = "resize-conv", output: StyleOutput = "tanh"):
+    def __init__(self, norm: Norm = "instance", upsample: StyleUpsample = "resize-conv", output: StyleOutput = "tanh",
+                 exposure_path: bool = False):
         super().__init__()
         if upsample not in ("resize-conv", "transposed"):
             raise ValueError(f"unknown upsample {upsample!r} (resize-conv or transposed)")
@@ -122,9 +132,23 @@ class TransformNet(nn.Module):
             Upsample2x(64, 32, upsample, norm),
             ConvLayer(32, 3, 9),
         )
+        # Instance norm after the first convolution discards the photo's overall brightness and colour cast:
+        # without this path a night photo comes out as bright as a noon one. The photo's mean colour, through a
+        # 3×3 colour map, shifts the output before its activation. Only the mean: a per-pixel path lets the
+        # photo show through the painting. It starts as EXPOSURE_GAIN·(mean − ½), so a new net keeps dark photos
+        # dark from the first step (a warm start from a net without it begins at zero).
+        self.exposure_path = exposure_path
+        self.photo_mean = ImageMean() if exposure_path else None
+        self.exposure = nn.Conv2d(3, 3, 1) if exposure_path else None
+        if self.exposure is not None:
+            with torch.no_grad():
+                self.exposure.weight.copy_(torch.eye(3).view(3, 3, 1, 1) * EXPOSURE_GAIN)
+                self.exposure.bias.fill_(-EXPOSURE_GAIN / 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.decoder(self.residuals(self.encoder(x)))
+        if self.exposure is not None:
+            y = y + self.exposure(self.photo_mean(x))
         if self.output == "tanh":
             return to_image_range(y)
         y = to_wide_range(y)
@@ -134,6 +158,8 @@ class TransformNet(nn.Module):
         config = {"arch": "TransformNet", "norm": self.norm, "upsample": self.upsample}
         if self.output != "tanh":  # files from before this option rebuild as they were trained
             config["output"] = self.output
+        if self.exposure_path:
+            config["exposure_path"] = True
         return config
 
 

@@ -63,6 +63,7 @@ class StyleOptions:
     norm: str = "instance"
     upsample: str = "resize-conv"
     output: str = "tanh"
+    exposure_path: bool = False  # the photo's mean colour shifts the output (networks.TransformNet)
     vgg_weights: str | None = None
     preview_count: int = 4
     description: str = ""
@@ -112,7 +113,8 @@ class StyleTask:
         self.palette: Palette | None = None
 
     def build_model(self) -> nn.Module:
-        net = TransformNet(norm=self.o.norm, upsample=self.o.upsample, output=self.o.output)
+        net = TransformNet(norm=self.o.norm, upsample=self.o.upsample, output=self.o.output,
+                           exposure_path=self.o.exposure_path)
         if self.o.init is not None:
             net.load_state_dict(warm_start_weights(self.o.init, net, "style"))
         return net
@@ -154,7 +156,8 @@ class StyleTask:
                 "palette_weight": o.palette_weight, "spike_weight": o.spike_weight, "spike_z": o.spike_z,
                 "style_tiles": o.style_tiles, "content_layer": o.content_layer,
                 "style_layers": list(o.style_layers), "training_images": len(self.files),
-                "skipped_files": len(o.skipped), "crops": o.crops, "init": str(o.init) if o.init else None}
+                "skipped_files": len(o.skipped), "crops": o.crops, "init": str(o.init) if o.init else None,
+                "exposure_path": o.exposure_path}
 
     def describe(self, model: nn.Module, training: dict[str, Any]) -> ModelInfo:
         return describe(model, self.name, self.o.description or f"style of {Path(self.o.style_image).name}",
@@ -210,7 +213,8 @@ def closest_init(opts: StyleOptions, candidates: dict[str, Path], photos: int = 
     with torch.no_grad():
         targets = {k: gram_matrix(v) for k, v in vgg(style, opts.style_layers).items()}
         for name, path in candidates.items():
-            net = TransformNet(norm=opts.norm, upsample=opts.upsample, output=opts.output)
+            net = TransformNet(norm=opts.norm, upsample=opts.upsample, output=opts.output,
+                               exposure_path=opts.exposure_path)
             try:
                 net.load_state_dict(warm_start_weights(path, net, "style"))
             except DataError:

@@ -83,6 +83,7 @@ def parse_duration(text: str) -> float:
 # ``--paper`` turns every term the paper does not have off, for reproductions.
 PAPER_OBJECTIVE: dict[str, object] = {"anchor_weight": 0.0, "anchor_color": False, "palette_weight": 0.0,
                                       "spike_weight": 0.0, "style_tiles": 1}
+PAPER_NETWORK: dict[str, object] = {"exposure_path": False}  # --paper also trains the paper's network
 DEFAULT_ANCHOR_WEIGHT = 300.0
 DEFAULT_SPIKE_WEIGHT = 1e4
 
@@ -99,7 +100,7 @@ def apply_preset(ctx: typer.Context, preset: str | None, values: dict[str, objec
     if preset is not None and preset not in PRESETS:
         raise UserError(f"--preset {preset!r}: choose {', '.join(PRESETS)}")
     chosen = dict(values)
-    for layer in (PRESETS[preset] if preset else {}, PAPER_OBJECTIVE if paper else {}):
+    for layer in (PRESETS[preset] if preset else {}, PAPER_OBJECTIVE | PAPER_NETWORK if paper else {}):
         for key, value in layer.items():
             if key in chosen and not _given(ctx, key):
                 chosen[key] = value
@@ -140,7 +141,8 @@ def train_style(
     time_limit: str = typer.Option("0", "--time-limit", help="Stop and save the model after this much training "
                                    "(e.g. 30m, 2h); the cosine schedule then follows the clock. 0: no limit."),
     paper: bool = typer.Option(False, "--paper", help="The paper's objective exactly (content, style, TV): no "
-                               "anchor, spike, palette or tile terms. Options you give still win."),
+                               "anchor, spike, palette or tile terms, and the paper's network (no exposure path). "
+                               "Options you give still win."),
     name: str = typer.Option(None, "--name", help="Model name (default: the style image's stem in lower case "
                              "with hyphens, e.g. my-painting)."),
     out: Path = OUT,
@@ -193,6 +195,10 @@ def train_style(
                                  rich_help_panel=NETWORK),
     output: str = typer.Option("tanh", "--output-activation", rich_help_panel=NETWORK,
                                help="tanh (the paper's scaled tanh) | wide-tanh (reaches 0 and 1, gradient alive)"),
+    exposure_path: bool = typer.Option(True, "--exposure-path/--no-exposure-path", rich_help_panel=NETWORK,
+                                       help="Shift the output by the photo's mean colour, so dark photos stay dark "
+                                       "(instance norm forgets a photo's brightness; other norms keep it); off: "
+                                       "the paper's net."),
     device: str = DEVICE,
     amp: str = AMP,
     workers: int = WORKERS,
@@ -206,7 +212,9 @@ def train_style(
     """Train a real-time style network from one painting.
 
     Objective: the paper's content, style and TV terms plus the blob penalties the shipped styles
-    were trained with (flat-region anchor, spike penalty); --paper gives the paper's terms alone.
+    were trained with (flat-region anchor, spike penalty); the network adds an exposure path (the
+    photo's mean colour shifts the output) so dark photos stay dark. --paper gives the paper's terms and
+    network alone.
     Schedule: the paper's 40,000 iterations, hours on a GPU and more than a day on a CPU (the run
     says how long before its first step); --preset quick makes a style in about 30 min on a CPU.
     Precedence: options you give, then --paper, then --preset, then the defaults.
@@ -236,6 +244,7 @@ def _style_task(p: dict[str, object]):
                         style_tiles=p["style_tiles"], palette_weight=p["palette_weight"],
                         spike_weight=p["spike_weight"], spike_z=p["spike_z"], content_layer=p["content_layer"],
                         style_layers=layers, norm=p["norm"], upsample=p["upsample"], output=p["output"],
+                        exposure_path=p["exposure_path"] and p["norm"] == "instance",
                         vgg_weights=p["vgg_weights"], crops=p["crops"])
     init = p["init"]
     if init == "auto" and not p["resume"]:
