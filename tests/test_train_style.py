@@ -242,14 +242,17 @@ def test_an_earlier_run_is_never_overwritten_silently_and_init_warm_starts(tmp_p
     task = StyleTask(options(style_image, photos, vgg_path, init=model, exposure_path=True))
     warm = task.build_model()
     assert all(torch.equal(a, b) for a, b in zip(warm.state_dict().values(), trained.state_dict().values()))
-    # A parent without the exposure path (every shipped style): the path starts at zero, the output is the parent's.
+    # A parent without the exposure path (every shipped style): the child has the parent's layers and the path as
+    # a new net starts it, so its output is the parent's shifted by the photo's mean colour (mean − ½).
     paper_net = TransformNet().eval()
     parent = tmp_path / "paper.safetensors"
     save_model(parent, paper_net, describe(paper_net, "paper"))
     child = StyleTask(options(style_image, photos, vgg_path, init=parent, exposure_path=True)).build_model().eval()
-    x = torch.rand(1, 3, 32, 32)
+    x = torch.rand(1, 3, 32, 32) * 0.4  # a dark photo
     with torch.no_grad():
-        assert child.config()["exposure_path"] and torch.equal(child(x), paper_net(x))
+        shift = torch.atanh(child(x) * 2 - 1) - torch.atanh(paper_net(x) * 2 - 1)
+        expected = (x.mean(dim=(2, 3)) - 0.5)[:, :, None, None].expand_as(shift)
+        assert child.config()["exposure_path"] and torch.allclose(shift, expected, atol=2e-3)
     bad = CliRunner().invoke(app, [*args, "--force", "--init", str(tmp_path / "missing.safetensors")])
     assert bad.exit_code == 2 and "missing.safetensors" in bad.output
 

@@ -136,7 +136,7 @@ class TransformNet(nn.Module):
         # without this path a night photo comes out as bright as a noon one. The photo's mean colour, through a
         # 3×3 colour map, shifts the output before its activation. Only the mean: a per-pixel path lets the
         # photo show through the painting. It starts as EXPOSURE_GAIN·(mean − ½), so a new net keeps dark photos
-        # dark from the first step (a warm start from a net without it begins at zero).
+        # dark from the first step (a warm start from a net without it adds it so too).
         self.exposure_path = exposure_path
         self.photo_mean = ImageMean() if exposure_path else None
         self.exposure = nn.Conv2d(3, 3, 1) if exposure_path else None
