@@ -131,19 +131,18 @@ def onnx_norm_nodes(model: onnx.ModelProto) -> list[onnx.NodeProto]:
 
 def _norm_positions(model: onnx.ModelProto) -> list[int]:
     nodes = model.graph.node
+    producers = {o: n for n in nodes for o in n.output}
+    inputs = {i.name for i in model.graph.input}
+
+    def of_input_image(node: onnx.NodeProto) -> bool:
+        """A ReduceMean of the graph's input image itself (directly or through Casts, as an FP16 graph has it)."""
+        source = node.input[0]
+        while source in producers and producers[source].op_type == "Cast":
+            source = producers[source].input[0]
+        return source in inputs
+
     return ([k for k, n in enumerate(nodes) if n.op_type == "InstanceNormalization"]
-            + [k for k, n in enumerate(nodes) if _is_image_mean(model, n)])
-
-
-def _is_image_mean(model: onnx.ModelProto, node: onnx.NodeProto) -> bool:
-    """A ReduceMean of the graph's input image itself (directly or through Casts, as an FP16 graph has it)."""
-    if node.op_type != "ReduceMean":
-        return False
-    producers = {o: n for n in model.graph.node for o in n.output}
-    source = node.input[0]
-    while source in producers and producers[source].op_type == "Cast":
-        source = producers[source].input[0]
-    return source in {i.name for i in model.graph.input}
+            + [k for k, n in enumerate(nodes) if n.op_type == "ReduceMean" and of_input_image(n)])
 
 
 def _channels(model: onnx.ModelProto, node: onnx.NodeProto) -> int:

@@ -137,7 +137,6 @@ class TransformNet(nn.Module):
         # 3×3 colour map, shifts the output before its activation. Only the mean: a per-pixel path lets the
         # photo show through the painting. It starts as EXPOSURE_GAIN·(mean − ½), so a new net keeps dark photos
         # dark from the first step (a warm start from a net without it adds it so too).
-        self.exposure_path = exposure_path
         self.photo_mean = ImageMean() if exposure_path else None
         self.exposure = nn.Conv2d(3, 3, 1) if exposure_path else None
         if self.exposure is not None:
@@ -158,7 +157,7 @@ class TransformNet(nn.Module):
         config = {"arch": "TransformNet", "norm": self.norm, "upsample": self.upsample}
         if self.output != "tanh":  # files from before this option rebuild as they were trained
             config["output"] = self.output
-        if self.exposure_path:
+        if self.exposure is not None:
             config["exposure_path"] = True
         return config
 
