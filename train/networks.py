@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from percept.train.reparam import RepConv3x3
+
 Norm = Literal["instance", "batch", "none"]
 StyleUpsample = Literal["resize-conv", "transposed"]
 SRUpsample = Literal["pixel-shuffle", "resize-conv", "transposed"]
@@ -227,26 +229,63 @@ class SubPixelSR(nn.Module):
     size_rule = 1
     min_size = 2  # 3×3 reflection padding needs 2 pixels
 
-    def __init__(self, scale: int = 4, channels: int = 48, convs: int = 6):
+    def __init__(self, scale: int = 4, channels: int = 48, convs: int = 6, branches: bool = False):
         super().__init__()
         if scale not in (2, 4, 8):
             raise ValueError(f"SubPixelSR scale must be 2, 4 or 8, not {scale}")
         if channels < 1 or convs < 0:
             raise ValueError("SubPixelSR needs channels >= 1 and convs >= 0")
-        self.scale, self.channels, self.convs = scale, channels, convs
-        layers: list[nn.Module] = [ConvLayer(3, channels, 3), nn.PReLU(channels)]
+        self.scale, self.channels, self.convs, self.branches = scale, channels, convs, bool(branches)
+        conv3x3 = RepConv3x3 if branches else (lambda cin, cout: ConvLayer(cin, cout, 3))
+        layers: list[nn.Module] = [conv3x3(3, channels), nn.PReLU(channels)]
         for _ in range(convs):
-            layers += [ConvLayer(channels, channels, 3), nn.PReLU(channels)]
+            layers += [conv3x3(channels, channels), nn.PReLU(channels)]
         self.body = nn.Sequential(*layers)
         self.to_pixels = ConvLayer(channels, 3 * scale * scale, 3)
         self.shuffle = nn.PixelShuffle(scale)
         for m in self.body.modules():  # He init keeps the signal's size through the PReLU stack
-            if isinstance(m, nn.Conv2d):
+            if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3):
                 nn.init.kaiming_normal_(m.weight, a=0.25, nonlinearity="leaky_relu")
                 nn.init.zeros_(m.bias)
         conv = self.to_pixels[1]
         icnr_(conv.weight, scale, init=lambda w: nn.init.normal_(w, std=1e-4))
         nn.init.zeros_(conv.bias)
+
+    def plain(self) -> SubPixelSR:
+        """The same function as one network of plain 3×3 convolutions (what is saved and run)."""
+        if not self.branches:
+            return self
+        net = SubPixelSR(self.scale, self.channels, self.convs).to(self.to_pixels[1].weight.device)
+        state = {}
+        with torch.no_grad():
+            for name, module in self.named_children():
+                if name != "body":
+                    state.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
+            for i, layer in enumerate(self.body):
+                if isinstance(layer, RepConv3x3):
+                    state[f"body.{i}.1.weight"], state[f"body.{i}.1.bias"] = layer.fold()
+                else:
+                    state.update({f"body.{i}.{k}": v for k, v in layer.state_dict().items()})
+        net.load_state_dict(state)
+        return net.train(self.training)
+
+    def load_plain(self, plain: SubPixelSR) -> None:
+        """Take a plain network's weights: each 3×3 branch gets its convolution, the other branches zero."""
+        if not self.branches:
+            self.load_state_dict(plain.state_dict())
+            return
+        theirs = plain.state_dict()
+        with torch.no_grad():
+            for name, module in self.named_children():
+                if name != "body":
+                    module.load_state_dict({k[len(name) + 1:]: v for k, v in theirs.items()
+                                            if k.startswith(name + ".")})
+            for i, layer in enumerate(self.body):
+                if isinstance(layer, RepConv3x3):
+                    layer.conv.weight.copy_(theirs[f"body.{i}.1.weight"])
+                    layer.conv.bias.copy_(theirs[f"body.{i}.1.bias"])
+                else:
+                    layer.weight.copy_(theirs[f"body.{i}.weight"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.shuffle(self.to_pixels(self.body(x)))
@@ -254,7 +293,10 @@ class SubPixelSR(nn.Module):
         return y if self.training else y.clamp(0.0, 1.0)
 
     def config(self) -> dict[str, Any]:
-        return {"arch": "SubPixelSR", "scale": self.scale, "channels": self.channels, "convs": self.convs}
+        config = {"arch": "SubPixelSR", "scale": self.scale, "channels": self.channels, "convs": self.convs}
+        if self.branches:  # only training checkpoints: saved models are plain
+            config["branches"] = True
+        return config
 
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {"TransformNet": TransformNet, "SRNet": SRNet, "SubPixelSR": SubPixelSR}

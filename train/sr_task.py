@@ -14,11 +14,18 @@ from torch import nn
 from percept.train.checkpoint import ModelInfo, describe
 from percept.train.data import ImageFolderDataset, load_rgb, scan_images, to_tensor
 from percept.train.degradations import matlab_imresize, random_patch_pair
-from percept.train.losses import blur_loss, feature_loss, grid_loss, pixel_loss, speckle_loss, total_variation
+from percept.train.losses import (
+    PIXEL_LOSSES,
+    blur_loss,
+    feature_loss,
+    grid_loss,
+    speckle_loss,
+    total_variation,
+)
 from percept.train.networks import SRNet, SubPixelSR
 from percept.train.real_degradations import PhotoDegradation, RealDegradation, degrade, degrade_photo
 from percept.train.vgg import LAYER_INDEX, VGGLoss
-from percept.train.warm_start import warm_start_weights
+from percept.train.warm_start import warm_start_sr
 
 LOSSES = ("feature", "pixel", "feature+pixel")
 ARCHS = ("subpixel", "paper")  # subpixel: SubPixelSR at low resolution; paper: the paper's SRNet
@@ -42,6 +49,10 @@ class SROptions:
     feature_jitter: int = 0  # shift the VGG input by up to this many pixels per step (see ``jittered``)
     feature_weight: float = 1.0
     pixel_weight: float = 1.0
+    pixel_loss: str = "mse"  # mse | l1 | charbonnier
+    clean_share: float | None = None  # photo damage: share of plain bicubic inputs (None: PhotoDegradation's)
+    holdout: int = 0  # photos kept out of training to choose checkpoints on (the validation set)
+    branches: bool = False  # SubPixelSR: re-parameterisable training branches, folded when saved
     tv_weight: float = 0.0
     arch: str = "subpixel"
     channels: int | None = None  # None: the architecture's default
@@ -74,16 +85,23 @@ def feature_layers(spec: str) -> dict[str, float]:
 
 
 def make_pair(img: torch.Tensor, patch: int, scale: int, sigma: float, degradation: str,
-              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+              generator: torch.Generator, clean_share: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """A random HR patch and its LR input under the chosen degradation."""
     hr, lr = random_patch_pair(img, patch, scale, sigma, generator=generator)
+    return hr_to_lr(hr, lr, scale, degradation, generator, clean_share), hr
+
+
+def hr_to_lr(hr: torch.Tensor, lr: torch.Tensor, scale: int, degradation: str, generator: torch.Generator,
+             clean_share: float | None = None) -> torch.Tensor:
+    """The LR input of one HR picture under ``degradation`` (``lr``: the paper's blur-and-bicubic one)."""
     if degradation == "bicubic":
         lr = matlab_imresize(hr, 1 / scale, antialias=True).clamp(0, 1)
     elif degradation == "real":
         lr = degrade(hr[None], scale, RealDegradation(), generator)[0]
     elif degradation == "photo":
-        lr = degrade_photo(hr[None], scale, PhotoDegradation(), generator)[0]
-    return lr, hr
+        spec = PhotoDegradation() if clean_share is None else PhotoDegradation(clean_prob=clean_share)
+        lr = degrade_photo(hr[None], scale, spec, generator)[0]
+    return lr
 
 
 def jittered(sr: torch.Tensor, hr: torch.Tensor, jitter: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,15 +117,46 @@ def jittered(sr: torch.Tensor, hr: torch.Tensor, jitter: int) -> tuple[torch.Ten
     return sr[..., dy:dy + h, dx:dx + w], hr[..., dy:dy + h, dx:dx + w]
 
 
+def split_holdout(files: list[Path], count: int) -> tuple[list[Path], list[Path]]:
+    """Every k-th photo (sorted order) held out, ``count`` in all, spread over the folder's sources."""
+    if count <= 0:
+        return files, []
+    if count >= len(files):
+        raise ValueError(f"--holdout {count} leaves no training photos (the folder has {len(files)})")
+    step = len(files) / count
+    held = {int(i * step) for i in range(count)}
+    return [f for i, f in enumerate(files) if i not in held], [f for i, f in enumerate(files) if i in held]
+
+
+VALIDATION_SIZE = 192  # HR centre crop of each held-out photo
+
+
+def validation_pairs(files: list[Path], o: SROptions) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Fixed LR/HR pairs of the held-out photos: a centre crop, damaged under the run's degradation with one
+    seed per photo, so every validation sees the same inputs."""
+    pairs = []
+    for i, path in enumerate(files):
+        img = to_tensor(load_rgb(path))
+        side = min(VALIDATION_SIZE, img.shape[1], img.shape[2]) // o.scale * o.scale
+        top, left = (img.shape[1] - side) // 2, (img.shape[2] - side) // 2
+        hr = img[:, top:top + side, left:left + side]
+        g = torch.Generator().manual_seed(1000 + i)
+        lr = matlab_imresize(hr, 1 / o.scale, antialias=True).clamp(0, 1)
+        pairs.append((hr_to_lr(hr, lr, o.scale, o.degradation, g, o.clean_share), hr))
+    return pairs
+
+
 class PatchPair:
     """Picklable transform for loader workers: a random HR patch and its degraded LR input."""
 
-    def __init__(self, patch: int, scale: int, sigma: float, degradation: str = "paper"):
+    def __init__(self, patch: int, scale: int, sigma: float, degradation: str = "paper",
+                 clean_share: float | None = None):
         self.patch, self.scale, self.sigma, self.degradation = patch, scale, sigma, degradation
+        self.clean_share = clean_share
 
     def __call__(self, img: Image.Image, rng) -> tuple[torch.Tensor, torch.Tensor]:
         g = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        return make_pair(to_tensor(img), self.patch, self.scale, self.sigma, self.degradation, g)
+        return make_pair(to_tensor(img), self.patch, self.scale, self.sigma, self.degradation, g, self.clean_share)
 
 
 class SRTask:
@@ -121,6 +170,10 @@ class SRTask:
         self.feature_layers = feature_layers(opts.feature_layer)  # a bad spec fails before the data is read
         if opts.arch not in ARCHS:
             raise ValueError(f"unknown --arch {opts.arch!r}; choose from {', '.join(ARCHS)}")
+        if opts.pixel_loss not in PIXEL_LOSSES:
+            raise ValueError(f"unknown --pixel-loss {opts.pixel_loss!r}; choose from {', '.join(PIXEL_LOSSES)}")
+        if opts.branches and opts.arch != "subpixel":
+            raise ValueError("--branches needs --arch subpixel")
         if opts.patch % opts.scale:
             raise ValueError(f"--patch {opts.patch} must be a multiple of --scale {opts.scale}")
         self.o = opts
@@ -133,6 +186,7 @@ class SRTask:
         self.name = opts.name
         scan = scan_images(Path(opts.data))
         self.files, opts.skipped = scan.files, scan.skipped
+        self.files, self.holdout_files = split_holdout(self.files, opts.holdout)
         self.preview_files = self.files[: opts.preview_count]
         self.vgg: VGGLoss | None = None
 
@@ -143,26 +197,27 @@ class SRTask:
     def _network(self) -> nn.Module:
         o = self.o
         if o.arch == "subpixel":
-            return SubPixelSR(scale=o.scale, channels=o.channels or 48, convs=o.convs)
+            return SubPixelSR(scale=o.scale, channels=o.channels or 48, convs=o.convs, branches=o.branches)
         return SRNet(scale=o.scale, upsample=o.upsample, norm=o.norm, channels=o.channels or 64,
                      global_skip=o.global_skip)
 
     def build_model(self) -> nn.Module:
         net = self._network()
         if self.o.init is not None:
-            net.load_state_dict(warm_start_weights(self.o.init, net, "sr"))
+            warm_start_sr(self.o.init, net)
         return net
 
     def dataset(self, seed: int) -> ImageFolderDataset:
-        return ImageFolderDataset(self.files, PatchPair(self.o.patch, self.o.scale, self.o.sigma, self.o.degradation),
-                                    seed)
+        pairs = PatchPair(self.o.patch, self.o.scale, self.o.sigma, self.o.degradation, self.o.clean_share)
+        return ImageFolderDataset(self.files, pairs, seed)
 
     def setup(self, device: torch.device) -> None:
         if self.uses_features:
             self.vgg = VGGLoss(self.o.vgg_weights).to(device)
         g = torch.Generator().manual_seed(12345)  # fixed preview crops
-        pairs = [make_pair(to_tensor(load_rgb(p)), self.o.patch, self.o.scale, self.o.sigma, self.o.degradation, g)
-                 for p in self.preview_files]
+        pairs = [make_pair(to_tensor(load_rgb(p)), self.o.patch, self.o.scale, self.o.sigma, self.o.degradation, g,
+                           self.o.clean_share) for p in self.preview_files]
+        self.validation = validation_pairs(self.holdout_files, self.o) if self.holdout_files else []
         self.preview_lr = torch.stack([lr for lr, _ in pairs]).to(device)
         self.preview_hr = torch.stack([hr for _, hr in pairs]).to(device)
 
@@ -179,7 +234,7 @@ class SRTask:
             terms["feature"] = self.o.feature_weight * sum(w * feature_loss(f_sr[n], f_hr[n])
                                                            for n, w in layers.items())
         if "pixel" in self.o.loss:
-            terms["pixel"] = self.o.pixel_weight * pixel_loss(sr, hr)
+            terms["pixel"] = self.o.pixel_weight * PIXEL_LOSSES[self.o.pixel_loss](sr, hr)
         if self.o.grid_weight:
             terms["grid"] = self.o.grid_weight * grid_loss(sr, hr, self.o.scale, self.o.grid_window)
         if self.o.speckle_weight:
@@ -209,9 +264,25 @@ class SRTask:
                 "sigma": o.sigma, "feature_layer": o.feature_layer, "feature_weight": o.feature_weight,
                 "feature_jitter": o.feature_jitter, "grid_weight": o.grid_weight, "grid_window": o.grid_window,
                 "speckle_weight": o.speckle_weight, "blur_weight": o.blur_weight,
-                "pixel_weight": o.pixel_weight, "tv_weight": o.tv_weight, "training_images": len(self.files),
+                "pixel_weight": o.pixel_weight, "pixel_loss": o.pixel_loss, "clean_share": o.clean_share,
+                "holdout": o.holdout, "branches": o.branches, "tv_weight": o.tv_weight,
+                "training_images": len(self.files),
                 "skipped_files": len(o.skipped), "degradation": degradation,
                 "init": str(o.init) if o.init else None}
+
+    def validate(self, model: nn.Module) -> dict[str, float]:
+        """PSNR (RGB, border = scale) of ``model`` on the held-out photos, each damaged once with a fixed seed:
+        what checkpoints are chosen on, never the benchmark sets."""
+        if not self.validation:
+            return {}
+        device = next(model.parameters()).device
+        total = 0.0
+        for lr, hr in self.validation:
+            sr = model(lr[None].to(device)).float().clamp(0, 1)[0].cpu()
+            b = self.o.scale
+            mse = (sr - hr)[:, b:-b, b:-b].pow(2).mean().clamp_min(1e-10)
+            total += float(-10 * torch.log10(mse))
+        return {"val_psnr": total / len(self.validation)}
 
     def describe(self, model: nn.Module, training: dict[str, Any]) -> ModelInfo:
         text = self.o.description or f"×{self.o.scale} super-resolution, {self.o.loss} loss"

@@ -36,3 +36,44 @@ def warm_start_weights(path: Path, net: nn.Module, kind: str) -> dict[str, torch
                         f"{net.config()}")
     weights = {k: v.float() for k, v in source.state_dict().items()}
     return weights | {k: own[k].clone() for k in added}
+
+
+def grown_weights(parent: dict[str, torch.Tensor], parent_convs: int, net: nn.Module) -> dict[str, torch.Tensor]:
+    """A plain SubPixelSR's weights for ``net``, a deeper one of the same width: the parent's layers, then
+    the added 3×3 convolutions as identities (Dirac weights, zero bias, PReLU slope 1) before the pixel head.
+
+    Why: the grown network starts as exactly the trained one, so its extra capacity is learnt from there
+    instead of from noise (a warm start that learns to grow a network)."""
+    own = net.state_dict()
+    weights = {k: v.float() for k, v in parent.items()}
+    channels = own["body.0.1.weight"].shape[0]
+    for conv in range(parent_convs, net.convs):
+        i = 2 + 2 * conv
+        weight = torch.zeros(channels, channels, 3, 3)
+        nn.init.dirac_(weight)
+        weights[f"body.{i}.1.weight"], weights[f"body.{i}.1.bias"] = weight, torch.zeros(channels)
+        weights[f"body.{i + 1}.weight"] = torch.ones(channels)
+    return weights
+
+
+def warm_start_sr(path: Path, net: nn.Module) -> None:
+    """Load ``net`` (an SR network, maybe with training branches) from the trained SR network at ``path``;
+    a SubPixelSR may be deeper than its parent (``grown_weights``)."""
+    from percept.train.networks import SubPixelSR
+
+    if not isinstance(net, SubPixelSR):
+        net.load_state_dict(warm_start_weights(path, net, "sr"))
+        return
+    plain = SubPixelSR(net.scale, net.channels, net.convs)
+    try:
+        source, info = load_model(path)
+    except ModelFileError as exc:
+        raise DataError(f"--init {exc}") from None
+    cfg = info.config
+    growable = (info.kind == "sr" and cfg.get("arch") == "SubPixelSR" and cfg.get("scale") == net.scale
+                and cfg.get("channels") == net.channels and int(cfg.get("convs", -1)) <= net.convs)
+    if not growable:
+        raise DataError(f"--init {path}: a {info.kind} network {cfg}, not one with the layers of {plain.config()} "
+                        "or fewer of its convolutions")
+    plain.load_state_dict(grown_weights(source.state_dict(), int(cfg["convs"]), plain))
+    net.load_plain(plain)

@@ -307,7 +307,18 @@ def train_sr(
                                        "a random 0..N px each step, so no cross-hatch locks to VGG's pooling grid.",
                                        rich_help_panel=OBJECTIVE),
     pixel_weight: float = typer.Option(1.0, "--pixel-weight", rich_help_panel=OBJECTIVE),
+    pixel_loss: str = typer.Option("mse", "--pixel-loss", help="mse | l1 | charbonnier (a smooth L1: sharper "
+                                   "texture than MSE at the same PSNR)", rich_help_panel=OBJECTIVE),
     tv_weight: float = typer.Option(0.0, "--tv-weight", rich_help_panel=OBJECTIVE),
+    clean_share: float = typer.Option(None, "--clean-share", min=0.0, max=1.0, show_default=False,
+                                      help="--degradation photo: share of inputs left undamaged (plain bicubic); "
+                                      "default 0.1.", rich_help_panel=SCHEDULE),
+    holdout: int = typer.Option(0, "--holdout", min=0, help="Keep N of the training photos out of training and "
+                                "score the weights on them at every checkpoint (RUN_DIR/validation.csv, "
+                                "RUN_DIR/best.safetensors).", rich_help_panel=SCHEDULE),
+    ema: float = typer.Option(0.0, "--ema", min=0.0, max=0.99999, help="Keep an exponential moving average of "
+                              "the weights with this decay (e.g. 0.999); previews, validation and the saved "
+                              "model use it. Kept by --resume.", rich_help_panel=SCHEDULE),
     patch: int = typer.Option(288, "--patch", help="HR training patch size (random crops).", rich_help_panel=SCHEDULE),
     sigma: float = typer.Option(1.0, "--sigma", help="Gaussian blur before bicubic downsampling.",
                                 rich_help_panel=SCHEDULE),
@@ -321,7 +332,11 @@ def train_sr(
                              "(the paper's net: ×2 stages and a 9×9 tail at full resolution)", rich_help_panel=NETWORK),
     channels: int = typer.Option(0, "--channels", help="Feature channels (default: subpixel 48, paper 64).",
                                  rich_help_panel=NETWORK),
-    convs: int = typer.Option(6, "--convs", help="subpixel: 3×3 convolutions in the body.", rich_help_panel=NETWORK),
+    convs: int = typer.Option(6, "--convs", help="subpixel: 3×3 convolutions in the body; with --init, more than "
+                              "the parent's grows it (the added ones start as identities).", rich_help_panel=NETWORK),
+    branches: bool = typer.Option(False, "--branches", help="subpixel: train each 3×3 convolution as a sum of "
+                                  "branches (1×1, edge filters) folded into it when saved: no cost when run.",
+                                  rich_help_panel=NETWORK),
     upsample: str = typer.Option("pixel-shuffle", "--upsample",
                                  help="paper arch: pixel-shuffle | resize-conv | transposed", rich_help_panel=NETWORK),
     global_skip: bool = typer.Option(True, "--global-skip/--no-global-skip",
@@ -350,15 +365,16 @@ def train_sr(
                          feature_layer=feature_layer, feature_weight=feature_weight,
                          feature_jitter=feature_jitter, grid_weight=grid_weight, grid_window=grid_window,
                          speckle_weight=speckle_weight, blur_weight=blur_weight,
-                         pixel_weight=pixel_weight,
-                         tv_weight=tv_weight, upsample=upsample, global_skip=global_skip, vgg_weights=vgg_weights,
+                         pixel_weight=pixel_weight, pixel_loss=pixel_loss, clean_share=clean_share,
+                         holdout=holdout, branches=branches, tv_weight=tv_weight, upsample=upsample,
+                         global_skip=global_skip, vgg_weights=vgg_weights,
                          init=resolve_model(Path(init), kind="sr") if init and not resume else None)
         return SRTask(opts)
 
     _run(task, _settings(name, out, run_dir, iterations=iterations, batch_size=batch_size, lr=lr, seed=seed,
                          lr_schedule=lr_schedule, time_limit_s=parse_duration(time_limit),
                          device=device, amp=amp, workers=workers, checkpoint_every=checkpoint_every,
-                         preview_every=preview_every, resume=resume, force=force, half=half,
+                         preview_every=preview_every, resume=resume, force=force, half=half, ema=ema,
                          log_every_s=10.0 if sys.stderr.isatty() else 30.0))
 
 
