@@ -78,8 +78,8 @@ class HeldOutTerms:
     """The paper's content and style terms of a style network on held-out photos, averaged."""
 
     def __init__(self, painting: Path, photos: list[Path]):
+        from percept.core.training_defaults import STYLE_LAYERS
         from percept.train.losses import gram_matrix
-        from percept.train.style_defaults import STYLE_LAYERS
         from percept.train.style_task import StyleOptions, load_style_image
         from percept.train.vgg import VGGLoss
 

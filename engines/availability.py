@@ -1,14 +1,18 @@
-"""What this machine can run: torch devices, onnxruntime providers, TensorRT flavours. Never raises."""
+"""What this machine can run: the extras installed, torch devices, onnxruntime providers, TensorRT flavours.
+Never raises; imports torch only where it is installed."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 
-import torch
+from percept.core.devices import cpu_flags, cuda_available, threads, torch_installed
+from percept.core.extras import install_hint
 
-from percept.train.devices import cpu_supports_bf16
-from percept.train.extras import install_hint
+# The extras and the package whose presence says each is installed (pyproject.toml's optional dependencies).
+EXTRAS = {"train": "torch", "eval": "lpips", "video": "av", "heif": "pillow_heif", "ray": "ray",
+          "tensorrt": "tensorrt", "tensorrt-rtx": "tensorrt_rtx"}
 
 
 @dataclass(frozen=True)
@@ -19,8 +23,10 @@ class Component:
 
 
 def cuda_devices() -> list[str]:
-    if not torch.cuda.is_available():
+    if not cuda_available():
         return []
+    import torch
+
     out = []
     for i in range(torch.cuda.device_count()):
         p = torch.cuda.get_device_properties(i)
@@ -45,9 +51,22 @@ def tensorrt_module(flavour: str):
         return None
 
 
+def extras() -> dict[str, bool]:
+    """Which of percept's extras are installed here."""
+    return {extra: importlib.util.find_spec(module) is not None for extra, module in EXTRAS.items()}
+
+
 def components() -> list[Component]:
-    items = [Component("torch", True, f"{torch.__version__}, {torch.get_num_threads()} CPU threads, "
-                       f"CPU bf16 {'yes' if cpu_supports_bf16() else 'no'}")]
+    present = extras()
+    items = [Component("extras", True, ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in present.items()))]
+    bf16 = "yes" if cpu_flags() & {"avx512_bf16", "amx_bf16"} else "no"
+    if torch_installed():
+        import torch
+
+        items.append(Component("torch", True, f"{torch.__version__}, {threads()} CPU threads, CPU bf16 {bf16}"))
+    else:
+        items.append(Component("torch", False, f"not installed: running models needs none; training, export, "
+                               f"eval-sr and --backend torch do ({install_hint('train')})"))
     gpus = cuda_devices()
     items.append(Component("CUDA", bool(gpus), "; ".join(gpus) if gpus else "no CUDA GPU visible"))
     try:

@@ -12,12 +12,13 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from percept.core.atomic import atomic_path
+from percept.core.model_header import file_sha256
+from percept.core.version import __version__
 from percept.engines.engine_record import machine, mismatches, read_record
 from percept.engines.errors import EngineError, EngineMismatch
 from percept.engines.onnx_facts import ensure_facts, write_facts
 from percept.engines.onnx_opset import DEFAULT_OPSET
-from percept.train.checkpoint import file_sha256
-from percept.train.version import __version__
 
 FP32_TOLERANCE = 1e-3  # max |onnxruntime - PyTorch| accepted for a cached export (images are in [0, 1])
 
@@ -28,24 +29,67 @@ def cache_dir() -> Path:
 
 def cached_onnx(model_path: str | os.PathLike, fp16: bool = False, opset: int = DEFAULT_OPSET,
                 log: Callable[[str], None] | None = None) -> Path:
-    """The ONNX export of a percept model file, exported and checked on first use."""
+    """The ONNX graph of a percept model file, made on first use and cached by the file's hash.
+
+    percept's own architectures are built from the weights (``percept.engines.onnx_graph``: no torch);
+    anything else (a foreign model through spandrel) goes through the PyTorch exporter, checked against
+    PyTorch."""
+    from percept.core.model_header import read_info
+    from percept.engines.onnx_graph import can_build
+
     sha = file_sha256(model_path)
-    path = cache_dir() / "onnx" / f"{sha[:24]}-opset{opset}-{'fp16' if fp16 else 'fp32'}-v{__version__}.onnx"
+    info = read_info(model_path)
+    built = can_build(info)
+    how = "built" if built else f"opset{opset}"
+    path = cache_dir() / "onnx" / f"{sha[:24]}-{how}-{'fp16' if fp16 else 'fp32'}-v{__version__}.onnx"
     if path.is_file():
         ensure_facts(path)
         return path
-    from percept.engines.export import export_model
-
     if log:
         log(f"preparing {Path(model_path).stem} (first use of this model here; later runs start at once): "
-            f"ONNX export ({'fp16' if fp16 else 'fp32'}) to {path.parent}")
+            f"ONNX graph ({'fp16' if fp16 else 'fp32'}) in {path.parent}")
+    if built:
+        write_built_graph(model_path, path, fp16=fp16, info=info)
+    else:
+        _export_checked(model_path, path, fp16, opset)
+    write_facts(path)  # so the next run reads what it needs without importing onnx
+    return path
+
+
+def write_built_graph(model_path: str | os.PathLike, out: Path, fp16: bool = False, info=None,
+                      weights=None) -> Path:
+    """Build a percept model's graph from its weights (``weights`` may replace them) and save it atomically."""
+    import onnx
+
+    from percept.engines.onnx_graph import build_model_graph
+
+    model = build_model_graph(model_path, weights=weights, info=info)
+    if fp16:
+        from percept.engines.fp16 import convert_to_fp16
+
+        model = convert_to_fp16(model)
+        for prop in model.metadata_props:
+            if prop.key == "precision":
+                prop.value = "fp16"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        onnx.save_model(model, str(tmp), save_as_external_data=False)
+    return out
+
+
+def _export_checked(model_path: str | os.PathLike, path: Path, fp16: bool, opset: int) -> None:
+    from percept.core.extras import install_hint
+
+    try:
+        from percept.engines.export import export_model
+    except ImportError:
+        raise EngineError(f"{model_path}: not one of percept's own architectures; running it needs PyTorch "
+                          f"({install_hint('train')})") from None
     result = export_model(model_path, path, opset=opset, fp16=fp16)
     worst = max(c.max_abs for c in result.checks)
     if worst > FP32_TOLERANCE:
         path.unlink(missing_ok=True)
         raise EngineError(f"{model_path}: ONNX export differs from PyTorch by {worst:.2e} (> {FP32_TOLERANCE})")
-    write_facts(path)  # so the next run reads what it needs without importing onnx
-    return path
 
 
 def cached_engine(onnx_path: str | os.PathLike, precision: str = "fp16", flavour: str = "auto",

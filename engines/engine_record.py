@@ -15,10 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from percept.core.atomic import atomic_path
 from percept.engines.errors import BackendUnavailable, EngineMismatch
-from percept.train.atomic import atomic_path
 
 FORMAT = "percept-engine/1"
 CPU_BUILD = "cpu-build"  # the GPU name recorded for a TensorRT-RTX engine built on a machine without a GPU
@@ -30,10 +28,15 @@ def record_path(engine: str | os.PathLike) -> Path:
 
 
 def gpu_info(device: str | int = 0) -> dict[str, str] | None:
-    """Name and compute capability of a CUDA device as torch sees it; None without CUDA."""
-    if not torch.cuda.is_available():
+    """Name and compute capability of a CUDA device as torch sees it; None without CUDA (torch is imported
+    only where CUDA can be there at all)."""
+    from percept.core.devices import cuda_available, cuda_index
+
+    if not cuda_available():
         return None
-    index = torch.device(device).index if isinstance(device, str) and device.startswith("cuda") else 0
+    import torch
+
+    index = cuda_index(device) if isinstance(device, str) else int(device)
     props = torch.cuda.get_device_properties(index or 0)
     return {"name": props.name, "compute_capability": f"{props.major}.{props.minor}"}
 

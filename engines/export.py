@@ -21,13 +21,13 @@ import onnx
 import torch
 from torch import nn
 
+from percept.core.atomic import atomic_path
+from percept.core.model_header import ModelInfo
 from percept.engines.errors import EngineError
 from percept.engines.fp16 import convert_to_fp16
-from percept.engines.onnx_facts import METADATA_KEY, info_from_metadata  # noqa: F401 (info_from_metadata: API)
+from percept.engines.onnx_graph import onnx_metadata
 from percept.engines.onnx_opset import DEFAULT_OPSET, MIN_OPSET
-from percept.train.atomic import atomic_path
-from percept.train.checkpoint import ModelInfo, load_model
-from percept.train.version import __version__
+from percept.train.checkpoint import load_model
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 
@@ -47,17 +47,6 @@ class ExportResult:
     opset: int
     checks: list[CheckResult] = field(default_factory=list)        # onnxruntime vs PyTorch
     fp16_checks: list[CheckResult] = field(default_factory=list)   # FP16 graph vs FP32 graph
-
-
-def onnx_metadata(info: ModelInfo, precision: str, dynamic: bool) -> dict[str, str]:
-    """Everything a runtime needs to run the ONNX file without the model file."""
-    lo, hi = info.value_range
-    return {
-        METADATA_KEY: info.to_json(), "kind": info.kind, "name": info.name, "scale": str(info.scale),
-        "size_rule": str(info.size_rule), "min_size": str(info.min_size), "value_range": f"{lo},{hi}",
-        "arch": str(info.config.get("arch", "")), "precision": precision, "dynamic_shapes": str(dynamic).lower(),
-        "layout": "NCHW RGB float32", "percept_version": __version__, "model_percept_version": info.percept_version,
-    }
 
 
 def read_metadata(model: onnx.ModelProto | str | os.PathLike) -> dict[str, str]:

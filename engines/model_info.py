@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from percept.core.model_header import ModelFileError, ModelInfo, read_info
 from percept.engines.engine_record import read_record
 from percept.engines.errors import EngineError
 from percept.engines.onnx_facts import info_from_metadata, onnx_facts
 from percept.engines.select import file_kind
-from percept.train.checkpoint import ModelFileError, ModelInfo, read_info
 
 
 def read_model_info(path: str | os.PathLike) -> ModelInfo:

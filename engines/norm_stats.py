@@ -4,41 +4,35 @@ Why: style networks normalise every feature map with its own mean and variance (
 photo into tiles and each tile gets different statistics, so neighbouring tiles disagree in contrast and
 colour and the seams show through any blend. The cure is to measure the statistics of every
 instance-norm layer once on the whole image (downscaled if needed) and impose them on every tile. A style
-net's exposure path (``percept.train.networks.ImageMean``, the photo's mean colour) is shared the same way:
-it is one more "layer" of statistics, after the norms, whose mean replaces the tile's own.
+net's exposure path (the photo's mean colour) is shared the same way: it is one more "layer" of
+statistics, after the norms, whose mean replaces the tile's own.
 
 Two implementations of the same idea:
-  * PyTorch: forward hooks on the ``InstanceNorm2d`` modules (``measure_torch`` / ``imposed_torch``);
-  * ONNX: graph surgery on an exported file — one graph that also outputs each layer's (mean, var)
+  * ONNX (here): graph surgery on a percept graph — one graph that also outputs each layer's (mean, var)
     (``onnx_with_stats_outputs``), and one where every ``InstanceNormalization`` (and the ``ReduceMean`` of
-    the input image) takes them as inputs (``onnx_with_stats_inputs``). Any percept ONNX export works;
-    nothing has to be re-exported.
-Statistics are per layer ``(mean, var)``, each a float32 tensor of C values, in graph order.
+    the input image) takes them as inputs (``onnx_with_stats_inputs``);
+  * PyTorch: forward hooks on the modules (``percept.engines.torch_stats``).
+Statistics are per layer ``(mean, var)``, each a float32 array of C values, in graph order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
-
-from percept.train.networks import ImageMean
 
 if TYPE_CHECKING:  # onnx costs 1.3 s to import (ml_dtypes): only the graph surgery below needs it
     import onnx
 
-Stats = list[tuple[torch.Tensor, torch.Tensor]]
+Stats = list[tuple[np.ndarray, np.ndarray]]
 STATS_PREFIX = "percept_norm"
 
 
 # ------------------------------------------------------------------- what every ONNX-graph runtime shares
 def stats_from_outputs(values: Sequence[np.ndarray]) -> Stats:
     """The measuring graph's extra outputs (mean, var, mean, var, ... each 1×C) as ``Stats``."""
-    return [(torch.from_numpy(np.array(values[i][0])), torch.from_numpy(np.array(values[i + 1][0])))
+    return [(np.array(values[i][0], np.float32), np.array(values[i + 1][0], np.float32))
             for i in range(0, len(values), 2)]
 
 
@@ -46,81 +40,21 @@ def stats_inputs(stats: Sequence[Stats]) -> list[np.ndarray]:
     """Per-item ``Stats`` of a batch as the imposing graph's extra inputs: mean, var, ... each N×C."""
     arrays = []
     for layer in range(len(stats[0])):
-        arrays += [torch.stack([s[layer][0] for s in stats]).numpy(), torch.stack([s[layer][1] for s in stats]).numpy()]
+        arrays += [np.stack([s[layer][0] for s in stats]).astype(np.float32),
+                   np.stack([s[layer][1] for s in stats]).astype(np.float32)]
     return arrays
 
 
-def run_with_stats_or_own(batch: torch.Tensor, stats: Sequence[Stats | None],
-                          run: Callable[[torch.Tensor], torch.Tensor],
-                          run_imposed: Callable[[torch.Tensor, Sequence[Stats]], torch.Tensor]) -> torch.Tensor:
+def run_with_stats_or_own(batch: np.ndarray, stats: Sequence[Stats | None],
+                          run: Callable[[np.ndarray], np.ndarray],
+                          run_imposed: Callable[[np.ndarray, Sequence[Stats]], np.ndarray]) -> np.ndarray:
     """``run_imposed`` for a batch whose items all have statistics; items without use their own (``run``)."""
     if all(s is None for s in stats):
         return run(batch)
     if any(s is None for s in stats):  # run them apart
-        return torch.cat([run(batch[i:i + 1]) if s is None else run_imposed(batch[i:i + 1], [s])
-                          for i, s in enumerate(stats)])
+        return np.concatenate([run(batch[i:i + 1]) if s is None else run_imposed(batch[i:i + 1], [s])
+                               for i, s in enumerate(stats)])
     return run_imposed(batch, stats)
-
-
-# --------------------------------------------------------------------------------------------- PyTorch
-def torch_norm_layers(net: nn.Module) -> list[nn.Module]:
-    """The layers whose statistics tiles share: instance norms, then whole-picture means (in module order)."""
-    return ([m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
-            + [m for m in net.modules() if isinstance(m, ImageMean)])
-
-
-def _moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    x = x.float()
-    return x.mean(dim=(2, 3)), x.var(dim=(2, 3), unbiased=False)
-
-
-@contextmanager
-def _hooks(layers: Sequence[nn.Module], hook) -> Iterator[None]:
-    handles = [m.register_forward_hook(hook) for m in layers]
-    try:
-        yield
-    finally:
-        for h in handles:
-            h.remove()
-
-
-def measure_torch(run: Callable[[torch.Tensor], object], layers: list[nn.Module], x: torch.Tensor) -> Stats:
-    """Statistics of every layer while ``run`` processes the one-image batch ``x``."""
-    found: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def record(module, inputs, output):
-        mean, var = _moments(inputs[0])
-        found[module] = (mean[0].cpu(), var[0].cpu())
-
-    with _hooks(layers, record):
-        run(x)
-    return [found[m] for m in layers]
-
-
-@contextmanager
-def imposed_torch(layers: list[nn.Module], per_item: Sequence[Stats | None]) -> Iterator[None]:
-    """While active, batch item ``i`` is normalised with ``per_item[i]`` (None: its own statistics)."""
-    if not layers or all(s is None for s in per_item):
-        yield
-        return
-    index = {m: i for i, m in enumerate(layers)}
-
-    def replace(module, inputs, output):
-        x = inputs[0]
-        mean, var = _moments(x)
-        for n, stats in enumerate(per_item):
-            if stats is not None:
-                m, v = stats[index[module]]
-                mean[n], var[n] = m.to(mean.device), v.to(var.device)
-        if isinstance(module, ImageMean):
-            return mean[:, :, None, None].to(output.dtype)
-        y = (x.float() - mean[:, :, None, None]) * torch.rsqrt(var[:, :, None, None] + module.eps)
-        if module.affine:
-            y = y * module.weight.float()[None, :, None, None] + module.bias.float()[None, :, None, None]
-        return y.to(output.dtype)
-
-    with _hooks(layers, replace):
-        yield
 
 
 # ------------------------------------------------------------------------------------------------ ONNX

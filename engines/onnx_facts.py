@@ -15,8 +15,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from percept.train.atomic import atomic_path
-from percept.train.model_header import ModelInfo
+from percept.core.atomic import atomic_path
+from percept.core.model_header import ModelInfo
 
 METADATA_KEY = "percept"  # full ModelInfo JSON; flat keys beside it for tools that read one value
 FACTS_SUFFIX = ".facts.json"

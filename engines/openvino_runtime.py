@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
+from percept.core.devices import threads as default_threads
 from percept.engines.cache import cache_dir
 from percept.engines.errors import BackendUnavailable, EngineError
 from percept.engines.norm_stats import (
@@ -106,7 +106,7 @@ class OpenVinoRuntime:
         self.min_size = int(meta.get("min_size", 1))
         self.core = shared_core()
         self.config = {"INFERENCE_PRECISION_HINT": OV_PRECISION[precision], "PERFORMANCE_HINT": "LATENCY",
-                       "INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
+                       "INFERENCE_NUM_THREADS": int(threads or default_threads()),
                        "CACHE_DIR": str(compiled_cache_dir(self.core))}
         self.request = self._compile(self.path).create_infer_request()
         self._stats_requests: dict[str, object] = {}
@@ -141,23 +141,23 @@ class OpenVinoRuntime:
         return self._stats_requests[which]
 
     @staticmethod
-    def _array(batch: torch.Tensor) -> np.ndarray:
-        return np.ascontiguousarray(batch.detach().to("cpu", torch.float32).numpy())
+    def _array(batch: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(batch, dtype=np.float32)
 
-    def run(self, batch: torch.Tensor) -> torch.Tensor:
+    def run(self, batch: np.ndarray) -> np.ndarray:
         y = self.request.infer({0: self._array(batch)})[0]
-        return torch.from_numpy(np.array(y, dtype=np.float32)).clamp_(0.0, 1.0)
+        return np.clip(np.array(y, dtype=np.float32), 0.0, 1.0)
 
-    def measure_stats(self, image: torch.Tensor) -> Stats:
+    def measure_stats(self, image: np.ndarray) -> Stats:
         outputs = self._stats_request("measure").infer({0: self._array(image)})
         return stats_from_outputs([outputs[i] for i in range(1, len(outputs))])
 
-    def run_with_stats(self, batch: torch.Tensor, stats: Sequence[Stats | None]) -> torch.Tensor:
+    def run_with_stats(self, batch: np.ndarray, stats: Sequence[Stats | None]) -> np.ndarray:
         return run_with_stats_or_own(batch, stats, self.run, self._run_imposed)
 
-    def _run_imposed(self, batch: torch.Tensor, stats: Sequence[Stats]) -> torch.Tensor:
+    def _run_imposed(self, batch: np.ndarray, stats: Sequence[Stats]) -> np.ndarray:
         request = self._stats_request("impose")
         # By name: OpenVINO drops graph inputs nothing reads (the unused variance of an exposure path's mean).
         values = dict(zip(self._impose_inputs, [self._array(batch), *stats_inputs(stats)]))
         y = request.infer({port.get_any_name(): values[port.get_any_name()] for port in request.model_inputs})[0]
-        return torch.from_numpy(np.array(y, dtype=np.float32)).clamp_(0.0, 1.0)
+        return np.clip(np.array(y, dtype=np.float32), 0.0, 1.0)

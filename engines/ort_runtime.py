@@ -10,8 +10,9 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
+from percept.core.devices import cuda_index
+from percept.core.devices import threads as default_threads
 from percept.engines.errors import BackendUnavailable, EngineError
 from percept.engines.norm_stats import (
     Stats,
@@ -26,12 +27,12 @@ from percept.engines.runtime import UNLIMITED
 
 
 def session_options(threads: int | None = None):
-    """Intra-op threads = torch's thread count (the cores percept may use), one inter-op thread: the graph
+    """Intra-op threads = percept's thread count (the cores it may use), one inter-op thread: the graph
     is a chain, so running nodes in parallel only makes the threads fight."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads or torch.get_num_threads()
+    opts.intra_op_num_threads = threads or default_threads()
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -53,7 +54,7 @@ class OrtRuntime:
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise BackendUnavailable("onnxruntime has no CUDAExecutionProvider here: pip install onnxruntime-gpu "
                                          "(in place of onnxruntime), or use --device cpu")
-            providers: list = [("CUDAExecutionProvider", {"device_id": torch.device(device).index or 0}),
+            providers: list = [("CUDAExecutionProvider", {"device_id": cuda_index(device)}),
                                "CPUExecutionProvider"]
         else:
             providers = ["CPUExecutionProvider"]
@@ -96,22 +97,21 @@ class OrtRuntime:
                                                                providers=self.providers)
         return self._stats_sessions[which]
 
-    def measure_stats(self, image: torch.Tensor) -> Stats:
+    def measure_stats(self, image: np.ndarray) -> Stats:
         session = self._stats_session("measure")
-        x = np.ascontiguousarray(image.detach().to("cpu", torch.float32).numpy())
+        x = np.ascontiguousarray(image, dtype=np.float32)
         return stats_from_outputs(session.run([o.name for o in session.get_outputs()[1:]], {self.input_name: x}))
 
-    def run_with_stats(self, batch: torch.Tensor, stats: Sequence[Stats | None]) -> torch.Tensor:
+    def run_with_stats(self, batch: np.ndarray, stats: Sequence[Stats | None]) -> np.ndarray:
         return run_with_stats_or_own(batch, stats, self.run, self._run_imposed)
 
-    def _run_imposed(self, batch: torch.Tensor, stats: Sequence[Stats]) -> torch.Tensor:
+    def _run_imposed(self, batch: np.ndarray, stats: Sequence[Stats]) -> np.ndarray:
         session = self._stats_session("impose")
-        feed = {self.input_name: np.ascontiguousarray(batch.detach().to("cpu", torch.float32).numpy())}
+        feed = {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)}
         feed.update(zip([i.name for i in session.get_inputs()[1:]], stats_inputs(stats)))
         y = session.run(None, feed)[0]
-        return torch.from_numpy(np.asarray(y, dtype=np.float32)).clamp_(0.0, 1.0)
+        return np.clip(np.asarray(y, dtype=np.float32), 0.0, 1.0)
 
-    def run(self, batch: torch.Tensor) -> torch.Tensor:
-        x = np.ascontiguousarray(batch.detach().to("cpu", torch.float32).numpy())
-        y = self.session.run(None, {self.input_name: x})[0]
-        return torch.from_numpy(np.asarray(y, dtype=np.float32)).clamp_(0.0, 1.0)
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        y = self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+        return np.clip(np.asarray(y, dtype=np.float32), 0.0, 1.0)

@@ -1,8 +1,8 @@
 """The one small interface every runtime (PyTorch, ONNX Runtime, TensorRT) implements.
 
-``run`` takes a float32 NCHW RGB batch in [0, 1] on the CPU whose H and W already satisfy
-``size_rule`` and ``min_size`` and returns float32 NCHW in [0, 1] on the CPU,
-``scale`` × larger. Padding, tiling and
+``run`` takes a float32 NCHW RGB numpy batch in [0, 1] whose H and W already satisfy
+``size_rule`` and ``min_size`` and returns a float32 NCHW numpy batch in [0, 1], ``scale`` × larger.
+Numpy, not torch tensors: the ONNX Runtime and OpenVINO runtimes need no torch at all. Padding, tiling and
 batching are the caller's job (see percept_cli), so every backend is interchangeable.
 
 Shared normalisation statistics (``percept.engines.norm_stats``): a runtime whose ``shared_stats`` is True
@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-import torch
+import numpy as np
 
+from percept.core.model_header import ModelInfo
 from percept.engines.norm_stats import Stats
-from percept.train.checkpoint import ModelInfo
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ class Runtime(Protocol):
     shared_stats: bool  # measure_stats / run_with_stats work
     limits: ShapeLimits  # input shapes it accepts
     info: ModelInfo | None  # the model's own description (architecture, for memory estimates); None if unknown
+    note: str           # what the user should hear about how it was opened ("" when nothing)
 
-    def run(self, batch: torch.Tensor) -> torch.Tensor: ...
-    def measure_stats(self, image: torch.Tensor) -> Stats: ...
-    def run_with_stats(self, batch: torch.Tensor, stats: Sequence[Stats | None]) -> torch.Tensor: ...
+    def run(self, batch: np.ndarray) -> np.ndarray: ...
+    def measure_stats(self, image: np.ndarray) -> Stats: ...
+    def run_with_stats(self, batch: np.ndarray, stats: Sequence[Stats | None]) -> np.ndarray: ...

@@ -35,15 +35,10 @@ ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 
 
 def resolve_device(device: str = "auto") -> str:
-    import torch
+    """``auto`` → CUDA where usable, else the CPU, decided without importing torch (``percept.core.devices``)."""
+    from percept.core.devices import resolve_device as resolve
 
-    if device == "auto":
-        return "cuda:0" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        device = "cuda:0"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device}: no CUDA GPU is visible to torch")
-    return device
+    return resolve(device)
 
 
 def file_kind(path: str | os.PathLike) -> str:
@@ -62,6 +57,11 @@ def default_precision(device: str) -> str:
 
 
 def _open_torch(path: Path, kind: str, device: str, precision: str, **options) -> Runtime:
+    from percept.core.devices import torch_installed
+    from percept.core.extras import install_hint
+
+    if not torch_installed():
+        raise BackendUnavailable(f"the torch backend needs PyTorch, not installed here ({install_hint('train')})")
     from percept.engines.torch_runtime import TorchRuntime
     from percept.train.checkpoint import load_model
 
@@ -74,9 +74,14 @@ def _open_torch(path: Path, kind: str, device: str, precision: str, **options) -
 
 def _open_onnxruntime(path: Path, kind: str, device: str, precision: str,
                       log: Callable[[str], None] | None) -> Runtime:
+    import importlib.util
+
+    from percept.core.extras import install_hint
     from percept.engines.cache import cached_onnx
     from percept.engines.ort_runtime import OrtRuntime
 
+    if importlib.util.find_spec("onnxruntime") is None:
+        raise BackendUnavailable(f"ONNX Runtime is not installed ({install_hint('onnxruntime')})")
     if precision == "bf16":
         raise BackendUnavailable("onnxruntime runs fp32 or fp16 graphs, not bf16; use --backend torch for bf16")
     if kind == "engine":
@@ -143,14 +148,14 @@ def auto_order(kind: str, device: str, precision: str | None) -> list[tuple[str,
 
 def _probe(runtime: Runtime) -> bool:
     """True when the runtime's output on a small deterministic batch is finite everywhere."""
-    import torch
+    import numpy as np
 
     rule, low = max(1, runtime.size_rule), max(1, runtime.min_size)
     side = -(-max(low, 64 // max(1, runtime.scale)) // rule) * rule
     low_h, low_w = runtime.limits.min_hw  # a TensorRT engine's profile minimum
     h, w = max(side, low_h), max(side, low_w)
-    x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0))
-    return bool(torch.isfinite(runtime.run(x)).all())
+    x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+    return bool(np.isfinite(runtime.run(x)).all())
 
 
 def _open(backend: str, path: Path, kind: str, device: str, precision: str,

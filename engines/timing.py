@@ -20,20 +20,26 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
+import numpy as np
 
+from percept.core.devices import cpu_flags, threads, torch_installed
 from percept.engines.errors import EngineError
 from percept.engines.select import BACKEND_CHOICES, PRECISION_CHOICES
-from percept.train.devices import cpu_supports_bf16
-from percept.train.sizing import padded_size
 
 Log = Callable[[str], None]
 
 
 # ------------------------------------------------------------------------------------------ basic timing
-def sync(device: str | torch.device | None) -> None:
+def cpu_supports_bf16() -> bool:
+    """Native bf16 instructions (AVX-512 BF16 or AMX), where bf16 pays off."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def sync(device: str | None) -> None:
     """Wait for queued GPU work (no-op on the CPU), so a timer measures the work and not its launch."""
     if device is not None and str(device).startswith("cuda"):
+        import torch
+
         torch.cuda.synchronize(torch.device(device))
 
 
@@ -51,7 +57,7 @@ class Timing:
 
 
 def measure(fn: Callable[[], object], warmup: int = 1, repeats: int = 3,
-            device: str | torch.device | None = None) -> tuple[Timing, object]:
+            device: str | None = None) -> tuple[Timing, object]:
     """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed; returns the timings and the last
     result. ``device``: a CUDA device is synchronised before and after each timed call."""
     result = None
@@ -87,8 +93,13 @@ def cpu_name() -> str:
 
 def machine_info(device: str = "cpu") -> dict[str, object]:
     """What a benchmark result depends on, for its header and JSON record."""
-    info: dict[str, object] = {"cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                               "torch": torch.__version__, "cpu_bf16": cpu_supports_bf16(),
+    torch_version = None
+    if torch_installed():
+        import torch
+
+        torch_version = torch.__version__
+    info: dict[str, object] = {"cpu": cpu_name(), "cores": os.cpu_count(), "threads": threads(),
+                               "torch": torch_version, "cpu_bf16": cpu_supports_bf16(),
                                "python": platform.python_version()}
     try:
         import onnxruntime as ort
@@ -96,20 +107,25 @@ def machine_info(device: str = "cpu") -> dict[str, object]:
         info["onnxruntime"] = ort.__version__
     except Exception:
         info["onnxruntime"] = None
-    if str(device).startswith("cuda") and torch.cuda.is_available():
+    if str(device).startswith("cuda"):
+        import torch
+
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return info
 
 
 def machine_line(info: dict[str, object]) -> str:
-    text = (f"{info['cpu']}, {info['cores']} cores, {info['torch_threads']} torch threads, torch {info['torch']}, "
+    text = (f"{info['cpu']}, {info['cores']} cores, {info['threads']} threads, "
+            f"torch {info['torch'] or 'not installed'}, "
             f"onnxruntime {info.get('onnxruntime') or 'missing'}, CPU bf16 {'yes' if info['cpu_bf16'] else 'no'}")
     return text + (f", GPU {info['gpu']}" if info.get("gpu") else "")
 
 
-def peak_matmul_gflops(dtype: torch.dtype = torch.float32, n: int = 2048, device: str = "cpu",
-                       repeats: int = 3) -> float:
-    """Achieved GFLOP/s of an n×n by n×n matrix product: a practical compute ceiling for ``dtype``."""
+def peak_matmul_gflops(dtype=None, n: int = 2048, device: str = "cpu", repeats: int = 3) -> float:
+    """Achieved GFLOP/s of an n×n by n×n matrix product (torch): a practical compute ceiling for ``dtype``."""
+    import torch
+
+    dtype = dtype or torch.float32
     a = torch.randn(n, n, device=device).to(dtype)
     b = torch.randn(n, n, device=device).to(dtype)
     timing, _ = measure(lambda: torch.mm(a, b), warmup=1, repeats=repeats, device=device)
@@ -118,6 +134,8 @@ def peak_matmul_gflops(dtype: torch.dtype = torch.float32, n: int = 2048, device
 
 def memory_bandwidth_gbs(mib: int = 512, device: str = "cpu", repeats: int = 5) -> float:
     """Achieved GB/s of copying a large float32 tensor (bytes read + bytes written per second)."""
+    import torch
+
     n = mib * (1 << 20) // 4
     src = torch.rand(n, device=device)
     dst = torch.empty_like(src)
@@ -134,6 +152,8 @@ def auto_precisions(backend: str, device: str) -> list[str]:
     if not device.startswith("cuda"):
         return ["fp32", "bf16"] if backend in ("torch", "openvino") and cpu_supports_bf16() else ["fp32"]
     if backend == "torch":
+        import torch
+
         return ["fp32", "fp16"] + (["bf16"] if torch.cuda.is_bf16_supported() else [])
     if backend == "tensorrt":
         return ["fp16"]
@@ -153,6 +173,10 @@ def unsupported(backend: str, precision: str, device: str) -> str | None:
 
 def backend_unavailable(backend: str, device: str) -> str | None:
     """Why ``backend`` cannot run on ``device`` at any precision, or None (installation is checked on opening)."""
+    if backend == "torch" and not torch_installed():
+        from percept.core.extras import install_hint
+
+        return f"PyTorch is not installed ({install_hint('train')})"
     if backend == "tensorrt" and not device.startswith("cuda"):
         return "TensorRT needs an NVIDIA GPU (no CUDA device in use)"
     if backend == "openvino" and device.startswith("cuda"):
@@ -201,8 +225,10 @@ def plan_configs(file_kind: str, device: str, backend: str = "all",
               "onnx": ["onnxruntime", "openvino", "tensorrt"], "engine": ["tensorrt"]}[file_kind]
     planned: list[Planned] = []
     skipped: list[tuple[str, str]] = []
-    if file_kind == "model":
+    if file_kind == "model" and torch_installed():
         planned.append(Planned(*BASELINE))
+    elif file_kind == "model":
+        skipped.append(("torch", "not installed (the baseline is the first backend that runs)"))
     if backend == "all":
         names = usable
     elif backend == "auto":
@@ -273,7 +299,8 @@ def input_side(size: int, scale: int, size_rule: int, min_size: int) -> int:
     """The input side for an output of ``size`` px (input = output / scale), rounded up to the size rule."""
     if size % scale:
         raise ValueError(f"size {size} is not a multiple of the model's scale {scale}")
-    return padded_size(max(size // scale, min_size, 1), max(1, size_rule))
+    multiple = max(1, size_rule)
+    return -(-max(size // scale, min_size, 1) // multiple) * multiple
 
 
 @dataclass
@@ -320,10 +347,10 @@ def bench_model(opened: list[Opened], sizes: list[int], batch: int = 1, warmup: 
         return rows, errors
     first = opened[0].runtime
     scale, rule, low = int(first.scale), int(first.size_rule), int(first.min_size)
-    gen = torch.Generator().manual_seed(0)
+    gen = np.random.default_rng(0)
     for size in sizes:
         side = input_side(size, scale, rule, low)
-        x = torch.rand(batch, 3, side, side, generator=gen)
+        x = gen.random((batch, 3, side, side), dtype=np.float32)
         gflop = count_flops(net, side, side) / 1e9 if net is not None else None
         w_default, r_default = default_repeats(side * scale)
         w = w_default if warmup is None else warmup
@@ -342,13 +369,13 @@ def bench_model(opened: list[Opened], sizes: list[int], batch: int = 1, warmup: 
             first_row = base_t is None
             if first_row:
                 base_t, ref = t, out
-            diff = (out - ref).abs() if out.shape == ref.shape else None
+            diff = np.abs(out - ref) if out.shape == ref.shape else None
             row = ModelRow(size=side * scale, input=side, backend=rt.name, precision=rt.precision,
                            device=rt.device, batch=batch, seconds=t, images_per_s=batch / t,
                            ms_per_image=1000 * t / batch, gflop_per_image=gflop,
                            gflops=gflop * batch / t if gflop is not None else None, ratio=base_t / t,
-                           max_abs_diff=None if diff is None else diff.max().item(),
-                           mean_abs_diff=None if diff is None else diff.mean().item(), warmup=w, repeats=r,
+                           max_abs_diff=None if diff is None else float(diff.max()),
+                           mean_abs_diff=None if diff is None else float(diff.mean()), warmup=w, repeats=r,
                            baseline=first_row,
                            note=getattr(rt, "note", "") or "", times=timing.times)
             rows.append(row)
@@ -361,6 +388,8 @@ def bench_model(opened: list[Opened], sizes: list[int], batch: int = 1, warmup: 
 def save_random_model(path: str | os.PathLike, scale: int = 1, seed: int = 0) -> Path:
     """A seeded untrained network (style for ``scale`` 1, else SR ×scale) saved as a percept model file, for
     benchmarks without a trained model: speed does not depend on the weights."""
+    import torch
+
     from percept.train.checkpoint import describe, save_model
     from percept.train.networks import SRNet, TransformNet
 

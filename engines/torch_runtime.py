@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
+from percept.core.devices import threads
+from percept.core.model_header import ModelInfo
 from percept.engines.errors import EngineError
-from percept.engines.norm_stats import Stats, imposed_torch, measure_torch, torch_norm_layers
+from percept.engines.norm_stats import Stats
 from percept.engines.runtime import UNLIMITED
-from percept.train.checkpoint import ModelInfo
+from percept.engines.torch_stats import imposed_torch, measure_torch, torch_norm_layers
 
 
 class TorchRuntime:
@@ -37,6 +40,7 @@ class TorchRuntime:
         if (compile or cuda_graphs) and not device.startswith("cuda"):
             raise ValueError("torch.compile / CUDA graphs are CUDA-only options in percept")
         self.info, self.device, self.precision = info, device, precision
+        torch.set_num_threads(threads())
         self.scale, self.size_rule, self.min_size = int(info.scale), int(info.size_rule), int(info.min_size)
         self.net = net.to(device).eval()
         if device.startswith("cuda"):
@@ -81,20 +85,24 @@ class TorchRuntime:
         graph.replay()
         return static_out.clone()
 
-    def measure_stats(self, image: torch.Tensor) -> Stats:
+    def measure_stats(self, image: np.ndarray) -> Stats:
         if not self.shared_stats:
             raise EngineError("this torch runtime cannot share normalisation statistics (no instance norm, "
                               "or compiled / CUDA graphs)")
-        return measure_torch(self.run, self.norms, image)
+        return measure_torch(self.run_tensor, self.norms, torch.from_numpy(np.ascontiguousarray(image)))
 
-    def run_with_stats(self, batch: torch.Tensor, stats: Sequence[Stats | None]) -> torch.Tensor:
+    def run_with_stats(self, batch: np.ndarray, stats: Sequence[Stats | None]) -> np.ndarray:
         if not self.shared_stats:
             raise EngineError("this torch runtime cannot share normalisation statistics")
         with imposed_torch(self.norms, stats):
             return self.run(batch)
 
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.run_tensor(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))).numpy()
+
     @torch.inference_mode()
-    def run(self, batch: torch.Tensor) -> torch.Tensor:
+    def run_tensor(self, batch: torch.Tensor) -> torch.Tensor:
+        """``run`` on a tensor (what the benchmarks and the CUDA path use without copies)."""
         x = batch.to(self.device, non_blocking=True)
         if self.device.startswith("cuda"):
             x = x.contiguous(memory_format=torch.channels_last)

@@ -27,15 +27,15 @@ from typing import Any
 import onnx
 import torch
 
+from percept.core.atomic import atomic_path
+from percept.core.extras import install_hint
+from percept.core.model_header import file_sha256
+from percept.core.version import __version__
 from percept.engines.availability import tensorrt_module
 from percept.engines.engine_record import CPU_BUILD, FLAVOURS, gpu_info, rtx_default_targets, write_record
 from percept.engines.errors import BackendUnavailable, EngineError
 from percept.engines.export import read_metadata
 from percept.engines.fp16 import convert_to_fp16, is_fp16_graph
-from percept.train.atomic import atomic_path
-from percept.train.checkpoint import file_sha256
-from percept.train.extras import install_hint
-from percept.train.version import __version__
 
 Dims = tuple[int, int, int, int]
 BASE_PROFILE = ((1, 3, 64, 64), (4, 3, 512, 512), (8, 3, 1024, 1024))  # output sizes for SR (÷ scale)

@@ -14,17 +14,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
+from percept.core.atomic import atomic_path
+from percept.core.extras import install_hint
+from percept.core.model_header import ModelInfo, file_sha256
 from percept.engines.availability import tensorrt_module
 from percept.engines.engine_record import FLAVOURS, check_record, machine, read_record
 from percept.engines.errors import BackendUnavailable, EngineError
 from percept.engines.norm_stats import Stats
 from percept.engines.runtime import ShapeLimits
 from percept.engines.trt_build import make_logger
-from percept.train.atomic import atomic_path
-from percept.train.checkpoint import ModelInfo, file_sha256
-from percept.train.extras import install_hint
 
 TORCH_DTYPES = {"FLOAT": torch.float32, "HALF": torch.float16, "BF16": torch.bfloat16, "INT32": torch.int32}
 
@@ -39,10 +40,10 @@ class TensorRTRuntime:
     note = ""
     shared_stats = False  # an engine's graph has no statistics inputs: tiles use their own
 
-    def measure_stats(self, image: torch.Tensor) -> Stats:
+    def measure_stats(self, image: np.ndarray) -> Stats:
         raise EngineError("TensorRT engines cannot share normalisation statistics between tiles")
 
-    def run_with_stats(self, batch: torch.Tensor, stats: Sequence[Stats | None]) -> torch.Tensor:
+    def run_with_stats(self, batch: np.ndarray, stats: Sequence[Stats | None]) -> np.ndarray:
         raise EngineError("TensorRT engines cannot share normalisation statistics between tiles")
 
     def __init__(self, engine_path: str | os.PathLike, device: str = "cuda:0"):
@@ -124,8 +125,12 @@ class TensorRTRuntime:
                               f"{'x'.join(map(str, lo))} .. {'x'.join(map(str, hi))}; rebuild with a wider "
                               "--min/--max or tile the image")
 
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.run_tensor(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))).numpy()
+
     @torch.inference_mode()
-    def run(self, batch: torch.Tensor) -> torch.Tensor:
+    def run_tensor(self, batch: torch.Tensor) -> torch.Tensor:
+        """``run`` on a tensor (CPU or already on the GPU)."""
         self._check_shape(tuple(batch.shape))
         outputs = []
         with torch.cuda.device(self.device), torch.cuda.stream(self.stream):

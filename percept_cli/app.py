@@ -10,9 +10,9 @@ import typer
 from typer.core import TyperGroup
 
 from percept.cli import commands
-from percept.cli.errors import exit_with, expected_errors, print_error
+from percept.cli.errors import exit_with, expected_errors, missing_extra, print_error
 from percept.cli.quick_exit import exit_now
-from percept.train.version import __version__
+from percept.core.version import __version__
 
 
 def _hide_flag_types(command, ctx) -> None:
@@ -71,6 +71,12 @@ class PerceptGroup(TyperGroup):
         except expected_errors() as exc:
             print_error(str(exc))
             ctx.exit(getattr(exc, "exit_code", 2))
+        except ImportError as exc:
+            missing = missing_extra(exc)
+            if missing is None:
+                raise
+            print_error(missing)
+            ctx.exit(2)
         except KeyboardInterrupt:
             print_error("interrupted")
             ctx.exit(130)  # the shell's convention for SIGINT

@@ -14,7 +14,6 @@ import json
 import queue
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from percept.cli.imageio import DEFAULT_MAX_PIXELS, PNG_LEVEL, ImageReadError, read_image, write_image
 from percept.cli.manifest import OutputManifest
-from percept.train.atomic import atomic_path
+from percept.core.atomic import atomic_path
 
 if TYPE_CHECKING:
     from percept.cli.inference import Inferencer, Job, Piece
@@ -213,6 +212,8 @@ class BatchProcessor:
             self._last_one_out("load", self._decoded, len(self.inferencers))
 
     def _infer_loop(self, inf: Inferencer) -> None:
+        from percept.cli.inference import next_batch
+
         pending: list[Piece] = []
         inputs_done = False
         try:
@@ -234,18 +235,11 @@ class BatchProcessor:
                         self._settle(job)
                     finally:
                         self._busy("model", busy)
-                pending = [p for p in pending if not p.stale]
-                if not pending:
+                batch, pending = next_batch(pending, inf.batch_size)
+                if not batch:
                     if inputs_done:
                         break
                     continue
-                groups: dict[tuple[int, int], list[Piece]] = defaultdict(list)
-                for p in pending:
-                    groups[p.shape].append(p)
-                shape = max(groups, key=lambda s: len(groups[s]))
-                batch = groups[shape][: inf.batch_size]
-                chosen = set(map(id, batch))
-                pending = [p for p in pending if id(p) not in chosen]
                 busy = time.perf_counter()
                 pending += inf.run_pieces(batch)
                 self._busy("model", busy)

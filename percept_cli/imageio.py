@@ -3,8 +3,8 @@
 Why this is more than ``Image.open(...).convert("RGB")``: EXIF orientation must be applied (or portrait
 photos come out sideways), ICC profiles and EXIF must survive, alpha must not be flattened, CMYK and palette
 files need real colour conversion, and 16-bit PNG/TIFF must not be quantised to 8 bits (Pillow reads 16-bit
-RGB as 8-bit, so those pixels come from ``imagecodecs``/``tifffile``). Every failure is an ``ImageReadError``
-with a one-line reason, so one bad file never takes the batch down.
+RGB as 8-bit, so those pixels come from ``percept.cli.png16`` (or imagecodecs) and ``tifffile``). Every
+failure is an ``ImageReadError`` with a one-line reason, so one bad file never takes the batch down.
 
 Pixels travel in the source's own depth: ``rgb`` H×W×3 and ``alpha`` H×W (or None) as uint8 or uint16
 (a 12-megapixel photo is 36 MB as uint8, 144 MB as float32); float32 in [0, 1] is accepted too.
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
-from percept.train.atomic import atomic_path
-from percept.train.extras import install_hint
+from percept.core.atomic import atomic_path
+from percept.core.extras import install_hint
 
 DEFAULT_MAX_PIXELS = 100_000_000
 _UMASK = os.umask(0)
@@ -184,12 +184,28 @@ def _is_high_bit(im: Image.Image) -> bool:
     return isinstance(rawmode, str) and ";16" in rawmode
 
 
+def _decode_png16(data: bytes) -> np.ndarray | None:
+    """A 16-bit PNG's samples: imagecodecs' C decoder where it is installed (fast on large pictures), else
+    percept's numpy one; None for the rare layouts neither takes here (Pillow then reads 8 bits)."""
+    try:
+        import imagecodecs
+    except ImportError:
+        from percept.cli.png16 import PngError, decode_png16
+
+        try:
+            a = decode_png16(data)
+        except PngError:
+            return None
+        return a[:, :, 0] if a.shape[2] == 1 else a
+    return imagecodecs.png_decode(data)
+
+
 def _read_high_bit(path: Path, fmt: str, data: bytes | None = None) -> np.ndarray | None:
     """16-bit samples as uint16 H×W[×C]; None when the layout is not plain grey/RGB (Pillow then reads it)."""
     if fmt == "PNG":
-        import imagecodecs
-
-        a = imagecodecs.png_decode(path.read_bytes() if data is None else data)
+        a = _decode_png16(path.read_bytes() if data is None else data)
+        if a is None:
+            return None
     else:
         import tifffile
 

@@ -2,8 +2,9 @@
 ``RealESRGANer``): pre-process, tile, pad to the size rule, run batches on a Runtime, blend, post-process.
 
 It is split in three steps so the batch pipeline can put each on the right thread: ``prepare`` (decoder
-threads: array to tensor), ``run_pieces`` (the one inference worker per device: equal-shape tiles or whole
-images stacked into batches), ``finish`` (encoder threads: blend tiles, strength, colour, alpha).
+threads: H×W×3 to a contiguous 3×H×W array), ``run_pieces`` (the one inference worker per device:
+equal-shape tiles or whole images stacked into batches), ``finish`` (encoder threads: blend tiles,
+strength, colour, alpha).
 ``process`` chains them for one image.
 
 Memory is bounded by design: the decoded image stays in its source depth (uint8: a quarter of float32)
@@ -15,19 +16,17 @@ is quantised back to the source depth in bands of rows. The peak beyond the outp
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
+from percept.cli.array_ops import as_float, luminance, pad_to_multiple, resize_area, resize_bicubic
 from percept.cli.imageio import Picture, to_bits
 from percept.cli.stroke_scale import Enlarger, StrokeScale, shrink
 from percept.cli.tiling import Tile, add_tile, plan_tiles
+from percept.core.devices import free_memory, is_out_of_memory
 from percept.engines.norm_stats import Stats
 from percept.engines.runtime import Runtime
-from percept.train.sizing import pad_to_multiple
 
 MIN_TILE = 32  # the smallest tile auto picks
 SMALLEST_TILE = 8  # an explicit --tile below this is refused
@@ -40,38 +39,20 @@ DEFAULT_OVERLAP = {"style": 128, "sr": 16}
 # Shared instance-norm statistics are measured on the whole image downscaled to this longer side (or the
 # tile, if larger): closer to the full-resolution statistics than a tile-sized copy, at ~1.5 GB at most.
 STATS_SIDE = 1024
-LUMA = (0.299, 0.587, 0.114)
 FINISH_ROWS = 256  # output rows post-processed and quantised at a time (bounds float temporaries)
+
+
+def _release_cuda_cache() -> None:
+    """Give cached CUDA memory back before a smaller retry (only where torch is already loaded)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 class PieceFailed(Exception):
     """The model could not process one piece (kept apart from errors that should stop everything)."""
-
-
-def free_memory(device: str) -> int:
-    """Bytes free on ``device``: CUDA's own count, or MemAvailable (else free pages) for the CPU."""
-    if device.startswith("cuda"):
-        free, _ = torch.cuda.mem_get_info(torch.device(device))
-        return int(free)
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 2 << 30
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    oom = getattr(torch, "OutOfMemoryError", None)
-    if oom is not None and isinstance(exc, oom):
-        return True
-    return isinstance(exc, (RuntimeError, MemoryError)) and (
-        isinstance(exc, MemoryError) or "out of memory" in str(exc).lower() or "can't allocate" in str(exc).lower())
 
 
 def auto_batch_size(device: str) -> int:
@@ -121,27 +102,17 @@ def auto_tile(device: str, kind: str, scale: int, size_rule: int, batch_size: in
     return max(MIN_TILE, side)
 
 
-def luminance(rgb: torch.Tensor) -> torch.Tensor:
-    """BT.601 luma of a C×H×W RGB tensor, 1×H×W."""
-    return LUMA[0] * rgb[0:1] + LUMA[1] * rgb[1:2] + LUMA[2] * rgb[2:3]
-
-
-def as_float(image: torch.Tensor) -> torch.Tensor:
-    """A uint8 image (or crop) as float32 in [0, 1]; float images pass through."""
-    return image.float().div_(255.0) if image.dtype == torch.uint8 else image
-
-
 @dataclass
 class Job:
-    """One picture on its way through the model: its tensor, tile plan, and outputs as they arrive."""
+    """One picture on its way through the model: its array, tile plan, and outputs as they arrive."""
 
     key: object
     picture: Picture
-    image: torch.Tensor                     # 3×H×W, uint8 (8-bit sources) or float32 in [0, 1]
-    full_image: torch.Tensor | None = None  # the full-size source when ``image`` is a working-size copy
+    image: np.ndarray                       # 3×H×W, uint8 (8-bit sources) or float32 in [0, 1]
+    full_image: np.ndarray | None = None    # the full-size source when ``image`` is a working-size copy
     tiles: list[Tile] = field(default_factory=list)
     done: list[bool] = field(default_factory=list)  # per tile: its output is in ``canvas``
-    canvas: torch.Tensor | None = None      # 3×(scale·H)×(scale·W) float32: tile outputs blended in
+    canvas: np.ndarray | None = None        # 3×(scale·H)×(scale·W) float32: tile outputs blended in
     tile_size: int = 0
     generation: int = 0                     # bumped when re-tiled after OOM: stale pieces are dropped
     norm_stats: Stats | None = None         # shared instance-norm statistics of a tiled style job
@@ -151,14 +122,14 @@ class Job:
     def complete(self) -> bool:
         return self.error is None and all(self.done)
 
-    def add(self, index: int, output: torch.Tensor, scale: int) -> None:
+    def add(self, index: int, output: np.ndarray, scale: int) -> None:
         """Blend one tile's output into the canvas (allocated at the first tile)."""
         if len(self.tiles) == 1:
             self.canvas = output
         else:
             if self.canvas is None:
                 _, h, w = self.image.shape
-                self.canvas = torch.zeros(output.shape[0], h * scale, w * scale)
+                self.canvas = np.zeros((output.shape[0], h * scale, w * scale), np.float32)
             add_tile(self.canvas, self.tiles, index, output, scale)
         self.done[index] = True
 
@@ -247,11 +218,11 @@ class Inferencer:
 
     # -- decoder threads
     @staticmethod
-    def prepare(picture: Picture) -> torch.Tensor:
-        """H×W×3 array to a contiguous 3×H×W tensor (the copy happens off the inference thread): uint8
-        sources stay uint8; 16-bit ones become float32 (torch has no uint16 arithmetic)."""
+    def prepare(picture: Picture) -> np.ndarray:
+        """H×W×3 array to a contiguous 3×H×W one (the copy happens off the inference thread): uint8
+        sources stay uint8 (a quarter of float32's memory); 16-bit ones become float32."""
         rgb = picture.rgb if picture.rgb.dtype == np.uint8 else picture.float_rgb()
-        return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))
+        return np.ascontiguousarray(rgb.transpose(2, 0, 1))
 
     # -- inference worker
     def plan(self, job: Job, stats: Stats | None = None) -> list[Piece]:
@@ -275,23 +246,23 @@ class Inferencer:
             job.norm_stats = self.measure(job.image, max(STATS_SIDE, job.tiles[0].h, job.tiles[0].w))
         return [Piece(job, i, job.generation) for i in range(len(job.tiles))]
 
-    def measure(self, image: torch.Tensor, max_side: int = STATS_SIDE) -> Stats:
+    def measure(self, image: np.ndarray, max_side: int = STATS_SIDE) -> Stats:
         """Instance-norm statistics of a 3×H×W image (downscaled to ``max_side``); the runtime must share them."""
         return self.runtime.measure_stats(self._stats_input(image, max_side))
 
-    def _stats_input(self, image: torch.Tensor, max_side: int) -> torch.Tensor:
+    def _stats_input(self, image: np.ndarray, max_side: int) -> np.ndarray:
         """The whole image as one padded batch, downscaled so its longer side is at most ``max_side``
         (and within the runtime's largest input)."""
         if self.runtime.limits.max_hw is not None:
             max_side = min(max_side, min(self.runtime.limits.max_hw) // self.size_rule * self.size_rule)
         h, w = image.shape[-2:]
         factor = min(1.0, max_side / max(h, w))
-        x = as_float(image)[None]
+        x = as_float(image)
         if factor < 1.0:
-            x = F.interpolate(x, size=(max(1, round(h * factor)), max(1, round(w * factor))), mode="area")
-        return pad_to_multiple(x, self.size_rule, self.pad_min)[0]
+            x = resize_area(x, (max(1, round(h * factor)), max(1, round(w * factor))))
+        return pad_to_multiple(x[None], self.size_rule, self.pad_min)[0]
 
-    def _run(self, batch: torch.Tensor, stats: list[Stats | None]) -> torch.Tensor:
+    def _run(self, batch: np.ndarray, stats: list[Stats | None]) -> np.ndarray:
         padded, (h, w) = pad_to_multiple(batch, self.size_rule, self.pad_min)
         if any(s is not None for s in stats):
             y = self.runtime.run_with_stats(padded, stats)
@@ -314,7 +285,7 @@ class Inferencer:
             t = p.job.tiles[p.index]
             crops.append(as_float(p.job.image[:, t.y:t.y + t.h, t.x:t.x + t.w]))
         try:
-            out = self._run(torch.stack(crops), [p.job.norm_stats for p in pieces])
+            out = self._run(np.stack(crops), [p.job.norm_stats for p in pieces])
         except Exception as exc:
             if len(pieces) > 1:
                 half = len(pieces) // 2
@@ -329,8 +300,7 @@ class Inferencer:
         if not is_out_of_memory(exc):
             job.error = f"inference failed ({type(exc).__name__}: {exc})"
             return []
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        _release_cuda_cache()
         t = job.tiles[piece.index]
         current = max(t.h, t.w)
         smaller = current // 2 // self.size_rule * self.size_rule
@@ -354,28 +324,28 @@ class Inferencer:
         source_image = job.image
         if job.full_image is not None:
             source_image = job.full_image
-            out = self.enlarger.enlarge(out.clamp(0.0, 1.0), *source_image.shape[-2:])
+            out = self.enlarger.enlarge(np.clip(out, 0.0, 1.0), *source_image.shape[-2:])
         bits = 16 if pic.bits == 16 else 8
         _, oh, ow = out.shape
         rgb = np.empty((oh, ow, 3), np.uint16 if bits == 16 else np.uint8)
         for r0 in range(0, oh, FINISH_ROWS):
             r1 = min(oh, r0 + FINISH_ROWS)
-            band = out[:, r0:r1].clamp(0.0, 1.0)
+            band = np.clip(out[:, r0:r1], 0.0, 1.0)
             if self.kind == "style":
                 source = as_float(source_image[:, r0:r1])
                 if self.preserve_color:
-                    band = (source + (luminance(band) - luminance(source))).clamp_(0.0, 1.0)
+                    band = np.clip(source + (luminance(band) - luminance(source)), 0.0, 1.0)
                 if self.strength < 1.0:
                     band = self.strength * band + (1.0 - self.strength) * source
             elif pic.grey:
-                band = luminance(band).expand(3, -1, -1)
-            rgb[r0:r1] = to_bits(np.ascontiguousarray(band.permute(1, 2, 0).numpy()), bits)
+                band = np.broadcast_to(luminance(band), (3, *band.shape[1:]))
+            rgb[r0:r1] = to_bits(np.ascontiguousarray(band.transpose(1, 2, 0)), bits)
         job.canvas = None  # the float canvas goes as soon as the samples are out
         alpha = pic.alpha
         if alpha is not None and self.scale > 1:
-            a = torch.from_numpy(pic.float_alpha())[None, None]
-            up = F.interpolate(a, scale_factor=self.scale, mode="bicubic", align_corners=False)
-            alpha = to_bits(up[0, 0].clamp_(0.0, 1.0).numpy(), bits)
+            a = pic.float_alpha()
+            up = resize_bicubic(a[None], (a.shape[0] * self.scale, a.shape[1] * self.scale))[0]
+            alpha = to_bits(np.clip(up, 0.0, 1.0), bits)
         elif alpha is not None:
             alpha = to_bits(alpha, bits)
         result = pic.with_pixels(rgb, alpha)
@@ -399,7 +369,7 @@ class Inferencer:
                 pending += self.plan(job)
             except Exception as exc:
                 job.error = f"cannot prepare ({type(exc).__name__}: {exc})"
-        self._drain(pending)
+        self.drain(pending)
         results: list[Picture | PieceFailed] = []
         for job in jobs:
             try:
@@ -408,23 +378,33 @@ class Inferencer:
                 results.append(PieceFailed(f"cannot finish ({type(exc).__name__}: {exc})"))
         return results
 
-    def enlarge(self, image: torch.Tensor) -> torch.Tensor:
+    def enlarge(self, image: np.ndarray) -> np.ndarray:
         """An SR model's raw output for a 3×H×W float image (tiled like any picture): the stroke scale's
         way back to full size."""
         job = Job(key=None, picture=None, image=image)  # type: ignore[arg-type]
-        self._drain(self.plan(job))
+        self.drain(self.plan(job))
         if job.error or job.canvas is None:
             raise PieceFailed(job.error or "no output")
         return job.canvas
 
-    def _drain(self, pending: list[Piece]) -> None:
+    def drain(self, pending: list[Piece]) -> None:
         """Run pieces until none is left (re-tiled pieces come back into the loop)."""
         while pending:
-            groups: dict[tuple[int, int], list[Piece]] = {}
-            for p in pending:
-                if not p.stale:
-                    groups.setdefault(p.shape, []).append(p)
-            pending = []
-            for group in groups.values():
-                for i in range(0, len(group), self.batch_size):
-                    pending += self.run_pieces(group[i:i + self.batch_size])
+            batch, pending = next_batch(pending, self.batch_size)
+            if batch:
+                pending += self.run_pieces(batch)
+
+
+def next_batch(pending: list[Piece], batch_size: int) -> tuple[list[Piece], list[Piece]]:
+    """The one batching rule of every caller (folders, clips, Ray, ``drain``): from the live pieces, up to
+    ``batch_size`` of the most common shape (tiles and pictures of one shape stack into one batch);
+    returns (batch, the rest). Stale pieces (of failed or re-tiled jobs) are dropped."""
+    live = [p for p in pending if not p.stale]
+    if not live:
+        return [], []
+    groups: dict[tuple[int, int], list[Piece]] = {}
+    for p in live:
+        groups.setdefault(p.shape, []).append(p)
+    batch = max(groups.values(), key=len)[:batch_size]
+    chosen = set(map(id, batch))
+    return batch, [p for p in live if id(p) not in chosen]

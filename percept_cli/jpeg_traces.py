@@ -22,6 +22,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
+from percept.core.colour import LUMA
+
 LOSSY_BELOW = 90  # JPEG quality under which percept treats a picture as JPEG-damaged
 # The IJG standard luminance table (ITU-T T.81 Annex K), in natural (row-major) order.
 STANDARD_LUMA = np.array([
@@ -78,7 +80,7 @@ def _dct_matrix() -> np.ndarray:
 def _luma_blocks(rgb: np.ndarray, limit: int = 1024) -> np.ndarray:
     """JPEG's luma (level-shifted) of up to ``limit``² pixels from the top-left, as (N, 8, 8) blocks."""
     a = rgb[:limit, :limit].astype(np.float64)
-    y = 0.299 * a[..., 0] + 0.587 * a[..., 1] + 0.114 * a[..., 2] - 128
+    y = LUMA[0] * a[..., 0] + LUMA[1] * a[..., 1] + LUMA[2] * a[..., 2] - 128
     h, w = (y.shape[0] // 8) * 8, (y.shape[1] // 8) * 8
     return y[:h, :w].reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3).reshape(-1, 8, 8)
 

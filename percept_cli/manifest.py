@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from percept.train.atomic import atomic_path
-from percept.train.model_header import file_sha256
+from percept.core.atomic import atomic_path
+from percept.core.model_header import file_sha256
 
 MANIFEST_NAME = ".percept-outputs.json"
 FORMAT = "percept-outputs/1"

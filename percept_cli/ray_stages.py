@@ -3,7 +3,7 @@ runs them).
 
 Why a module of its own: Ray imports the module of each stage function in every worker process. This one
 imports only what reading, decoding and writing need (no torch), so the many small CPU tasks start in a
-fraction of a second; only the inference actors load torch and the model.
+fraction of a second; only the inference actors load a runtime and the model.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def cached_model(spec: RayJob) -> Path:
 
     path = cache_dir() / "ray-models" / spec.sha256[:24] / spec.name
     if not path.is_file():
-        from percept.train.atomic import atomic_path
+        from percept.core.atomic import atomic_path
 
         data = ray.get(spec.data[0])
         if hashlib.sha256(data).hexdigest() != spec.sha256:
@@ -88,10 +88,10 @@ class InferenceActor:
     """One model per actor (one per GPU share): ``Inferencer.process_many`` over each batch of pictures."""
 
     def __init__(self, spec: RayJob):
-        import torch
+        from percept.core.devices import set_threads
 
         job = spec.job
-        torch.set_num_threads(max(1, job.model.threads))
+        set_threads(max(1, job.model.threads))
         runtime = job.open_runtime(job.model.device, path=cached_model(spec))
         self.inferencer = job.inferencer(runtime)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"

@@ -34,7 +34,7 @@ from percept.cli.errors import UserError
 from percept.cli.job import Job
 from percept.cli.ray_stages import InferenceActor, RayJob, decode_row, read_row, write_row
 from percept.cli.storage import Store
-from percept.train.extras import install_hint
+from percept.core.extras import install_hint
 
 TASK_CPUS = 0.25  # scheduling share of a read/decode/write task: they wait on I/O much of the time
 

@@ -15,10 +15,10 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import torch
+import numpy as np
+
+from percept.cli.array_ops import resize_area
 
 REFERENCE_SIDE = 1024  # long side at which a style net's strokes look as intended (~1 MP at 4:3)
 MIN_FACTOR = 1.25      # below this a down-and-up trip is not worth its softening: stylise at full size
@@ -59,15 +59,11 @@ def parse_stroke_scale(text: str) -> StrokeScale:
     return StrokeScale(value)
 
 
-def shrink(image: torch.Tensor, factor: float) -> torch.Tensor:
+def shrink(image: np.ndarray, factor: float) -> np.ndarray:
     """A 3×H×W image (uint8 or float) shrunk by ``factor`` with an area filter, as float32 in [0, 1]."""
-    import torch
-    import torch.nn.functional as F
-
     h, w = image.shape[-2:]
     size = (max(8, round(h / factor)), max(8, round(w / factor)))
-    x = image.float().div_(255.0) if image.dtype == torch.uint8 else image.float()
-    return F.interpolate(x[None], size=size, mode="area")[0].clamp_(0.0, 1.0)
+    return np.clip(resize_area(image, size), 0.0, 1.0)
 
 
 def sr_scale_for(factor: float) -> int:
@@ -87,10 +83,8 @@ class Enlarger:
         self._networks: dict[int, object] = {}
         self._lock = threading.Lock()
 
-    def enlarge(self, image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    def enlarge(self, image: np.ndarray, height: int, width: int) -> np.ndarray:
         """3×h×w float image → 3×``height``×``width`` float image."""
-        import torch.nn.functional as F
-
         h, w = image.shape[-2:]
         scale = sr_scale_for(max(height / h, width / w))
         with self._lock:
@@ -99,8 +93,8 @@ class Enlarger:
                 network = self._networks[scale] = self._open_sr(scale)
             big = network.enlarge(image)  # type: ignore[attr-defined]
         if big.shape[-2:] != (height, width):
-            big = F.interpolate(big[None], size=(height, width), mode="area")[0]
-        return big.clamp_(0.0, 1.0)
+            big = resize_area(big, (height, width))
+        return np.clip(big, 0.0, 1.0)
 
 
 def zoo_enlarger(*, backend: str, device: str, precision: str | None, max_memory: int | None,

@@ -35,12 +35,10 @@ import numpy as np
 
 from percept.cli.imageio import Picture
 from percept.cli.inputs import VIDEO_SUFFIXES
-from percept.train.atomic import atomic_path
-from percept.train.extras import install_hint
+from percept.core.atomic import atomic_path
+from percept.core.extras import install_hint
 
 if TYPE_CHECKING:
-    import torch
-
     from percept.cli.inference import Inferencer
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}  # kept; others become .mp4
@@ -171,28 +169,25 @@ class TemporalBlend:
 
     def __init__(self, scale: int = 1, strength: float = BLEND_STRENGTH, threshold: float = MOTION_THRESHOLD):
         self.scale, self.strength, self.threshold = scale, strength, threshold
-        self.previous_luma: torch.Tensor | None = None
-        self.previous_out: torch.Tensor | None = None
+        self.previous_luma: np.ndarray | None = None
+        self.previous_out: np.ndarray | None = None
 
     def __call__(self, source: np.ndarray, output: np.ndarray) -> np.ndarray:
-        import torch
-        import torch.nn.functional as F
+        from percept.cli.array_ops import as_float, box_blur, enlarge_nearest, luminance
 
-        from percept.cli.inference import luminance
-
-        src = torch.from_numpy(source).permute(2, 0, 1).float().div_(255.0)
-        luma = F.avg_pool2d(luminance(src)[None], 5, stride=1, padding=2, count_include_pad=False)[0]
-        out = torch.from_numpy(output).permute(2, 0, 1).float()
+        src = as_float(np.ascontiguousarray(source.transpose(2, 0, 1)))
+        luma = box_blur(luminance(src)[0], 5)
+        out = output.astype(np.float32)
         if self.previous_luma is None or self.previous_luma.shape != luma.shape:
             blended = out
         else:
-            still = (1.0 - (luma - self.previous_luma).abs() / self.threshold).clamp_(0.0, 1.0)
+            still = np.clip(1.0 - np.abs(luma - self.previous_luma) / self.threshold, 0.0, 1.0)
             if self.scale > 1:
-                still = F.interpolate(still[None], scale_factor=self.scale, mode="nearest")[0]
-            w = self.strength * still
+                still = enlarge_nearest(still, self.scale)
+            w = (self.strength * still)[:, :, None]
             blended = out + w * (self.previous_out - out)
         self.previous_luma, self.previous_out = luma, blended
-        return blended.round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+        return np.clip(np.round(blended), 0, 255).astype(np.uint8)
 
 
 @dataclass
@@ -386,15 +381,7 @@ class VideoProcessor:
             stats = temporal.update(rgb) if temporal is not None else None
             pending += inf.plan(job, stats=stats)
             jobs.append(job)
-        while pending:
-            group = [p for p in pending if not p.stale]
-            pending = []
-            shapes: dict[tuple[int, int], list] = {}
-            for p in group:
-                shapes.setdefault(p.shape, []).append(p)
-            for pieces in shapes.values():
-                for i in range(0, len(pieces), inf.batch_size):
-                    pending += inf.run_pieces(pieces[i:i + inf.batch_size])
+        inf.drain(pending)
         for (_, pts, rgb), job in zip(batch, jobs):
             if job.error:
                 raise PieceFailed(job.error)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from percept.cli.batch import DONE, FAILED, NOT_DONE, FileResult, Summary, Task
 from percept.cli.video import DEFAULT_CRF, VideoError, VideoProcessor, check_output_size, probe
-from percept.train.progress import ProgressReporter
+from percept.core.progress import ProgressReporter
 
 if TYPE_CHECKING:
     from percept.cli.inference import Inferencer

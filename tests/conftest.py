@@ -6,14 +6,17 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SHARED_VGG = SHARED / "assets" / "vgg16_features.safetensors"
 
-# Keep the suite fast and deterministic on a 2-core machine.
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+try:  # the lean install's tests run without torch
+    import torch
+except ImportError:
+    torch = None
+else:  # keep the suite fast and deterministic on a 2-core machine
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
 def vgg_weights_path() -> Path | None:
@@ -48,6 +51,6 @@ def shared_dir() -> Path:
 def devices() -> list[str]:
     """Every device a test body should run on (kornia-style): CPU always, CUDA when present."""
     out = ["cpu"]
-    if torch.cuda.is_available():
+    if torch is not None and torch.cuda.is_available():
         out.append("cuda")
     return out

@@ -5,10 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
-
-from percept.train.checkpoint import describe, save_model
-from percept.train.networks import SRNet, TransformNet
 
 
 def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -27,6 +23,11 @@ def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 def save_style_model(path: Path, name: str = "Test Style", seed: int = 0) -> Path:
+    import torch
+
+    from percept.train.checkpoint import describe, save_model
+    from percept.train.networks import TransformNet
+
     torch.manual_seed(seed)
     net = TransformNet()
     return save_model(path, net, describe(net, name))
@@ -35,6 +36,11 @@ def save_style_model(path: Path, name: str = "Test Style", seed: int = 0) -> Pat
 def save_sr_model(path: Path, scale: int = 4, bicubic: bool = False, seed: int = 0) -> Path:
     """An untrained SRNet; ``bicubic`` zeroes its last conv so the output is exactly the bicubic upsampling
     (the global skip): a model whose output colours are known, for fidelity checks."""
+    import torch
+
+    from percept.train.checkpoint import describe, save_model
+    from percept.train.networks import SRNet
+
     torch.manual_seed(seed)
     net = SRNet(scale=scale, channels=8, blocks=1)
     if bicubic:

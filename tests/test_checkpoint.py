@@ -78,7 +78,7 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     import os
     import stat
 
-    from percept.train.atomic import atomic_write
+    from percept.core.atomic import atomic_write
 
     old = os.umask(0o022)
     os.umask(old)

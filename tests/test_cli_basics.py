@@ -4,7 +4,7 @@ import sys
 from typer.testing import CliRunner
 
 from percept.cli.app import app
-from percept.train.version import __version__
+from percept.core.version import __version__
 
 runner = CliRunner()
 

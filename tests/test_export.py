@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from percept.cli.app import app
 from percept.cli.errors import UserError
 from percept.engines.errors import EngineError
-from percept.engines.export import export_network, info_from_metadata, read_metadata, run_onnx
+from percept.engines.export import export_network, read_metadata, run_onnx
 from percept.engines.fp16 import convert_to_fp16, fp32_op_types, is_fp16_graph
+from percept.engines.onnx_facts import info_from_metadata
 from percept.train.checkpoint import describe, read_info, save_model
 from percept.train.networks import SRNet, TransformNet
 

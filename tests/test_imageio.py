@@ -169,3 +169,23 @@ def test_writes_are_atomic_on_failure(tmp_path):
     with pytest.raises(KeyError):
         write_image(tmp_path / "x.bmp", pic, "NOPE")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_numpy_png16_decoder_reads_what_libpng_writes_with_every_filter(monkeypatch):
+    """The base install reads 16-bit PNGs without imagecodecs: percept's decoder undoes libpng's adaptive
+    filters (None, Sub, Up, Average, Paeth) to the same samples, and the reader uses it when imagecodecs is
+    missing."""
+    import sys
+
+    from percept.cli.imageio import _decode_png16
+    from percept.cli.png16 import decode_png16
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:40, 0:56]
+    smooth = np.stack([(x * 900) % 65536, (y * 1500) % 65536, (x * y * 37) % 65536], -1).astype(np.uint16)
+    for a in (smooth, (rng.random((9, 13, 4)) * 65535).astype(np.uint16), np.ascontiguousarray(smooth[..., 0])):
+        data = imagecodecs.png_encode(a)
+        got = decode_png16(data)
+        assert np.array_equal(got.reshape(a.shape), a)
+    monkeypatch.setitem(sys.modules, "imagecodecs", None)  # as on the base install
+    assert np.array_equal(_decode_png16(imagecodecs.png_encode(smooth)), smooth)

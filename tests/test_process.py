@@ -29,7 +29,7 @@ from percept.cli.app import app
 from percept.cli.imageio import encode_png16
 from percept.cli.inference import Inferencer
 from percept.cli.manifest import MANIFEST_NAME
-from percept.train.extras import install_hint
+from percept.core.extras import install_hint
 
 runner = CliRunner()
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()

@@ -313,7 +313,7 @@ def plain_progress_line(total: int, done: int, seconds: float, **kwargs) -> str:
     """The line a non-terminal ProgressReporter logs after ``done`` steps at ``seconds`` on its clock."""
     import io
 
-    from percept.train.progress import ProgressReporter
+    from percept.core.progress import ProgressReporter
 
     now = [0.0]
     out = io.StringIO()

@@ -14,6 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from percept.cli.app import app
+from percept.core.extras import install_hint
 from percept.engines.availability import tensorrt_module
 from percept.engines.cache import rebuild_if_possible
 from percept.engines.engine_record import CPU_BUILD, mismatches, read_record, record_path, write_record
@@ -30,7 +31,6 @@ from percept.engines.trt_build import (
 )
 from percept.engines.trt_runtime import TensorRTRuntime
 from percept.train.checkpoint import describe, file_sha256
-from percept.train.extras import install_hint
 from percept.train.networks import TransformNet
 
 rtx = tensorrt_module("tensorrt_rtx")

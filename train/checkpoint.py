@@ -3,7 +3,7 @@
 A model file carries everything needed to run it (a spandrel-style descriptor): architecture and its
 options, kind (style|sr), scale, size rule, value range, name, training settings, the style image's name
 and hash, and the percept version. ``load_model`` rebuilds the right network with no extra flags. The metadata
-(``ModelInfo``, ``read_info``) lives in ``percept.train.model_header``, which reads it without torch.
+(``ModelInfo``, ``read_info``) lives in ``percept.core.model_header``, which reads it without torch.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from percept.train.atomic import atomic_path
+from percept.core.atomic import atomic_path
+from percept.core.model_header import FORMAT, METADATA_KEY, ModelFileError, ModelInfo, file_sha256, read_info
 from percept.train.foreign import load_descriptor
-from percept.train.model_header import FORMAT, METADATA_KEY, ModelFileError, ModelInfo, file_sha256, read_info
 from percept.train.networks import build_network
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from percept.train.atomic import atomic_path
+from percept.core.atomic import atomic_path
 from percept.train.blockiness import relative_blockiness
 from percept.train.data import to_tensor
 from percept.train.degradations import crop_to_multiple, histogram_match, matlab_imresize

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
+from percept.core.colour import LUMA
+
 
 def feature_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Squared L2 distance of activations normalised by C·H·W, mean over the batch."""
@@ -173,7 +175,6 @@ def total_variation(img: torch.Tensor) -> torch.Tensor:
     return (dx + dy).mean()
 
 
-LUMA = (0.299, 0.587, 0.114)
 
 
 def flat_region_anchor(output: torch.Tensor, content: torch.Tensor, pool: int = 8,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from percept.train.extras import install_hint
+from percept.core.extras import install_hint
 from percept.train.vgg import load_vgg_state
 
 LPIPSFn = Callable[[torch.Tensor, torch.Tensor], float]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from percept.train.style_defaults import SPIKE_Z
+from percept.core.training_defaults import SPIKE_Z
 
 
 class SpikeMonitor:

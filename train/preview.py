@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from percept.train.atomic import atomic_path
+from percept.core.atomic import atomic_path
 
 
 def tensor_to_image(x: torch.Tensor) -> Image.Image:

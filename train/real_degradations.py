@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from percept.core.colour import LUMA
 from percept.train.photo_degradations import jpeg_roundtrip
 
 KERNEL_TYPES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
@@ -197,7 +198,7 @@ def add_poisson_noise(x: torch.Tensor, scale: float, gray: bool, g: torch.Genera
     """Shot noise (BasicSR's ``add_poisson_noise``): counts ~ Poisson(x · vals), its deviation times ``scale``."""
     src = x.float().cpu()
     if gray:
-        src = (0.299 * src[:, 0:1] + 0.587 * src[:, 1:2] + 0.114 * src[:, 2:3])
+        src = (LUMA[0] * src[:, 0:1] + LUMA[1] * src[:, 1:2] + LUMA[2] * src[:, 2:3])
     levels = (src * 255).round().clamp(0, 255)
     vals = 2 ** math.ceil(math.log2(max(len(torch.unique(levels)), 2)))
     counts = torch.poisson(src.clamp(0, 1) * vals, generator=g) / vals

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from percept.train.losses import LUMA
+from percept.core.colour import LUMA
 
 
 def flipped_cells(output: torch.Tensor, content: torch.Tensor, cell: int = 16, threshold: float = 0.4) -> float:

@@ -12,6 +12,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import nn
 
+from percept.core.training_defaults import SPIKE_Z, STYLE_LAYERS
 from percept.train.checkpoint import ModelInfo, describe
 from percept.train.data import (
     DataError,
@@ -35,7 +36,6 @@ from percept.train.losses import (
 )
 from percept.train.networks import TransformNet
 from percept.train.norm_spikes import SpikeMonitor, spike_penalty
-from percept.train.style_defaults import SPIKE_Z, STYLE_LAYERS
 from percept.train.vgg import VGGLoss
 from percept.train.warm_start import warm_start_weights
 

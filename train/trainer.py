@@ -25,13 +25,13 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from percept.train.atomic import atomic_path
+from percept.core.atomic import atomic_path
+from percept.core.progress import ProgressReporter
 from percept.train.checkpoint import ModelInfo, save_model
 from percept.train.data import PositionSampler
 from percept.train.devices import autocast_dtype, resolve_device
 from percept.train.plot import plot_losses
 from percept.train.preview import grid, save_image
-from percept.train.progress import ProgressReporter
 
 CHECKPOINT_FORMAT = "percept-train/1"
 

@@ -211,9 +211,8 @@ def bench(
     if folder is not None and not folder.is_dir():
         raise UserError(f"--folder {folder}: not a folder")
 
-    import torch
-
     from percept.cli.zoo import resolve_model
+    from percept.core.devices import set_threads
     from percept.engines.select import file_kind, resolve_device
     from percept.engines.timing import machine_info, machine_line, plan_configs
 
@@ -222,13 +221,13 @@ def bench(
         dev = resolve_device(device)
         planned, skipped = plan_configs(file_kind(path), dev, backend, precisions)
     except ValueError as exc:
-        raise UserError(escape(str(exc))) from None
+        raise UserError(str(exc)) from None
     if folder is None:  # fail before any export or engine build
         from percept.engines.model_info import read_model_info
 
         info = read_model_info(path)
         _check_sizes(size_list, int(info.scale), int(info.size_rule), int(info.min_size))
-    torch.set_num_threads(proc)  # before opening: ONNX Runtime sizes its thread pool from it
+    set_threads(proc)  # before opening: every runtime sizes its thread pool from it
     opened = _open_backends(path, planned, dev, backend, skipped)
 
     machine = machine_info(dev)
@@ -265,11 +264,11 @@ def _open_backends(path: Path, planned: list, dev: str, backend: str, skipped: l
     opened, failed = open_configs(path, planned, dev, log=_log)
     skipped += failed
     if not opened:
-        raise UserError(escape(f"{path.name}: no backend could run it here: "
-                               + "; ".join(f"{what}: {why}" for what, why in skipped)))
+        raise UserError(f"{path.name}: no backend could run it here: "
+                        + "; ".join(f"{what}: {why}" for what, why in skipped))
     if backend not in ("all", "auto") and not any(o.runtime.name == backend for o in opened):
         reasons = [why for what, why in skipped if what.startswith(backend)] or ["it did not open"]
-        raise UserError(escape(f"--backend {backend}: {reasons[0]}"))
+        raise UserError(f"--backend {backend}: {reasons[0]}")
     return opened
 
 
@@ -312,13 +311,13 @@ def _report(record: dict, skipped: list[tuple[str, str]], errors: list[tuple[str
     for what, why in errors:
         _log(f"failed {what}: {why}")
     if json_out is not None:
-        from percept.train.atomic import atomic_path
+        from percept.core.atomic import atomic_path
 
         with atomic_path(json_out) as tmp:
             tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _log(f"wrote {json_out}")
     if not record["rows"]:
-        raise UserError("every timed run failed: " + escape("; ".join(f"{w}: {e}" for w, e in errors)))
+        raise UserError("every timed run failed: " + "; ".join(f"{w}: {e}" for w, e in errors))
 
 
 def _bench_folder(opened: list[Opened], folder: Path, batch: int, load: int, save: int, proc: int,

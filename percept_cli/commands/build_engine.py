@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.markup import escape
 
 from percept.cli.errors import UserError, err_console
 from percept.cli.zoo import resolve_model
@@ -63,7 +62,7 @@ def build_engine_command(
                               profile=_profile(path, low, opt, high), workspace_gb=workspace,
                               timing_cache=timing_cache, flavour=flavour, verbose=verbose, log=_log)
     except EngineError as exc:
-        raise UserError(escape(str(exc))) from None  # messages name extras like percept[tensorrt]
+        raise UserError(str(exc)) from None  # print_error shows it as text (percept[tensorrt] stays)
     rec = result.record
     trt, gpu, prof = rec["tensorrt"], rec["gpu"], rec["profile"]
     size = result.engine.stat().st_size / 2**20

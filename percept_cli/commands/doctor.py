@@ -9,6 +9,11 @@ from rich.table import Table
 
 
 def vgg_status() -> tuple[bool, str]:
+    from percept.core.devices import torch_installed
+    from percept.core.extras import install_hint
+
+    if not torch_installed():
+        return False, f"only training and eval-sr need them, with PyTorch ({install_hint('train')})"
     from percept.train.vgg import HOW_TO_PROVIDE, VGGWeightsError, find_weights
 
     try:
@@ -21,7 +26,7 @@ def vgg_status() -> tuple[bool, str]:
 
 
 def doctor() -> None:
-    """Print what is available: torch and its devices, onnxruntime providers, TensorRT, VGG weights."""
+    """Print what is available: the extras, torch and its devices, onnxruntime providers, TensorRT, VGG weights."""
     from percept.engines.availability import components
 
     table = Table(title="percept doctor", show_lines=False)

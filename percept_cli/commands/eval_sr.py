@@ -18,11 +18,11 @@ from rich.table import Table
 
 from percept.cli.errors import UserError
 from percept.cli.zoo import resolve_model
+from percept.core.atomic import atomic_path
+from percept.core.model_header import read_info
+from percept.core.progress import ProgressReporter
 from percept.engines.select import BACKENDS, open_runtime
-from percept.train.atomic import atomic_path
-from percept.train.model_header import read_info
 from percept.train.photo_degradations import SETTINGS
-from percept.train.progress import ProgressReporter
 from percept.train.vgg_errors import VGGWeightsError
 
 if TYPE_CHECKING:
@@ -34,12 +34,15 @@ SCALES = (2, 4, 8)
 
 
 def runtime_upscaler(runtime: Runtime) -> Upscaler:
-    """Pad the LR batch to the runtime's size rule, run it, crop back to exactly scale × the input."""
-    from percept.train.sizing import pad_to_multiple
+    """Pad the LR batch (a torch tensor: the metrics are torch code) to the runtime's size rule, run it, crop
+    back to exactly scale × the input."""
+    import torch
+
+    from percept.cli.array_ops import pad_to_multiple
 
     def upscale(lr):
-        padded, (h, w) = pad_to_multiple(lr, runtime.size_rule, runtime.min_size)
-        return runtime.run(padded)[..., : h * runtime.scale, : w * runtime.scale]
+        padded, (h, w) = pad_to_multiple(lr.detach().cpu().float().numpy(), runtime.size_rule, runtime.min_size)
+        return torch.from_numpy(runtime.run(padded)[..., : h * runtime.scale, : w * runtime.scale].copy())
 
     return upscale
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from percept.cli.errors import UserError
 from percept.cli.zoo import resolve_model
@@ -35,7 +34,7 @@ def export(
         hw = parse_hw(static) if static else None
         result = export_model(path, out, opset=opset, fp16=fp16, static=hw)
     except EngineError as exc:
-        raise UserError(escape(str(exc))) from None
+        raise UserError(str(exc)) from None
     shapes = f"static {hw[0]}x{hw[1]}, dynamic batch" if hw else "dynamic batch, height and width"
     typer.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, {result.precision}, opset {result.opset}, "
                f"{shapes})")

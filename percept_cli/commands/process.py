@@ -26,11 +26,11 @@ from percept.cli.scaleout import RayOptions
 from percept.cli.stroke_scale import parse_stroke_scale
 from percept.cli.video_runs import DEFAULT_CRF, check_clips, run_clips
 from percept.cli.zoo import normalise_name, resolve_model
-from percept.train.progress import ProgressReporter
+from percept.core.progress import ProgressReporter
 
 if TYPE_CHECKING:
     from percept.cli.inference import Inferencer
-    from percept.train.model_header import ModelInfo
+    from percept.core.model_header import ModelInfo
 
 # Help panels: what most runs need comes first (the unpanelled options), then how outputs are written, how the
 # model runs, and scale-out.
@@ -410,9 +410,9 @@ def _run(sources_text: list[str], choice: ModelChoice, out_text: str, run: RunOp
         typer.echo(f"{_count(len(redone), 'existing output')} made with other settings (or without a record) "
                    f"will be made again, e.g. {redone[0].output}", err=True)
     _say_choices(plan, choice)
-    import torch
+    from percept.core.devices import set_threads
 
-    torch.set_num_threads(run.threads[1])  # before opening: ONNX Runtime sizes its thread pool from it
+    set_threads(run.threads[1])  # before opening: every runtime sizes its thread pool from it
     recorder = _Recorder(plan, choice, ProgressReporter(len(plan.tasks), run.verb, log_every=5.0))
     recorder.ray_run = _connect_ray(run)
     summary = Summary([], 0.0)

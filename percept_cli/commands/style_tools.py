@@ -11,8 +11,8 @@ from rich.table import Table
 
 from percept.cli.errors import UserError
 from percept.cli.zoo import resolve_model
-from percept.train.progress import ProgressReporter
-from percept.train.style_defaults import STYLE_LAYERS, STYLE_WEIGHT_HELP
+from percept.core.progress import ProgressReporter
+from percept.core.training_defaults import STYLE_LAYERS, STYLE_WEIGHT_HELP
 
 if TYPE_CHECKING:
     import torch
@@ -94,7 +94,7 @@ def optimize_style_cmd(
     with ProgressReporter(iterations, "optimize-style", log_every=5.0) as progress:
         image, history = optimize_style(vgg, x, s, opts, iterations,
                                         on_iteration=lambda i, v: progress.update(i, objective=v))
-    from percept.train.atomic import atomic_path
+    from percept.core.atomic import atomic_path
 
     with atomic_path(out) as tmp:
         tensor_to_image(image[0]).save(tmp, format=(out.suffix.lstrip(".") or "png").upper().replace("JPG", "JPEG"))

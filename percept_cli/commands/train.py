@@ -10,7 +10,7 @@ import typer
 
 from percept.cli.errors import UserError
 from percept.cli.zoo import resolve_model
-from percept.train.style_defaults import SPIKE_Z, STYLE_LAYERS, STYLE_WEIGHT_HELP
+from percept.core.training_defaults import SPIKE_Z, STYLE_LAYERS, STYLE_WEIGHT_HELP
 
 if TYPE_CHECKING:
     from percept.train.trainer import TrainSettings

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from percept.cli.errors import UserError
-from percept.train.model_header import ModelFileError, ModelInfo, read_info
+from percept.core.model_header import ModelFileError, ModelInfo, read_info
 
 ZOO_DIR = Path(__file__).resolve().parent
 SUFFIX = ".safetensors"

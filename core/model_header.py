@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from percept.train.version import __version__
+from percept.core.version import __version__
 
 FORMAT = "percept-model/1"
 METADATA_KEY = "percept"

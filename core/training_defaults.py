@@ -1,5 +1,5 @@
-"""The style objective's defaults that the command line's help shows, apart from ``percept.train.style_task``
-and ``percept.train.norm_spikes`` (torch) so ``percept train-style --help`` answers without importing torch."""
+"""The style objective's defaults that the command line's help shows, apart from ``percept.train`` (torch), so
+``percept --help`` and ``percept train-style --help`` answer without importing torch."""
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 STYLE_WEIGHT_HELP = ("1.5 kept the content recognisable in the measured runs; the shipped paintings use 0.8 "
