@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from percept.cli.zoo import list_models
+from percept.core.zoo import list_models
 from percept.engines.select import open_runtime
 from percept.train.sizing import pad_to_multiple
 

@@ -34,14 +34,14 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from percept.cli.batch import DONE, plan_tasks  # noqa: E402
 from percept.cli.commands.bench import default_model, run_pipeline  # noqa: E402
 from percept.cli.commands.process import parse_threads  # noqa: E402
 from percept.cli.errors import UserError  # noqa: E402
-from percept.cli.inputs import discover  # noqa: E402
-from percept.cli.zoo import resolve_model  # noqa: E402
+from percept.core.zoo import resolve_model  # noqa: E402
 from percept.engines.select import open_runtime, resolve_device  # noqa: E402
 from percept.engines.timing import machine_info, machine_line, save_random_model  # noqa: E402
+from percept.pipeline.batch import DONE, plan_tasks  # noqa: E402
+from percept.pipeline.inputs import discover  # noqa: E402
 from percept.train.checkpoint import load_model  # noqa: E402
 from percept.train.data import load_rgb, resize_center_crop, scan_images  # noqa: E402
 from percept.train.sizing import run_padded  # noqa: E402

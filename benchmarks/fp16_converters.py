@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from percept.cli.zoo import resolve_model
+from percept.core.zoo import resolve_model
 from percept.engines.export import export_model
 from percept.engines.fp16 import convert_to_fp16
 from percept.engines.ort_runtime import session_options

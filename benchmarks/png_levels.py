@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/png_levels.py [IMAGE] [--scale 4]
 The input is upscaled ×scale with bicubic to the size percept's output would have (a 512² photo ×4 is 4 MP),
-then written by ``percept.cli.imageio.write_image`` at each level; times are best of 3 in this process,
+then written by ``percept.pipeline.imageio.write_image`` at each level; times are best of 3 in this process,
 ratios against Pillow's default level 6.
 """
 
@@ -20,8 +20,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from percept.cli.imageio import read_image, write_image  # noqa: E402
 from percept.engines.timing import cpu_name  # noqa: E402
+from percept.pipeline.imageio import read_image, write_image  # noqa: E402
 
 
 def main() -> None:

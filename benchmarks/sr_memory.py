@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from percept.cli.zoo import default_sr_model
+from percept.core.zoo import default_sr_model
 from percept.train.checkpoint import describe, save_model
 from percept.train.networks import SubPixelSR
 

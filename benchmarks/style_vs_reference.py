@@ -115,7 +115,7 @@ def percept_outputs(model_path: Path, photos: list[Path], objective) -> list[tor
 def resolve(style: str, overrides: dict[str, str]) -> Path:
     if style in overrides:
         return Path(overrides[style])
-    from percept.cli.zoo import resolve_model
+    from percept.core.zoo import resolve_model
 
     return resolve_model(style, kind="style")
 

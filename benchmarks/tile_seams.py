@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from percept.cli.imageio import read_image
-from percept.cli.inference import Inferencer
-from percept.cli.zoo import resolve_model
+from percept.core.zoo import resolve_model
 from percept.engines.openvino_runtime import native_bf16
 from percept.engines.select import open_runtime
+from percept.pipeline.imageio import read_image
+from percept.pipeline.inference import Inferencer
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT.parent / "shared" / "data" / "content" / "tubingen.jpg"

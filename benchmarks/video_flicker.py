@@ -62,7 +62,7 @@ def changes(frames: np.ndarray) -> np.ndarray:
 
 def run_modes(inferencer, clip: Path, tmp: Path) -> list[tuple[str, np.ndarray, float]]:
     """(mode, frames, frames/s) for each way of running a clip."""
-    from percept.cli.video import BLEND_STRENGTH, VideoProcessor
+    from percept.pipeline.video import BLEND_STRENGTH, VideoProcessor
 
     rows = []
     modes = [("per-frame", False, 0.0), ("stats", True, 0.0), ("blend", False, BLEND_STRENGTH),
@@ -87,9 +87,9 @@ def main() -> None:
     ap.add_argument("--backend", default="auto")
     args = ap.parse_args()
     w, h = size = tuple(int(v) for v in args.size.split("x"))
-    from percept.cli.inference import Inferencer
-    from percept.cli.zoo import resolve_model
+    from percept.core.zoo import resolve_model
     from percept.engines.select import open_runtime
+    from percept.pipeline.inference import Inferencer
 
     runtime = open_runtime(resolve_model(args.style, kind="style"), backend=args.backend, device="cpu")
     inferencer = Inferencer(runtime, kind="style")

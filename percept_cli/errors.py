@@ -6,13 +6,11 @@ import sys
 
 from rich.console import Console
 
+from percept.core.errors import UserError
+
+__all__ = ["UserError", "err_console", "exit_with", "expected_errors", "missing_extra", "print_error"]
+
 err_console = Console(stderr=True, highlight=False)
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, exit code 2."""
-
-    exit_code = 2
 
 
 def print_error(message: str) -> None:

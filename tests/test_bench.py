@@ -75,9 +75,9 @@ def test_bad_options_are_one_line(sr_model, args, words):
 
 
 def test_no_model_shipped_asks_for_one(monkeypatch):
-    import percept.cli.zoo
+    import percept.core.zoo
 
-    monkeypatch.setattr(percept.cli.zoo, "list_models", lambda: [])
+    monkeypatch.setattr(percept.core.zoo, "list_models", lambda: [])
     r = runner.invoke(app, ["bench", "--sizes", "32"])
     assert r.exit_code == 2 and "--model" in r.output
 
@@ -113,7 +113,7 @@ def test_peak_memory_is_per_pass():
     """The folder benchmark's peak RSS is that pass's: a reset forgets an earlier, larger allocation."""
     import numpy as np
 
-    from percept.cli.peak_memory import peak_rss_bytes, reset_peak
+    from percept.pipeline.peak_memory import peak_rss_bytes, reset_peak
 
     if not reset_peak():
         pytest.skip("this kernel cannot reset the peak (no /proc/self/clear_refs)")

@@ -12,7 +12,7 @@ from process_helpers import photo
 from typer.testing import CliRunner
 
 from percept.cli.app import app
-from percept.cli.zoo import DEFAULT_SR, REAL_PHOTO_SR, real_photo_sr_model
+from percept.core.zoo import DEFAULT_SR, REAL_PHOTO_SR, real_photo_sr_model
 
 pytestmark = pytest.mark.skipif(real_photo_sr_model(4) is None, reason="no real-photo ×4 model shipped")
 

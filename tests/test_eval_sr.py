@@ -154,7 +154,7 @@ def test_grey_images_are_upscaled_as_rgb_and_scored_as_grey(tmp_path):
 def test_shipped_default_upscalers_beat_bicubic_on_set5(shared_dir, scale, gain):
     """What `percept upscale --scale N` uses by default is a trained network: on Set5 (Y, border = scale) it
     beats MATLAB bicubic by the margin its card records, give or take 0.3 dB (CPU kernels may differ)."""
-    from percept.cli.zoo import default_sr_model
+    from percept.core.zoo import default_sr_model
     from percept.train.checkpoint import load_model
     from percept.train.evaluate_sr import bicubic_upscaler, evaluate, iter_pairs, match_files
 

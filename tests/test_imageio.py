@@ -1,4 +1,4 @@
-"""Image fidelity of percept.cli.imageio: orientation, ICC/EXIF, alpha, grey/palette/CMYK, 16-bit, animation,
+"""Image fidelity of percept.pipeline.imageio: orientation, ICC/EXIF, alpha, grey/palette/CMYK, 16-bit, animation,
 bomb guard, and one-line reasons for unreadable files."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import tifffile
 from PIL import Image, ImageCms, ImageOps
 from process_helpers import photo
 
-from percept.cli.imageio import ImageReadError, Picture, encode_png16, read_image, write_image
+from percept.pipeline.imageio import ImageReadError, Picture, encode_png16, read_image, write_image
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
@@ -177,8 +177,8 @@ def test_the_numpy_png16_decoder_reads_what_libpng_writes_with_every_filter(monk
     missing."""
     import sys
 
-    from percept.cli.imageio import _decode_png16
-    from percept.cli.png16 import decode_png16
+    from percept.pipeline.imageio import _decode_png16
+    from percept.pipeline.png16 import decode_png16
 
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:40, 0:56]

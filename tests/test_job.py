@@ -11,8 +11,8 @@ from process_helpers import make_clip, photo, save_sr_model, save_style_model
 from typer.testing import CliRunner
 
 from percept.cli.app import app
-from percept.cli.job import Job, ModelRun, OutputSettings, PictureSettings
-from percept.cli.manifest import fingerprint, model_identity
+from percept.pipeline.job import Job, ModelRun, OutputSettings, PictureSettings
+from percept.pipeline.manifest import fingerprint, model_identity
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_local_video_and_ray_paths_get_the_same_job(tmp_path, style_files, monke
     assert clips == local.for_clips()  # video: the same job, its stroke scale switched off
     assert local.picture.strength == 0.6 and local.picture.stroke_scale == 2.0
 
-    import percept.cli.scaleout as scaleout
+    import percept.pipeline.scaleout as scaleout
 
     captured = {}
     monkeypatch.setattr(scaleout, "ray_job", lambda job: job)
@@ -95,7 +95,7 @@ def test_local_video_and_ray_paths_get_the_same_job(tmp_path, style_files, monke
 
     def fake_run_on_ray(tasks, job, options, in_store, out_store, *, run, on_result=None):
         captured["job"] = job
-        from percept.cli.batch import Summary
+        from percept.pipeline.batch import Summary
 
         return Summary([], 0.0)
 

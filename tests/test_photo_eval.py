@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from percept.cli.jpeg_traces import LOSSY_BELOW, ijg_table, jpeg_traces, quality_from_table
+from percept.pipeline.jpeg_traces import LOSSY_BELOW, ijg_table, jpeg_traces, quality_from_table
 from percept.train.blockiness import blockiness, relative_blockiness
 from percept.train.evaluate_sr import make_lr
 from percept.train.photo_degradations import SETTINGS, damaged_lr, jpeg_roundtrip

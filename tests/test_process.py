@@ -26,10 +26,10 @@ from typer.testing import CliRunner
 
 import percept.cli.commands.process as process_cmd
 from percept.cli.app import app
-from percept.cli.imageio import encode_png16
-from percept.cli.inference import Inferencer
-from percept.cli.manifest import MANIFEST_NAME
 from percept.core.extras import install_hint
+from percept.pipeline.imageio import encode_png16
+from percept.pipeline.inference import Inferencer
+from percept.pipeline.manifest import MANIFEST_NAME
 
 runner = CliRunner()
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -274,9 +274,9 @@ class StageCrash(BaseException):
 
 
 @pytest.mark.parametrize("stage,target", [
-    ("decode", "percept.cli.batch.read_image"),
-    ("inference", "percept.cli.inference.Inferencer.run_pieces"),
-    ("encode", "percept.cli.batch.write_image"),
+    ("decode", "percept.pipeline.batch.read_image"),
+    ("inference", "percept.pipeline.inference.Inferencer.run_pieces"),
+    ("encode", "percept.pipeline.batch.write_image"),
 ])
 def test_a_dying_stage_stops_the_run_with_its_reason_and_never_hangs(tmp_path, models, monkeypatch, stage, target):
     import threading
@@ -500,7 +500,7 @@ def test_avif_and_heic_outputs_and_inputs(tmp_path, models, fmt, ext, pil_format
 
 
 def test_heic_without_pillow_heif_is_one_line_naming_the_extra(tmp_path, models, monkeypatch):
-    import percept.cli.imageio as imageio
+    import percept.pipeline.imageio as imageio
 
     src = tmp_path / "in" / "IMG_0002.heic"
     src.parent.mkdir(parents=True)

@@ -22,8 +22,8 @@ from process_helpers import no_partial_files, photo, save_style_model
 from typer.testing import CliRunner
 
 from percept.cli.app import app
-from percept.cli.imageio import encode_png16
-from percept.cli.manifest import MANIFEST_NAME
+from percept.pipeline.imageio import encode_png16
+from percept.pipeline.manifest import MANIFEST_NAME
 
 ray = pytest.importorskip("ray")
 runner = CliRunner()

@@ -11,11 +11,18 @@ from process_helpers import photo, save_style_model
 from typer.testing import CliRunner
 
 from percept.cli.app import app
-from percept.cli.array_ops import resize_bicubic
-from percept.cli.imageio import Picture
-from percept.cli.inference import Inferencer
-from percept.cli.stroke_scale import REFERENCE_SIDE, Enlarger, StrokeScale, parse_stroke_scale, shrink, sr_scale_for
 from percept.engines.torch_runtime import TorchRuntime
+from percept.pipeline.array_ops import resize_bicubic
+from percept.pipeline.imageio import Picture
+from percept.pipeline.inference import Inferencer
+from percept.pipeline.stroke_scale import (
+    REFERENCE_SIDE,
+    Enlarger,
+    StrokeScale,
+    parse_stroke_scale,
+    shrink,
+    sr_scale_for,
+)
 from percept.train.checkpoint import describe
 from percept.train.networks import TransformNet
 

@@ -7,12 +7,12 @@ import pytest
 import torch
 from process_helpers import photo
 
-import percept.cli.inference as inference
-from percept.cli.imageio import Picture
-from percept.cli.inference import Inferencer, PieceFailed, auto_tile
-from percept.cli.tiling import Tile, blend, plan_tiles, tile_starts
+import percept.pipeline.inference as inference
 from percept.engines.runtime import UNLIMITED, ShapeLimits
 from percept.engines.torch_runtime import TorchRuntime
+from percept.pipeline.imageio import Picture
+from percept.pipeline.inference import Inferencer, PieceFailed, auto_tile
+from percept.pipeline.tiling import Tile, blend, plan_tiles, tile_starts
 from percept.train.checkpoint import describe
 from percept.train.networks import SRNet, TransformNet
 

@@ -297,7 +297,7 @@ def test_quick_preset_warm_starts_from_the_closest_shipped_style_and_user_option
     assert result.exit_code == 0, result.output
     assert "--init auto: warm start from " in result.output
     chosen = result.output.split("warm start from ")[1].split(" ")[0]
-    from percept.cli.zoo import resolve_model
+    from percept.core.zoo import resolve_model
     from percept.train.checkpoint import read_info
 
     training = read_info(out).training

@@ -12,7 +12,7 @@ from PIL import Image
 from process_helpers import clip_facts, make_clip, photo, save_sr_model, save_style_model
 from typer.testing import CliRunner
 
-import percept.cli.video as video
+import percept.pipeline.video as video
 from percept.cli.app import app
 
 pytest.importorskip("av")

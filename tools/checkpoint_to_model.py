@@ -1,6 +1,6 @@
 """Write a percept model file from a training checkpoint, to ship a run's state before its last step.
 
-    python tools/checkpoint_to_model.py runs/wave-cpu/checkpoint.pt percept_cli/zoo/wave.safetensors \
+    python tools/checkpoint_to_model.py runs/wave-cpu/checkpoint.pt core/zoo/wave.safetensors \
         --name wave --description "..." [--style-image ../shared/data/styles/wave.jpg] [--half]
 
 The checkpoint's own settings become the file's training record (with ``final_step``), so the model card

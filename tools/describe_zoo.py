@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from percept.cli.zoo import list_models  # noqa: E402
+from percept.core.zoo import list_models  # noqa: E402
 from percept.train.checkpoint import load_model, save_model  # noqa: E402
 
 DESCRIPTIONS = {

@@ -1,8 +1,8 @@
 """Write docs/models/{name}.md (+ {name}.jpg preview) for a trained model: recipe, data, measured quality.
 
 Usage:
-    python tools/model_card.py percept_cli/zoo/starry-night.safetensors --run-dir /work/runs/starry-night
-    python tools/model_card.py percept_cli/zoo/sr-x4-pixel.safetensors --run-dir /work/runs/sr-x4-pixel
+    python tools/model_card.py core/zoo/starry-night.safetensors --run-dir /work/runs/starry-night
+    python tools/model_card.py core/zoo/sr-x4-pixel.safetensors --run-dir /work/runs/sr-x4-pixel
 
 Quality is measured here, not copied: SR models are scored with ``percept eval-sr`` on Set5/Set14/BSD100
 (published MATLAB-bicubic LR files at ×4, MATLAB bicubic made on the fly at ×8); style models get the
@@ -80,7 +80,7 @@ def cli_flags(command: str) -> set[str]:
 
 def repo_relative(value):
     """A recorded path as a card shows it: relative to the repository root (``../shared/data/train``,
-    ``percept_cli/zoo/la-muse.safetensors``), so no card names the folders of the machine it was made on.
+    ``core/zoo/la-muse.safetensors``), so no card names the folders of the machine it was made on.
     Anything that is not an absolute path comes back unchanged."""
     if not isinstance(value, str) or not os.path.isabs(value):
         return value
@@ -88,8 +88,8 @@ def repo_relative(value):
     for base, prefix in ((ROOT, ""), (ROOT.parent, "../")):
         if path.is_relative_to(base):
             return prefix + path.relative_to(base).as_posix()
-    if "/percept_cli/zoo/" in value:  # a shipped model, recorded in another checkout
-        return "percept_cli/zoo/" + value.rsplit("/percept_cli/zoo/", 1)[1]
+    if "/core/zoo/" in value:  # a shipped model, recorded in another checkout
+        return "core/zoo/" + value.rsplit("/core/zoo/", 1)[1]
     return value
 
 
@@ -248,7 +248,7 @@ def main() -> None:
     threads = torch.get_num_threads()
     lines = [f"# {info.name}", "", f"{info.description}", "",
              f"- kind: {info.kind}" + (f", ×{info.scale}" if info.kind == "sr" else ""),
-             f"- file: `percept_cli/zoo/{args.model.name}` ({args.model.stat().st_size / 1e6:.1f} MB, float16 "
+             f"- file: `core/zoo/{args.model.name}` ({args.model.stat().st_size / 1e6:.1f} MB, float16 "
              "weights, loaded as float32)",
              f"- architecture: `{json.dumps(info.config, sort_keys=True)}`; size rule: multiple of {info.size_rule}, "
              f"at least {info.min_size} px",

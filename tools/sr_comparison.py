@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from model_card import SHARED, strip  # noqa: E402
 
-from percept.cli.zoo import list_models  # noqa: E402
+from percept.core.zoo import list_models  # noqa: E402
 from percept.train.checkpoint import load_model  # noqa: E402
 from percept.train.degradations import matlab_imresize  # noqa: E402
 from percept.train.preview import tensor_to_image  # noqa: E402

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from model_card import SHARED, strip  # noqa: E402
 
-from percept.cli.zoo import resolve_model  # noqa: E402
+from percept.core.zoo import resolve_model  # noqa: E402
 from percept.train.checkpoint import load_model  # noqa: E402
 from percept.train.data import to_tensor  # noqa: E402
 from percept.train.evaluate_sr import bicubic_upscaler  # noqa: E402

@@ -23,7 +23,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from percept.cli.zoo import resolve_model  # noqa: E402
+from percept.core.zoo import resolve_model  # noqa: E402
 from percept.train.checkpoint import load_model  # noqa: E402
 from percept.train.optimize import evaluate, optimize_style, style_targets  # noqa: E402
 from percept.train.preview import tensor_to_image  # noqa: E402

@@ -44,7 +44,7 @@ for s in "${styles[@]}"; do
           --device cuda --amp bf16 --workers 3 --checkpoint-every 2000 --preview-every 2000)
   else
     init=(--init "${INIT:-auto}")  # INIT, when set, wins (INIT=none: a cold start, inheriting no parent's shapes)
-    [ -z "${INIT:-}" ] && [ -f "percept_cli/zoo/$s.safetensors" ] && init=(--init "percept_cli/zoo/$s.safetensors")
+    [ -z "${INIT:-}" ] && [ -f "core/zoo/$s.safetensors" ] && init=(--init "core/zoo/$s.safetensors")
     args=("${init[@]}" --image-size 256 --batch-size 4 --iterations "${ITERATIONS:-600}" --lr 1e-3
           --lr-schedule cosine --anchor-weight 300 $(anchor_color "$s") --spike-weight 1e4 --spike-z "$(spike_z "$s")" --device cpu --workers 1 --checkpoint-every 50 --preview-every 100)
   fi

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from percept.cli.zoo import list_models  # noqa: E402
+from percept.core.zoo import list_models  # noqa: E402
 
 CELL = 360
 

@@ -66,7 +66,7 @@ def _check_sizes(sizes: list[int], scale: int, size_rule: int, min_size: int) ->
 
 def default_model() -> Path:
     """The first shipped style model (else any shipped model); a clear error when none is shipped."""
-    from percept.cli.zoo import list_models
+    from percept.core.zoo import list_models
 
     models = list_models()
     styles = [m for m in models if m.info.kind == "style"]
@@ -113,9 +113,9 @@ def run_pipeline(runtime, tasks, *, load_threads: int, save_threads: int, batch_
     ``warm``: one untimed image through the model first (first-call allocations and kernel choice).
     Returns the Summary and the busy seconds per stage (``BatchProcessor.stage_seconds``).
     """
-    from percept.cli.batch import BatchProcessor
-    from percept.cli.imageio import read_image
-    from percept.cli.inference import Inferencer
+    from percept.pipeline.batch import BatchProcessor
+    from percept.pipeline.imageio import read_image
+    from percept.pipeline.inference import Inferencer
 
     inferencer = Inferencer(runtime, tile=tile, batch_size=batch_size)
     if warm and tasks:
@@ -130,7 +130,7 @@ def run_pipeline(runtime, tasks, *, load_threads: int, save_threads: int, batch_
 
 def folder_row(item: Opened, summary, stages: dict[str, float], threads: str, batch: int,
                peak_rss_mb: float = 0.0) -> FolderRow:
-    from percept.cli.batch import DONE, FAILED
+    from percept.pipeline.batch import DONE, FAILED
 
     done = summary.count(DONE)
     per = 1000.0 / max(1, done)
@@ -211,8 +211,8 @@ def bench(
     if folder is not None and not folder.is_dir():
         raise UserError(f"--folder {folder}: not a folder")
 
-    from percept.cli.zoo import resolve_model
     from percept.core.devices import set_threads
+    from percept.core.zoo import resolve_model
     from percept.engines.select import file_kind, resolve_device
     from percept.engines.timing import machine_info, machine_line, plan_configs
 
@@ -322,9 +322,9 @@ def _report(record: dict, skipped: list[tuple[str, str]], errors: list[tuple[str
 
 def _bench_folder(opened: list[Opened], folder: Path, batch: int, load: int, save: int, proc: int,
                   warmup: int | None, repeats: int | None, log) -> tuple[list[FolderRow], list[tuple[str, str]]]:
-    from percept.cli.batch import plan_tasks
-    from percept.cli.inputs import discover
-    from percept.cli.peak_memory import peak_rss_bytes, reset_peak
+    from percept.pipeline.batch import plan_tasks
+    from percept.pipeline.inputs import discover
+    from percept.pipeline.peak_memory import peak_rss_bytes, reset_peak
 
     sources = discover([str(folder)])
     if not sources:

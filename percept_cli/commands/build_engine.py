@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from percept.cli.errors import UserError, err_console
-from percept.cli.zoo import resolve_model
+from percept.core.zoo import resolve_model
 from percept.engines.errors import EngineError
 
 if TYPE_CHECKING:

@@ -17,10 +17,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from percept.cli.errors import UserError
-from percept.cli.zoo import resolve_model
 from percept.core.atomic import atomic_path
 from percept.core.model_header import read_info
 from percept.core.progress import ProgressReporter
+from percept.core.zoo import resolve_model
 from percept.engines.select import BACKENDS, open_runtime
 from percept.train.photo_degradations import SETTINGS
 from percept.train.vgg_errors import VGGWeightsError
@@ -38,7 +38,7 @@ def runtime_upscaler(runtime: Runtime) -> Upscaler:
     back to exactly scale × the input."""
     import torch
 
-    from percept.cli.array_ops import pad_to_multiple
+    from percept.pipeline.array_ops import pad_to_multiple
 
     def upscale(lr):
         padded, (h, w) = pad_to_multiple(lr.detach().cpu().float().numpy(), runtime.size_rule, runtime.min_size)

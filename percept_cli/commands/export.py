@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from percept.cli.errors import UserError
-from percept.cli.zoo import resolve_model
+from percept.core.zoo import resolve_model
 from percept.engines.errors import EngineError
 from percept.engines.onnx_opset import DEFAULT_OPSET
 

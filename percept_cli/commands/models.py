@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from percept.cli.zoo import DEFAULT_SR, REAL_PHOTO_SR, list_models, real_photo_sr_model
+from percept.core.zoo import DEFAULT_SR, REAL_PHOTO_SR, list_models, real_photo_sr_model
 
 
 def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
@@ -16,7 +16,7 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
     file does."""
     entries = []
     # `percept upscale` without --model: the clean-input model for pictures without JPEG damage, the real-photo
-    # model for JPEG-damaged pictures and clips (percept.cli.model_choice); a scale with one model serves both.
+    # model for JPEG-damaged pictures and clips (percept.pipeline.model_choice); a scale with one model serves both.
     default_for = {name: "all pictures" for name in DEFAULT_SR.values()}
     for scale, name in REAL_PHOTO_SR.items():
         if real_photo_sr_model(scale) is None:

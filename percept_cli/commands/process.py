@@ -1,7 +1,7 @@
 """``percept stylize`` and ``percept upscale``: files, folders or globs through a model, fast and safely.
 
-The commands only parse options, pick the model and print; the work is in ``percept.cli.batch`` (the
-pipeline), ``percept.cli.inference`` (tiling and post-processing) and ``percept.cli.imageio`` (files).
+The commands only parse options, pick the model and print; the work is in ``percept.pipeline.batch`` (the
+pipeline), ``percept.pipeline.inference`` (tiling and post-processing) and ``percept.pipeline.imageio`` (files).
 """
 
 from __future__ import annotations
@@ -15,22 +15,22 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from percept.cli.batch import DONE, FAILED, SKIPPED, VIDEO, BatchProcessor, FileResult, Summary, Task, plan_tasks
 from percept.cli.errors import UserError
-from percept.cli.imageio import DEFAULT_MAX_PIXELS, FORMATS, check_writable_format, configure_pixel_limit
-from percept.cli.inputs import check_template, discover, unsearched_subfolders
-from percept.cli.job import Job, ModelRun, OutputSettings, PictureSettings, parse_tile
-from percept.cli.manifest import OutputManifest
-from percept.cli.model_choice import Choice, ModelChoice, default_upscaling
-from percept.cli.scaleout import RayOptions
-from percept.cli.stroke_scale import parse_stroke_scale
-from percept.cli.video_runs import DEFAULT_CRF, check_clips, run_clips
-from percept.cli.zoo import normalise_name, resolve_model
 from percept.core.progress import ProgressReporter
+from percept.core.zoo import normalise_name, resolve_model
+from percept.pipeline.batch import DONE, FAILED, SKIPPED, VIDEO, BatchProcessor, FileResult, Summary, Task, plan_tasks
+from percept.pipeline.imageio import DEFAULT_MAX_PIXELS, FORMATS, check_writable_format, configure_pixel_limit
+from percept.pipeline.inputs import check_template, discover, unsearched_subfolders
+from percept.pipeline.job import Job, ModelRun, OutputSettings, PictureSettings, parse_tile
+from percept.pipeline.manifest import OutputManifest
+from percept.pipeline.model_choice import Choice, ModelChoice, default_upscaling
+from percept.pipeline.scaleout import RayOptions
+from percept.pipeline.stroke_scale import parse_stroke_scale
+from percept.pipeline.video_runs import DEFAULT_CRF, check_clips, run_clips
 
 if TYPE_CHECKING:
-    from percept.cli.inference import Inferencer
     from percept.core.model_header import ModelInfo
+    from percept.pipeline.inference import Inferencer
 
 # Help panels: what most runs need comes first (the unpanelled options), then how outputs are written, how the
 # model runs, and scale-out.
@@ -231,8 +231,8 @@ def _plan_local(sources_text: list[str], choice: ModelChoice, out: Path, run: Ru
 
 def _plan_remote(sources_text: list[str], choice: ModelChoice, out_text: str, run: RunOptions) -> Plan:
     """The same plan for URIs (object stores, file://), through pyarrow file systems."""
-    from percept.cli.remote_plan import StoreManifest, plan_remote_tasks
-    from percept.cli.storage import list_media, open_store, read_bytes
+    from percept.pipeline.remote_plan import StoreManifest, plan_remote_tasks
+    from percept.pipeline.storage import list_media, open_store, read_bytes
 
     in_store, _ = open_store(sources_text[0])
     if any(open_store(t)[0].scheme != in_store.scheme for t in sources_text):
@@ -311,7 +311,7 @@ class _Recorder:
         self.plan, self.choice, self.reporter = plan, choice, reporter
         self.counts = {DONE: 0, FAILED: 0}
         self.finished = 0
-        self.ray_run = None  # percept.cli.scaleout.RayRun of a --ray job
+        self.ray_run = None  # percept.pipeline.scaleout.RayRun of a --ray job
         self.last_save = time.monotonic()
         store = plan.in_store  # Ray results show their input as a URI
         self.source_of = {(store.uri(str(t.source)) if store is not None else str(t.source)): t.source
@@ -382,8 +382,8 @@ def _run_group(job: Job, pictures: list[Task], clips: list[Task], plan: Plan, ru
 
 
 def _run_on_ray(job: Job, pictures: list[Task], plan: Plan, run: RunOptions, recorder: _Recorder) -> Summary:
-    from percept.cli.scaleout import ray_job, run_on_ray
-    from percept.cli.storage import open_store
+    from percept.pipeline.scaleout import ray_job, run_on_ray
+    from percept.pipeline.storage import open_store
 
     local_store = plan.in_store or open_store(".")[0]
     gpus = str(job.model.device).startswith("cuda") or (run.ray.gpus_per_actor or 0) > 0
@@ -394,7 +394,7 @@ def _run_on_ray(job: Job, pictures: list[Task], plan: Plan, run: RunOptions, rec
 
 def _run(sources_text: list[str], choice: ModelChoice, out_text: str, run: RunOptions) -> None:
     """Plan every input, then run each job's share of them; the exit code says whether anything failed."""
-    from percept.cli.storage import is_uri
+    from percept.pipeline.storage import is_uri
 
     _check_output_settings(choice.first.output)
     remote = is_uri(out_text) or any(is_uri(t) for t in sources_text)
@@ -432,7 +432,7 @@ def _run(sources_text: list[str], choice: ModelChoice, out_text: str, run: RunOp
 def _connect_ray(run: RunOptions):
     if run.ray is None:
         return None
-    from percept.cli.scaleout import RayRun, connect
+    from percept.pipeline.scaleout import RayRun, connect
 
     ray_run = RayRun()
     ray_run.startup_s, _ = connect(run.ray.address)

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from percept.cli.errors import UserError
-from percept.cli.zoo import resolve_model
 from percept.core.progress import ProgressReporter
 from percept.core.training_defaults import STYLE_LAYERS, STYLE_WEIGHT_HELP
+from percept.core.zoo import resolve_model
 
 if TYPE_CHECKING:
     import torch

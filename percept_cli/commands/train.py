@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from percept.cli.errors import UserError
-from percept.cli.zoo import resolve_model
 from percept.core.training_defaults import SPIKE_Z, STYLE_LAYERS, STYLE_WEIGHT_HELP
+from percept.core.zoo import resolve_model
 
 if TYPE_CHECKING:
     from percept.train.trainer import TrainSettings
@@ -48,8 +48,8 @@ def resolve_style_model(name_or_path: Path) -> Path:
 def _settings(name: str, out: Path | None, run_dir: Path | None, **kw) -> TrainSettings:
     from percept.train.trainer import TrainSettings
 
-    run_dir = run_dir or Path("runs") / name
-    return TrainSettings(run_dir=run_dir, out=out or run_dir / f"{name}.safetensors", **kw)
+    run_dir = Path(run_dir) if run_dir else Path("runs") / name  # ctx.params may hold paths as text
+    return TrainSettings(run_dir=run_dir, out=Path(out) if out else run_dir / f"{name}.safetensors", **kw)
 
 
 # ``--preset quick``: a new painting in half an hour on a laptop CPU. A warm start from the shipped style that
@@ -108,7 +108,7 @@ def apply_preset(ctx: typer.Context, preset: str | None, values: dict[str, objec
 
 
 def shipped_styles() -> dict[str, Path]:
-    from percept.cli.zoo import list_models
+    from percept.core.zoo import list_models
 
     return {m.name: m.path for m in list_models() if m.info.kind == "style"}
 
@@ -237,7 +237,7 @@ def _style_task(p: dict[str, object]):
     from percept.train.style_task import StyleOptions, StyleTask, closest_init
 
     layers = tuple(x.strip() for x in str(p["style_layers"]).split(",") if x.strip())
-    opts = StyleOptions(style_image=p["style_image"], data=resolve_data_dir(p["data"]), name=p["name"],
+    opts = StyleOptions(style_image=Path(p["style_image"]), data=resolve_data_dir(p["data"]), name=p["name"],
                         image_size=p["image_size"], style_size=p["style_size"] or None,
                         content_weight=p["content_weight"], style_weight=p["style_weight"],
                         tv_weight=p["tv_weight"], anchor_weight=p["anchor_weight"], anchor_color=p["anchor_color"],

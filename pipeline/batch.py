@@ -19,16 +19,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from percept.cli.imageio import DEFAULT_MAX_PIXELS, PNG_LEVEL, ImageReadError, read_image, write_image
-from percept.cli.manifest import OutputManifest
 from percept.core.atomic import atomic_path
+from percept.pipeline.imageio import DEFAULT_MAX_PIXELS, PNG_LEVEL, ImageReadError, read_image, write_image
+from percept.pipeline.manifest import OutputManifest
 
 if TYPE_CHECKING:
-    from percept.cli.inference import Inferencer, Job, Piece
+    from percept.pipeline.inference import Inferencer, Job, Piece
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 NOT_DONE = "not done"  # left unfinished by an interrupt: not a failure of the file
-VIDEO = "VIDEO"  # Task.format of a clip (run by percept.cli.video, not the picture pipeline)
+VIDEO = "VIDEO"  # Task.format of a clip (run by percept.pipeline.video, not the picture pipeline)
 _POLL = 0.1
 
 
@@ -185,7 +185,7 @@ class BatchProcessor:
 
     # ------------------------------------------------------------------------------------------ stages
     def _decode_loop(self) -> None:
-        from percept.cli.inference import Inferencer, Job
+        from percept.pipeline.inference import Inferencer, Job
 
         try:
             while not self._stop.is_set():
@@ -212,7 +212,7 @@ class BatchProcessor:
             self._last_one_out("load", self._decoded, len(self.inferencers))
 
     def _infer_loop(self, inf: Inferencer) -> None:
-        from percept.cli.inference import next_batch
+        from percept.pipeline.inference import next_batch
 
         pending: list[Piece] = []
         inputs_done = False
@@ -368,10 +368,10 @@ def plan_tasks(sources, out_dir: Path, template: str, suffix: str, format_choice
     output fails with the reason.
     Returns (tasks to run, results already settled), both in input order.
     """
-    from percept.cli.imageio import extension_for, format_from_suffix, output_format
-    from percept.cli.inputs import output_path
-    from percept.cli.video import is_video
-    from percept.cli.video import output_extension as video_extension
+    from percept.pipeline.imageio import extension_for, format_from_suffix, output_format
+    from percept.pipeline.inputs import output_path
+    from percept.pipeline.video import is_video
+    from percept.pipeline.video import output_extension as video_extension
 
     inputs = {s.path.resolve() for s in sources}
     claimed: dict[Path, Path] = {}

@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from percept.cli.batch import DONE, FAILED, NOT_DONE, FileResult, Summary, Task
-from percept.cli.errors import UserError
-from percept.cli.job import Job
-from percept.cli.ray_stages import InferenceActor, RayJob, decode_row, read_row, write_row
-from percept.cli.storage import Store
+from percept.core.errors import UserError
 from percept.core.extras import install_hint
+from percept.pipeline.batch import DONE, FAILED, NOT_DONE, FileResult, Summary, Task
+from percept.pipeline.job import Job
+from percept.pipeline.ray_stages import InferenceActor, RayJob, decode_row, read_row, write_row
+from percept.pipeline.storage import Store
 
 TASK_CPUS = 0.25  # scheduling share of a read/decode/write task: they wait on I/O much of the time
 

@@ -3,7 +3,7 @@
 Why pyarrow file systems: they are what Ray Data itself reads and writes through, they cover S3, GCS,
 Azure and HDFS with the cluster's own credentials, and ``file://`` gives the same code path on a local
 disk (which is how the tests exercise it: no object store can be reached here). A local path is not a
-URI and keeps the local planner's rules (``percept.cli.inputs``, ``percept.cli.manifest``).
+URI and keeps the local planner's rules (``percept.pipeline.inputs``, ``percept.pipeline.manifest``).
 
 Writes are never partial: a local (or ``file://``) output is written to a hidden ``.part`` name and
 renamed; an object-store output is one PUT, which becomes visible only once complete.
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from percept.cli.errors import UserError
-from percept.cli.inputs import MEDIA_SUFFIXES, VIDEO_SUFFIXES, is_ignored
+from percept.core.errors import UserError
+from percept.pipeline.inputs import MEDIA_SUFFIXES, VIDEO_SUFFIXES, is_ignored
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -70,7 +70,7 @@ class RemoteSource:
 
 def list_media(store: Store, inputs: list[str], recursive: bool) -> list[RemoteSource]:
     """The picture files named by URIs: files as given, folders listed (recursively with ``recursive``).
-    Clips are left out (they run on the local pipeline: ``percept.cli.video``)."""
+    Clips are left out (they run on the local pipeline: ``percept.pipeline.video``)."""
     import pyarrow.fs as pafs
 
     found: list[RemoteSource] = []

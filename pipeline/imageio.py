@@ -3,7 +3,7 @@
 Why this is more than ``Image.open(...).convert("RGB")``: EXIF orientation must be applied (or portrait
 photos come out sideways), ICC profiles and EXIF must survive, alpha must not be flattened, CMYK and palette
 files need real colour conversion, and 16-bit PNG/TIFF must not be quantised to 8 bits (Pillow reads 16-bit
-RGB as 8-bit, so those pixels come from ``percept.cli.png16`` (or imagecodecs) and ``tifffile``). Every
+RGB as 8-bit, so those pixels come from ``percept.pipeline.png16`` (or imagecodecs) and ``tifffile``). Every
 failure is an ``ImageReadError`` with a one-line reason, so one bad file never takes the batch down.
 
 Pixels travel in the source's own depth: ``rgb`` H×W×3 and ``alpha`` H×W (or None) as uint8 or uint16
@@ -190,7 +190,7 @@ def _decode_png16(data: bytes) -> np.ndarray | None:
     try:
         import imagecodecs
     except ImportError:
-        from percept.cli.png16 import PngError, decode_png16
+        from percept.pipeline.png16 import PngError, decode_png16
 
         try:
             a = decode_png16(data)

@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from percept.cli.imageio import Picture
-from percept.cli.inputs import VIDEO_SUFFIXES
 from percept.core.atomic import atomic_path
 from percept.core.extras import install_hint
+from percept.pipeline.imageio import Picture
+from percept.pipeline.inputs import VIDEO_SUFFIXES
 
 if TYPE_CHECKING:
-    from percept.cli.inference import Inferencer
+    from percept.pipeline.inference import Inferencer
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}  # kept; others become .mp4
 # Audio and subtitle codecs each output container takes as they are (others: audio → AAC, subtitles dropped).
@@ -143,7 +143,7 @@ class TemporalStats:
         self.count = 0
 
     def update(self, frame: np.ndarray):
-        from percept.cli.inference import Inferencer
+        from percept.pipeline.inference import Inferencer
 
         small = frame[::8, ::8].astype(np.float32)
         cut = self.previous is not None and float(np.abs(small - self.previous).mean()) / 255.0 > SCENE_CUT
@@ -173,7 +173,7 @@ class TemporalBlend:
         self.previous_out: np.ndarray | None = None
 
     def __call__(self, source: np.ndarray, output: np.ndarray) -> np.ndarray:
-        from percept.cli.array_ops import as_float, box_blur, enlarge_nearest, luminance
+        from percept.pipeline.array_ops import as_float, box_blur, enlarge_nearest, luminance
 
         src = as_float(np.ascontiguousarray(source.transpose(2, 0, 1)))
         luma = box_blur(luminance(src)[0], 5)
@@ -369,7 +369,7 @@ class VideoProcessor:
 
     def _flush(self, batch, writer: VideoWriter | None, temporal: TemporalStats | None):
         """Run a batch of frames through the model and encode them, in order."""
-        from percept.cli.inference import Inferencer, Job, PieceFailed
+        from percept.pipeline.inference import Inferencer, Job, PieceFailed
 
         if not batch:
             return writer

@@ -3,7 +3,7 @@
 Without ``--model``, ``percept upscale`` has two shipped models per scale: one trained on clean bicubic
 input (highest quality on lossless pictures) and one trained on real-photo damage (JPEG, noise, blur),
 which removes the JPEG grid a clean-input model would sharpen. A picture's own file decides
-(``percept.cli.jpeg_traces``): JPEG tables or JPEG steps in its pixels below quality 90 → the real-photo
+(``percept.pipeline.jpeg_traces``): JPEG tables or JPEG steps in its pixels below quality 90 → the real-photo
 model; clips (always lossy-compressed) → the real-photo model; everything else → the clean one. Each
 input's job is fixed at planning, so the skip record, the Ray actors and the clips all see the same choice.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
-from percept.cli.job import Job
+from percept.pipeline.job import Job
 
 Reader = Callable[[PurePath], bytes]  # reads an input that is not a local file (a store's)
 
@@ -70,8 +70,8 @@ class ModelChoice:
 def picture_kind(path: PurePath, read: Reader | None = None) -> tuple[str, str]:
     """``("jpeg", why)`` for a picture with visible JPEG damage or a clip, ``("clean", why)`` otherwise.
     A file that cannot be read counts as clean here; the pipeline then reports why it cannot be read."""
-    from percept.cli.jpeg_traces import jpeg_traces
-    from percept.cli.video import is_video
+    from percept.pipeline.jpeg_traces import jpeg_traces
+    from percept.pipeline.video import is_video
 
     if is_video(Path(path)):
         return "jpeg", "a compressed video"
@@ -86,7 +86,7 @@ def picture_kind(path: PurePath, read: Reader | None = None) -> tuple[str, str]:
 def default_upscaling(make_job: Callable[[Path], Job], scale: int) -> ModelChoice:
     """The default of ``percept upscale --scale N``: the clean and the real-photo model of that scale, by picture;
     one model where a scale has no real-photo model."""
-    from percept.cli.zoo import default_sr_model, real_photo_sr_model
+    from percept.core.zoo import default_sr_model, real_photo_sr_model
 
     clean = make_job(default_sr_model(scale))
     real = real_photo_sr_model(scale)

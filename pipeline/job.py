@@ -15,18 +15,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from percept.cli.manifest import fingerprint, model_identity
+from percept.pipeline.manifest import fingerprint, model_identity
 
 if TYPE_CHECKING:
-    from percept.cli.inference import Inferencer
     from percept.engines.runtime import Runtime
+    from percept.pipeline.inference import Inferencer
 
 Log = Callable[[str], None]
 
 
 def parse_tile(text: str) -> int | str:
     """``--tile``: a size in input pixels, ``auto`` or 0 (whole pictures)."""
-    from percept.cli.errors import UserError
+    from percept.core.errors import UserError
 
     if text == "auto":
         return "auto"
@@ -116,8 +116,8 @@ class Job:
 
     def inferencer(self, runtime: Runtime, log: Log | None = None) -> Inferencer:
         """The Inferencer of this job around an opened ``runtime`` (local, Ray actor and clips alike)."""
-        from percept.cli.inference import Inferencer
-        from percept.cli.stroke_scale import StrokeScale, zoo_enlarger
+        from percept.pipeline.inference import Inferencer
+        from percept.pipeline.stroke_scale import StrokeScale, zoo_enlarger
 
         m, p = self.model, self.picture
         stroke = StrokeScale(p.stroke_scale) if p.stroke_scale else None

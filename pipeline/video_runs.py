@@ -1,6 +1,6 @@
 """The clips of a ``stylize``/``upscale`` run: checked when planning, then run one after another.
 
-Kept apart from ``percept.cli.video`` (decoding, encoding, joining) so that module knows nothing of tasks,
+Kept apart from ``percept.pipeline.video`` (decoding, encoding, joining) so that module knows nothing of tasks,
 results and progress, and apart from the command so the command stays a list of options.
 """
 
@@ -11,12 +11,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from percept.cli.batch import DONE, FAILED, NOT_DONE, FileResult, Summary, Task
-from percept.cli.video import DEFAULT_CRF, VideoError, VideoProcessor, check_output_size, probe
 from percept.core.progress import ProgressReporter
+from percept.pipeline.batch import DONE, FAILED, NOT_DONE, FileResult, Summary, Task
+from percept.pipeline.video import DEFAULT_CRF, VideoError, VideoProcessor, check_output_size, probe
 
 if TYPE_CHECKING:
-    from percept.cli.inference import Inferencer
+    from percept.pipeline.inference import Inferencer
 
 __all__ = ["DEFAULT_CRF", "check_clips", "run_clips"]
 
@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_CRF", "check_clips", "run_clips"]
 def check_clips(tasks: list[Task], scale: int) -> tuple[list[Task], list[FileResult]]:
     """Probe every clip before any work: unreadable ones and outputs beyond the codec's limits are refused
     up front (one line each), the rest go ahead."""
-    from percept.cli.batch import VIDEO
+    from percept.pipeline.batch import VIDEO
 
     kept, refused = [], []
     for t in tasks:
@@ -43,7 +43,7 @@ def run_clips(clips: list[Task], inferencer: Inferencer, summary: Summary, recor
               verb: str, crf: int, temporal: bool, settings: str) -> None:
     """Run each clip (frames counted on their own progress bar); results are appended to ``summary``.
     Ctrl-C keeps the finished segments of the clip in hand and marks the run interrupted."""
-    from percept.cli.inference import PieceFailed
+    from percept.pipeline.inference import PieceFailed
 
     processor = VideoProcessor(inferencer, crf=crf, temporal=temporal)
     start = time.monotonic() - summary.elapsed

@@ -11,14 +11,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from percept.cli.errors import UserError
+from percept.core.errors import UserError
 from percept.core.model_header import ModelFileError, ModelInfo, read_info
 
 ZOO_DIR = Path(__file__).resolve().parent
 SUFFIX = ".safetensors"
 # Used by `percept upscale --scale N` without --model; `percept models` marks them. DEFAULT_SR serves pictures
 # without JPEG damage (and --stroke-scale's enlarger: a painted picture has none); REAL_PHOTO_SR those with it
-# (percept.cli.model_choice decides per picture).
+# (percept.pipeline.model_choice decides per picture).
 DEFAULT_SR = {2: "sr-x2-pixel", 4: "sr-x4-pixel", 8: "sr-x8-pixel"}
 REAL_PHOTO_SR = {2: "sr-x2-real", 4: "sr-x4-real"}
 

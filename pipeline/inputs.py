@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from percept.cli.errors import UserError
+from percept.core.errors import UserError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".ppm", ".pgm",
                   ".pbm", ".pnm", ".tga", ".jp2", ".j2k", ".jfif", ".dib", ".ico", ".pcx", ".sgi", ".heic",

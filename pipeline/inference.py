@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from percept.cli.array_ops import as_float, luminance, pad_to_multiple, resize_area, resize_bicubic
-from percept.cli.imageio import Picture, to_bits
-from percept.cli.stroke_scale import Enlarger, StrokeScale, shrink
-from percept.cli.tiling import Tile, add_tile, plan_tiles
 from percept.core.devices import free_memory, is_out_of_memory
 from percept.engines.norm_stats import Stats
 from percept.engines.runtime import Runtime
+from percept.pipeline.array_ops import as_float, luminance, pad_to_multiple, resize_area, resize_bicubic
+from percept.pipeline.imageio import Picture, to_bits
+from percept.pipeline.stroke_scale import Enlarger, StrokeScale, shrink
+from percept.pipeline.tiling import Tile, add_tile, plan_tiles
 
 MIN_TILE = 32  # the smallest tile auto picks
 SMALLEST_TILE = 8  # an explicit --tile below this is refused
@@ -160,7 +160,7 @@ class Inferencer:
     (every runtime whose ``shared_stats`` is True; see ``percept.engines.norm_stats``). ``strength`` blends
     a stylised result with the original; ``preserve_color`` keeps the input's chroma and takes only the
     stylised luminance. ``stroke`` (with an ``enlarger``): large pictures are stylised at a working size and
-    enlarged back with an SR network (``percept.cli.stroke_scale``).
+    enlarged back with an SR network (``percept.pipeline.stroke_scale``).
     """
 
     def __init__(self, runtime: Runtime, kind: str | None = None, tile: int | str = "auto",

@@ -1,4 +1,4 @@
-"""The Ray Data stages of a ``--ray`` job: read, decode, the inference actor, write (``percept.cli.scaleout``
+"""The Ray Data stages of a ``--ray`` job: read, decode, the inference actor, write (``percept.pipeline.scaleout``
 runs them).
 
 Why a module of its own: Ray imports the module of each stage function in every worker process. This one
@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from percept.cli.job import Job
-from percept.cli.storage import Store, put_file, read_bytes
+from percept.pipeline.job import Job
+from percept.pipeline.storage import Store, put_file, read_bytes
 
 
 @dataclass(frozen=True)
 class RayJob:
-    """The job an inference actor runs (``percept.cli.job.Job``, as the local pipeline's) and the model file's
+    """The job an inference actor runs (``percept.pipeline.job.Job``, as the local pipeline's) and the model file's
     bytes in Ray's object store, so no node needs its own copy."""
 
     job: Job
@@ -48,7 +48,7 @@ def read_row(row: dict[str, Any], store: Store) -> dict[str, Any]:
 
 
 def decode_row(row: dict[str, Any], max_pixels: int) -> dict[str, Any]:
-    from percept.cli.imageio import ImageReadError, configure_pixel_limit, read_image
+    from percept.pipeline.imageio import ImageReadError, configure_pixel_limit, read_image
 
     t0 = time.perf_counter()
     if not row["error"]:
@@ -99,7 +99,7 @@ class InferenceActor:
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
 
-        from percept.cli.inference import PieceFailed
+        from percept.pipeline.inference import PieceFailed
 
         t0 = time.perf_counter()
         rows = [{k: batch[k][i] for k in batch} for i in range(len(batch["index"]))]
@@ -118,7 +118,7 @@ class InferenceActor:
 
 
 def write_row(row: dict[str, Any], store: Store, quality: int, png_level: int) -> dict[str, Any]:
-    from percept.cli.imageio import write_image
+    from percept.pipeline.imageio import write_image
 
     t0 = time.perf_counter()
     if not row["error"]:

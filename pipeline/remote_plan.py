@@ -11,14 +11,14 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
 
-from percept.cli.batch import FAILED, SKIPPED, FileResult, Task
-from percept.cli.imageio import extension_for, format_from_suffix, output_format
-from percept.cli.manifest import FORMAT, MANIFEST_NAME
-from percept.cli.storage import RemoteSource, Store, existing, is_uri, open_store, read_json, write_json
+from percept.pipeline.batch import FAILED, SKIPPED, FileResult, Task
+from percept.pipeline.imageio import extension_for, format_from_suffix, output_format
+from percept.pipeline.manifest import FORMAT, MANIFEST_NAME
+from percept.pipeline.storage import RemoteSource, Store, existing, is_uri, open_store, read_json, write_json
 
 
 class StoreManifest:
-    """``percept.cli.manifest.OutputManifest`` for an output folder in a store (same file, same rules)."""
+    """``percept.pipeline.manifest.OutputManifest`` for an output folder in a store (same file, same rules)."""
 
     def __init__(self, store: Store, out_base: str):
         self.store, self.out_base = store, out_base.rstrip("/")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from percept.cli.array_ops import resize_area
+from percept.pipeline.array_ops import resize_area
 
 REFERENCE_SIDE = 1024  # long side at which a style net's strokes look as intended (~1 MP at 4:3)
 MIN_FACTOR = 1.25      # below this a down-and-up trip is not worth its softening: stylise at full size
@@ -101,9 +101,9 @@ def zoo_enlarger(*, backend: str, device: str, precision: str | None, max_memory
                  log: Callable[[str], None] | None = None) -> Enlarger:
     """An Enlarger on percept's shipped pixel-loss SR models (the highest-PSNR ones: no invented texture
     on top of the painting's), run on the same backend and device as the style network."""
-    from percept.cli.inference import Inferencer
-    from percept.cli.zoo import default_sr_model
+    from percept.core.zoo import default_sr_model
     from percept.engines.select import open_runtime
+    from percept.pipeline.inference import Inferencer
 
     def open_sr(scale: int) -> Inferencer:
         runtime = open_runtime(default_sr_model(scale), backend=backend, device=device, precision=precision, log=log)
