@@ -22,15 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from percept.engines.errors import BackendUnavailable, EngineError, EngineMismatch
+from percept.engines.registry import AUTO_ORDER, BACKEND_CHOICES, BACKENDS, PRECISIONS, auto_candidates, opener
 
 if TYPE_CHECKING:
     from percept.engines.runtime import Runtime
 
-BACKENDS = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
-PRECISIONS = ("fp32", "bf16", "fp16")
-BACKEND_CHOICES = (*BACKENDS, "all")  # percept bench: "all" times every backend that opens
-PRECISION_CHOICES = PRECISIONS
-AUTO_ORDER = {"cuda": ("tensorrt", "torch"), "cpu": ("openvino", "onnxruntime", "torch")}
+__all__ = ["AUTO_ORDER", "BACKEND_CHOICES", "BACKENDS", "PRECISIONS", "file_kind", "open_runtime", "resolve_device"]
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 
 
@@ -57,35 +54,18 @@ def default_precision(device: str) -> str:
 
 
 def _open_torch(path: Path, kind: str, device: str, precision: str, **options) -> Runtime:
-    from percept.core.devices import torch_installed
-    from percept.core.extras import install_hint
-
-    if not torch_installed():
-        raise BackendUnavailable(f"the torch backend needs PyTorch, not installed here ({install_hint('train')})")
     from percept.engines.torch_runtime import TorchRuntime
     from percept.train.checkpoint import load_model
 
-    if kind != "model":
-        raise BackendUnavailable(f"{path.name}: the torch backend runs percept model files (.safetensors), not "
-                                 f"{kind} files")
     net, info = load_model(path)
     return TorchRuntime(net, info, device=device, precision=precision, **options)
 
 
 def _open_onnxruntime(path: Path, kind: str, device: str, precision: str,
                       log: Callable[[str], None] | None) -> Runtime:
-    import importlib.util
-
-    from percept.core.extras import install_hint
     from percept.engines.cache import cached_onnx
     from percept.engines.ort_runtime import OrtRuntime
 
-    if importlib.util.find_spec("onnxruntime") is None:
-        raise BackendUnavailable(f"ONNX Runtime is not installed ({install_hint('onnxruntime')})")
-    if precision == "bf16":
-        raise BackendUnavailable("onnxruntime runs fp32 or fp16 graphs, not bf16; use --backend torch for bf16")
-    if kind == "engine":
-        raise BackendUnavailable(f"{path.name}: a TensorRT engine runs with --backend tensorrt only")
     onnx_path = cached_onnx(path, fp16=precision == "fp16", log=log) if kind == "model" else path
     runtime = OrtRuntime(onnx_path, device=device)
     if kind == "onnx" and runtime.precision != precision:
@@ -98,10 +78,6 @@ def _open_openvino(path: Path, kind: str, device: str, precision: str,
     from percept.engines.cache import cached_onnx
     from percept.engines.openvino_runtime import OpenVinoRuntime
 
-    if device != "cpu":
-        raise BackendUnavailable("percept runs OpenVINO on the CPU only; use --device cpu")
-    if kind == "engine":
-        raise BackendUnavailable(f"{path.name}: a TensorRT engine runs with --backend tensorrt only")
     onnx_path = cached_onnx(path, log=log) if kind == "model" else path
     return OpenVinoRuntime(onnx_path, precision=precision)
 
@@ -112,11 +88,6 @@ def _open_tensorrt(path: Path, kind: str, device: str, precision: str,
     from percept.engines.trt_build import load_tensorrt
     from percept.engines.trt_runtime import TensorRTRuntime
 
-    if not device.startswith("cuda"):
-        raise BackendUnavailable("TensorRT runs on NVIDIA GPUs only and no CUDA device is in use "
-                                 "(torch.cuda.is_available() is False); use --backend onnxruntime or torch")
-    if precision == "bf16":
-        raise BackendUnavailable("percept builds fp16 or fp32 TensorRT engines, not bf16")
     if kind == "engine":
         try:
             return TensorRTRuntime(path, device)
@@ -128,22 +99,18 @@ def _open_tensorrt(path: Path, kind: str, device: str, precision: str,
 
 
 def auto_order(kind: str, device: str, precision: str | None) -> list[tuple[str, str]]:
-    """(backend, precision) pairs ``--backend auto`` tries in turn; ``precision`` None means "the default"."""
-    cuda = device.startswith("cuda")
+    """(backend, precision) pairs ``--backend auto`` tries in turn (``percept.engines.registry``); ``precision``
+    None means "the default": on a CPU with native bf16, OpenVINO bf16 first."""
     prec = precision or default_precision(device)
-    if kind == "engine":
-        return [("tensorrt", prec)]
-    if cuda:
-        names = ["tensorrt", "onnxruntime"] if kind == "onnx" else list(AUTO_ORDER["cuda"])
-        return [(n, prec) for n in names]
-    from percept.engines.openvino_runtime import native_bf16
+    candidates = auto_candidates(kind, device)
+    order: list[tuple[str, str]] = []
+    if not device.startswith("cuda") and precision in (None, "bf16") and "openvino" in {b.name for b in candidates}:
+        from percept.engines.openvino_runtime import native_bf16
 
-    fast_bf16 = precision in (None, "bf16") and native_bf16()
-    order = [("openvino", "bf16")] if fast_bf16 else []
-    if prec == "bf16":
-        return order + ([("torch", "bf16")] if kind == "model" else [])
-    names = [n for n in AUTO_ORDER["cpu"] if kind != "onnx" or n != "torch"]
-    return order + [(n, prec) for n in names]
+        if native_bf16():
+            order.append(("openvino", "bf16"))
+    return order + [(b.name, prec) for b in candidates if not b.unsupported(prec, device)
+                    and (b.name, prec) not in order]
 
 
 def _probe(runtime: Runtime) -> bool:
@@ -160,13 +127,17 @@ def _probe(runtime: Runtime) -> bool:
 
 def _open(backend: str, path: Path, kind: str, device: str, precision: str,
           log: Callable[[str], None] | None, options: dict) -> Runtime:
+    record = BACKENDS[backend]
+    if kind not in record.file_kinds:
+        takes = " or ".join({"model": "percept model files (.safetensors)", "onnx": ".onnx files",
+                             "engine": "TensorRT engines"}[k] for k in record.file_kinds)
+        raise BackendUnavailable(f"{path.name}: the {backend} backend runs {takes}, not {kind} files")
+    why = record.unavailable(device) or record.unsupported(precision, device)
+    if why:
+        raise BackendUnavailable(why)
     if backend == "torch":
         return _open_torch(path, kind, device, precision, **options)
-    if backend == "onnxruntime":
-        return _open_onnxruntime(path, kind, device, precision, log)
-    if backend == "openvino":
-        return _open_openvino(path, kind, device, precision, log)
-    return _open_tensorrt(path, kind, device, precision, log)
+    return opener(record)(path, kind, device, precision, log)
 
 
 def _open_checked(backend: str, path: Path, kind: str, device: str, precision: str,
@@ -190,8 +161,8 @@ def open_runtime(model_path: str | os.PathLike, backend: str = "auto", device: s
 
     ``torch_options`` (``compile``, ``cuda_graphs``) are passed to the torch runtime (CUDA only, opt-in).
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if backend not in BACKEND_CHOICES:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKEND_CHOICES)}")
     if precision is not None and precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     path = Path(model_path)

@@ -24,7 +24,7 @@ import numpy as np
 
 from percept.core.devices import cpu_flags, threads, torch_installed
 from percept.engines.errors import EngineError
-from percept.engines.select import BACKEND_CHOICES, PRECISION_CHOICES
+from percept.engines.registry import BENCH_CHOICES, PRECISIONS
 
 Log = Callable[[str], None]
 
@@ -148,45 +148,32 @@ BASELINE = ("torch", "fp32")
 
 
 def auto_precisions(backend: str, device: str) -> list[str]:
-    """The precisions worth timing for a backend on a device when none is asked for."""
-    if not device.startswith("cuda"):
-        return ["fp32", "bf16"] if backend in ("torch", "openvino") and cpu_supports_bf16() else ["fp32"]
-    if backend == "torch":
+    """The precisions worth timing for a backend on a device when none is asked for: its registry record's,
+    without bf16 where the CPU would emulate it."""
+    from percept.engines.registry import BACKENDS, device_type
+
+    precisions = list(BACKENDS[backend].precisions.get(device_type(device), ()))
+    if device_type(device) == "cpu" and not cpu_supports_bf16():
+        precisions = [p for p in precisions if p != "bf16"]
+    if backend == "torch" and device_type(device) == "cuda":
         import torch
 
-        return ["fp32", "fp16"] + (["bf16"] if torch.cuda.is_bf16_supported() else [])
-    if backend == "tensorrt":
-        return ["fp16"]
-    return ["fp32", "fp16"]
+        precisions = [p for p in precisions if p != "bf16" or torch.cuda.is_bf16_supported()]
+    return precisions
 
 
 def unsupported(backend: str, precision: str, device: str) -> str | None:
-    """Why a backend/precision pair cannot run on ``device``, or None."""
-    if precision == "bf16" and backend in ("onnxruntime", "tensorrt"):
-        return f"{backend} runs fp32 or fp16, not bf16"
-    if precision == "fp16" and backend == "openvino":
-        return "percept runs OpenVINO in fp32 or bf16"
-    if precision == "fp16" and backend == "torch" and not device.startswith("cuda"):
-        return "torch fp16 needs a CUDA device (use bf16 on the CPU)"
-    return None
+    """Why a backend/precision pair cannot run on ``device``, or None (the registry's rule)."""
+    from percept.engines.registry import BACKENDS
+
+    return BACKENDS[backend].unsupported(precision, device)
 
 
 def backend_unavailable(backend: str, device: str) -> str | None:
-    """Why ``backend`` cannot run on ``device`` at any precision, or None (installation is checked on opening)."""
-    if backend == "torch" and not torch_installed():
-        from percept.core.extras import install_hint
+    """Why ``backend`` cannot run on ``device`` at any precision (wrong device, not installed), or None."""
+    from percept.engines.registry import BACKENDS
 
-        return f"PyTorch is not installed ({install_hint('train')})"
-    if backend == "tensorrt" and not device.startswith("cuda"):
-        return "TensorRT needs an NVIDIA GPU (no CUDA device in use)"
-    if backend == "openvino" and device.startswith("cuda"):
-        return "percept runs OpenVINO on the CPU only"
-    if backend == "openvino":
-        from percept.engines.openvino_runtime import openvino_module
-
-        if openvino_module() is None:
-            return "OpenVINO is not installed (pip install openvino)"
-    return None
+    return BACKENDS[backend].unavailable(device)
 
 
 @dataclass
@@ -216,13 +203,14 @@ def plan_configs(file_kind: str, device: str, backend: str = "all",
     (onnxruntime, tensorrt) or ``engine`` (tensorrt). ``backend``: one of ``BACKEND_CHOICES``.
     ``precisions``: None for each backend's useful precisions on this device (``auto_precisions``).
     """
-    if backend not in BACKEND_CHOICES:
-        raise ValueError(f"--backend {backend!r}: choose {', '.join(BACKEND_CHOICES)}")
+    if backend not in BENCH_CHOICES:
+        raise ValueError(f"--backend {backend!r}: choose {', '.join(BENCH_CHOICES)}")
     for p in precisions or []:
-        if p not in PRECISION_CHOICES:
-            raise ValueError(f"--precision {p!r}: choose auto or a comma list of {', '.join(PRECISION_CHOICES)}")
-    usable = {"model": ["torch", "onnxruntime", "openvino", "tensorrt"],
-              "onnx": ["onnxruntime", "openvino", "tensorrt"], "engine": ["tensorrt"]}[file_kind]
+        if p not in PRECISIONS:
+            raise ValueError(f"--precision {p!r}: choose auto or a comma list of {', '.join(PRECISIONS)}")
+    from percept.engines.registry import for_file
+
+    usable = [b.name for b in for_file(file_kind)]
     planned: list[Planned] = []
     skipped: list[tuple[str, str]] = []
     if file_kind == "model" and torch_installed():

@@ -99,7 +99,7 @@ def test_openvino_gives_the_same_images_as_torch(cache, models, kind, shape):
         with pytest.raises(BackendUnavailable, match="no native bf16"):
             open_runtime(models[kind], backend="openvino", device="cpu", precision="bf16")
     with pytest.raises(BackendUnavailable, match="CPU only"):
-        percept.engines.select._open_openvino(models[kind], "model", "cuda:0", "fp32", None)
+        percept.engines.select._open("openvino", models[kind], "model", "cuda:0", "fp32", None, {})
 
 
 @pytest.mark.parametrize("kind", ["style", "style-exposure"])
@@ -122,7 +122,7 @@ def test_onnx_file_opens_directly_and_torch_refuses_it(cache, models):
     onnx_path = percept.engines.cache.cached_onnx(models["sr"])
     rt = open_runtime(onnx_path, device="cpu")
     assert rt.name == "openvino" and rt.scale == 4 and rt.min_size == 5
-    with pytest.raises(BackendUnavailable, match="runs percept model files"):
+    with pytest.raises(BackendUnavailable, match="runs percept model files"):  # the registry's record
         open_runtime(onnx_path, backend="torch", device="cpu")
 
 
@@ -130,7 +130,7 @@ def test_onnx_file_opens_directly_and_torch_refuses_it(cache, models):
 def test_tensorrt_without_gpu_is_one_clear_line(models):
     with pytest.raises(BackendUnavailable) as exc:
         open_runtime(models["style"], backend="tensorrt")
-    assert "\n" not in str(exc.value) and "GPU" in str(exc.value) and "--backend onnxruntime" in str(exc.value)
+    assert "\n" not in str(exc.value) and "GPU" in str(exc.value) and "--backend openvino or" in str(exc.value)
 
 
 def test_missing_tensorrt_says_how_to_install(monkeypatch):

@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from percept.cli.errors import UserError
-from percept.engines.select import BACKEND_CHOICES, PRECISION_CHOICES
+from percept.engines.registry import BENCH_CHOICES, PRECISIONS
 
 if TYPE_CHECKING:
     from percept.engines.timing import ModelRow, Opened
@@ -48,9 +48,9 @@ def parse_precisions(text: str) -> list[str] | None:
     if text.strip() == "auto":
         return None
     items = [p.strip().lower() for p in text.split(",") if p.strip()]
-    bad = [p for p in items if p not in PRECISION_CHOICES]
+    bad = [p for p in items if p not in PRECISIONS]
     if not items or bad:
-        raise UserError(f"--precision {text!r}: choose auto or a comma list of {', '.join(PRECISION_CHOICES)}")
+        raise UserError(f"--precision {text!r}: choose auto or a comma list of {', '.join(PRECISIONS)}")
     return list(dict.fromkeys(items))
 
 
@@ -185,7 +185,7 @@ def bench(
                               "an SR model gets side/scale inputs). Ignored with --folder."),
     batch: int | None = typer.Option(None, "--batch", "-b", help="Images per run (default: 1; with --folder 4, "
                                      "as percept stylize)."),
-    backend: str = typer.Option("all", "--backend", help=f"{', '.join(BACKEND_CHOICES)}: 'all' times every "
+    backend: str = typer.Option("all", "--backend", help=f"{', '.join(BENCH_CHOICES)}: 'all' times every "
                                 "backend that opens here, 'auto' the one percept stylize would pick. PyTorch FP32 "
                                 "eager is always timed first, as the baseline."),
     precision: str = typer.Option("auto", "--precision", help="auto (CPU: fp32 and bf16 autocast where the CPU "
@@ -247,8 +247,8 @@ def _log(message: str) -> None:
 
 
 def _check_counts(backend: str, batch: int | None, repeats: int | None, warmup: int | None) -> None:
-    if backend not in BACKEND_CHOICES:
-        raise UserError(f"--backend {backend!r}: choose {', '.join(BACKEND_CHOICES)}")
+    if backend not in BENCH_CHOICES:
+        raise UserError(f"--backend {backend!r}: choose {', '.join(BENCH_CHOICES)}")
     if batch is not None and batch < 1:
         raise UserError(f"--batch {batch}: expected a positive number of images")
     if repeats is not None and repeats < 1:

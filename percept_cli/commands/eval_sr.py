@@ -21,7 +21,8 @@ from percept.core.atomic import atomic_path
 from percept.core.model_header import read_info
 from percept.core.progress import ProgressReporter
 from percept.core.zoo import resolve_model
-from percept.engines.select import BACKENDS, open_runtime
+from percept.engines.registry import BACKEND_CHOICES
+from percept.engines.select import open_runtime
 from percept.train.photo_degradations import SETTINGS
 from percept.train.vgg_errors import VGGWeightsError
 
@@ -128,7 +129,7 @@ def eval_sr(
                                                        "making them with MATLAB bicubic."),
     json_out: Path = typer.Option(None, "--json", help="Write the results as JSON to this file."),
     save: Path = typer.Option(None, "--save", help="Write every output as SAVE/<model>/<image>.png."),
-    backend: str = typer.Option("auto", "--backend", help=" | ".join(BACKENDS)),
+    backend: str = typer.Option("auto", "--backend", help=" | ".join(BACKEND_CHOICES)),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda:N"),
     precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | fp16 (fp32 scores the weights "
                                                                "themselves)."),

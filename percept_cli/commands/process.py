@@ -18,6 +18,7 @@ import typer
 from percept.cli.errors import UserError
 from percept.core.progress import ProgressReporter
 from percept.core.zoo import normalise_name, resolve_model
+from percept.engines.registry import BACKEND_CHOICES
 from percept.pipeline.batch import DONE, FAILED, SKIPPED, VIDEO, BatchProcessor, FileResult, Summary, Task, plan_tasks
 from percept.pipeline.imageio import DEFAULT_MAX_PIXELS, FORMATS, check_writable_format, configure_pixel_limit
 from percept.pipeline.inputs import check_template, discover, unsearched_subfolders
@@ -39,7 +40,7 @@ INPUTS = typer.Argument(..., help="Image files, folders or glob patterns.", show
 OUT = typer.Option(..., "--out", "-o", help="Output folder (created if missing); with --ray also a URI.",
                    show_default=False)
 RECURSIVE = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders and mirror them under --out.")
-BACKEND = typer.Option("auto", "--backend", help="auto, torch, onnxruntime, openvino or tensorrt.",
+BACKEND = typer.Option("auto", "--backend", help=f"{', '.join(BACKEND_CHOICES[:-1])} or {BACKEND_CHOICES[-1]}.",
                        rich_help_panel=RUNTIME_PANEL)
 DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N (several: cuda:0,cuda:1).",
                       rich_help_panel=RUNTIME_PANEL)
