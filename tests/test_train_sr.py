@@ -140,7 +140,7 @@ def test_train_sr_time_limit_stops_and_saves_the_model(tmp_path):
 
 
 def test_feature_loss_over_weighted_layers_is_their_weighted_sum(tmp_path, vgg_path):
-    from percept.train.losses import feature_loss
+    from percept.train.losses import squared_error
     from percept.train.networks import SubPixelSR
     from percept.train.vgg import VGGLoss
 
@@ -152,7 +152,7 @@ def test_feature_loss_over_weighted_layers_is_their_weighted_sum(tmp_path, vgg_p
     with torch.no_grad():
         got = task.losses(net, (lr, hr))["feature"]
         f_sr, f_hr = task.vgg(net(lr), ["relu1_2", "relu3_3"]), task.vgg(hr, ["relu1_2", "relu3_3"])
-    want = 0.5 * feature_loss(f_sr["relu1_2"], f_hr["relu1_2"]) + 2 * feature_loss(f_sr["relu3_3"], f_hr["relu3_3"])
+    want = 0.5 * squared_error(f_sr["relu1_2"], f_hr["relu1_2"]) + 2 * squared_error(f_sr["relu3_3"], f_hr["relu3_3"])
     assert torch.allclose(got, want)
     bad = CliRunner().invoke(app, ["train-sr", "--data", str(photos), "--feature-layer", "relu2_2:x"])
     assert bad.exit_code != 0 and "weight of relu2_2 is not a number" in bad.output

@@ -12,7 +12,7 @@ The modules wrap them with a weight, BasicSR-style, so a trainer is a weighted s
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -20,8 +20,9 @@ from torch import nn
 from percept.core.colour import LUMA
 
 
-def feature_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Squared L2 distance of activations normalised by C·H·W, mean over the batch."""
+def squared_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared L2 distance normalised by C·H·W, mean over the batch: the paper's feature loss on VGG activations
+    and its pixel loss on images."""
     return (pred - target).float().pow(2).mean()
 
 
@@ -148,11 +149,6 @@ def style_loss(pred_grams: Mapping[str, torch.Tensor], target_grams: Mapping[str
     return total
 
 
-def pixel_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Squared L2 distance of images normalised by C·H·W, mean over the batch."""
-    return (pred - target).float().pow(2).mean()
-
-
 def charbonnier_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
     """√((x − y)² + ε²), mean: an L1 loss that stays smooth at zero. Why beside MSE: MSE spends the network on
     the few large errors (edges) and leaves texture smooth; L1-like losses give PSNR-oriented SR sharper
@@ -164,7 +160,7 @@ def l1_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (pred - target).float().abs().mean()
 
 
-PIXEL_LOSSES = {"mse": pixel_loss, "l1": l1_loss, "charbonnier": charbonnier_loss}
+PIXEL_LOSSES = {"mse": squared_error, "l1": l1_loss, "charbonnier": charbonnier_loss}
 
 
 def total_variation(img: torch.Tensor) -> torch.Tensor:
@@ -196,40 +192,3 @@ def flat_region_anchor(output: torch.Tensor, content: torch.Tensor, pool: int = 
     pool = max(1, min(pool, output.shape[-1], output.shape[-2]))
     diff = nn.functional.avg_pool2d(y_out - y_in, pool, ceil_mode=True)
     return torch.relu(diff.abs() - margin).pow(2).mean()
-
-
-class WeightedLoss(nn.Module):
-    """A loss term with its weight; ``forward`` returns weight × loss."""
-
-    def __init__(self, weight: float = 1.0):
-        super().__init__()
-        self.weight = float(weight)
-
-
-class FeatureLoss(WeightedLoss):
-    def __init__(self, weight: float = 1.0, layer: str = "relu2_2"):
-        super().__init__(weight)
-        self.layer = layer
-
-    def forward(self, pred_feats: Mapping[str, torch.Tensor], target_feats: Mapping[str, torch.Tensor]):
-        return self.weight * feature_loss(pred_feats[self.layer], target_feats[self.layer])
-
-
-class StyleLoss(WeightedLoss):
-    def __init__(self, weight: float = 1.0, layers: Sequence[str] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")):
-        super().__init__(weight)
-        self.layers = tuple(layers)
-
-    def forward(self, pred_feats: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor]):
-        grams = {name: gram_matrix(pred_feats[name]) for name in self.layers}
-        return self.weight * style_loss(grams, target_grams)
-
-
-class PixelLoss(WeightedLoss):
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.weight * pixel_loss(pred, target)
-
-
-class TVLoss(WeightedLoss):
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
-        return self.weight * total_variation(img)

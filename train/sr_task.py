@@ -17,9 +17,9 @@ from percept.train.degradations import matlab_imresize, random_patch_pair
 from percept.train.losses import (
     PIXEL_LOSSES,
     blur_loss,
-    feature_loss,
     grid_loss,
     speckle_loss,
+    squared_error,
     total_variation,
 )
 from percept.train.networks import SRNet, SubPixelSR
@@ -231,7 +231,7 @@ class SRTask:
             f_sr = self.vgg(sr_in, layers)
             with torch.no_grad():
                 f_hr = self.vgg(hr_in, layers)
-            terms["feature"] = self.o.feature_weight * sum(w * feature_loss(f_sr[n], f_hr[n])
+            terms["feature"] = self.o.feature_weight * sum(w * squared_error(f_sr[n], f_hr[n])
                                                            for n, w in layers.items())
         if "pixel" in self.o.loss:
             terms["pixel"] = self.o.pixel_weight * PIXEL_LOSSES[self.o.pixel_loss](sr, hr)

@@ -24,12 +24,12 @@ from percept.train.data import (
     to_tensor,
 )
 from percept.train.losses import (
-    feature_loss,
     flat_region_anchor,
     gram_matrix,
     palette_directions,
     palette_loss,
     sorted_palette,
+    squared_error,
     style_loss,
     tiled_gram_matrix,
     total_variation,
@@ -188,7 +188,7 @@ def objective(vgg: VGGLoss, output: torch.Tensor, content: torch.Tensor, style_g
         target = vgg(content, [opts.content_layer])[opts.content_layer]
     grams = {k: tiled_gram_matrix(feats[k], opts.style_tiles) for k in opts.style_layers}
     return {
-        "content": opts.content_weight * feature_loss(feats[opts.content_layer], target),
+        "content": opts.content_weight * squared_error(feats[opts.content_layer], target),
         "style": opts.style_weight * style_loss(grams, style_grams),
         "tv": opts.tv_weight * total_variation(output),
         **({"anchor": opts.anchor_weight * flat_region_anchor(output, content, color=opts.anchor_color)}
