@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from percept.core.devices import free_memory, is_out_of_memory
+from percept.core.traits import ModelTraits, working_bytes_per_px
 from percept.engines.norm_stats import Stats
 from percept.engines.runtime import Runtime
 from percept.pipeline.array_ops import as_float, luminance, pad_to_multiple, resize_area, resize_bicubic
@@ -30,12 +31,6 @@ from percept.pipeline.tiling import Tile, add_tile, plan_tiles
 
 MIN_TILE = 32  # the smallest tile auto picks
 SMALLEST_TILE = 8  # an explicit --tile below this is refused
-# Peak activation memory per input pixel at batch 1 (measured on CPU, fp32): TransformNet ~1.2 KB;
-# SRNet ~0.9 KB × scale². Rounded up: the estimate picks tile sizes, and OOM halves them anyway.
-STYLE_BYTES_PER_PX = 1536
-SR_BYTES_PER_PX = 1024
-# Style nets see ~55 px around each pixel: an overlap of twice that hides tile borders completely.
-DEFAULT_OVERLAP = {"style": 128, "sr": 16}
 # Shared instance-norm statistics are measured on the whole image downscaled to this longer side (or the
 # tile, if larger): closer to the full-resolution statistics than a tile-sized copy, at ~1.5 GB at most.
 STATS_SIDE = 1024
@@ -62,22 +57,6 @@ def auto_batch_size(device: str) -> int:
 
 
 DEFAULT_MAX_MEMORY = 2 << 30  # bytes the model's working memory may take on the CPU: fits an 8 GB laptop
-
-
-def working_bytes_per_px(kind: str, scale: int, config: dict | None) -> int:
-    """Peak working memory per *input* pixel (batch 1, fp32) of a model, from its architecture.
-
-    Networks that compute at the input resolution (SubPixelSR) need their channels there and only the
-    pixel-shuffled output at ``scale²``; the paper's SRNet keeps its channels at the output resolution.
-    Unknown architectures get the conservative SRNet/TransformNet figures."""
-    if kind == "style":
-        return STYLE_BYTES_PER_PX
-    if config and config.get("arch") == "SubPixelSR":
-        channels = int(config.get("channels", 48))
-        # three feature maps alive at once, the 3·s² pre-shuffle map, the output and the bicubic skip; ×4 for
-        # the runtime's own buffers (×4: at ×1 OpenVINO bf16 peaked 3 GB over a 48 MP output, at ×2 still 2.2 GB)
-        return 4 * (3 * channels * 4 + 3 * (3 * scale * scale * 4))
-    return SR_BYTES_PER_PX * scale * scale
 
 
 def auto_tile(device: str, kind: str, scale: int, size_rule: int, batch_size: int = 1,
@@ -168,9 +147,11 @@ class Inferencer:
                  batch_size: int = 0, global_norm: bool = True, max_memory: int | None = None,
                  stroke: StrokeScale | None = None, enlarger: Enlarger | None = None):
         self.runtime = runtime
-        self.scale = int(runtime.scale)
-        self.kind = kind or ("sr" if self.scale > 1 else "style")
-        self.size_rule, self.min_size = int(runtime.size_rule), int(runtime.min_size)
+        scale = int(runtime.scale)
+        self.traits = ModelTraits.of(runtime.info, kind or ("sr" if scale > 1 else "style"), scale,
+                                     int(runtime.size_rule), int(runtime.min_size))
+        self.kind, self.scale = self.traits.kind, scale
+        self.size_rule, self.min_size = self.traits.size_rule, self.traits.min_size
         limits = runtime.limits
         self.pad_min = max(self.min_size, *limits.min_hw)  # pad small inputs up to the runtime's minimum
         if not 0.0 <= strength <= 1.0:
@@ -179,42 +160,46 @@ class Inferencer:
         self.batch_size = int(batch_size) or auto_batch_size(runtime.device)
         if limits.max_batch is not None:
             self.batch_size = max(1, min(self.batch_size, limits.max_batch))
-        self.overlap = DEFAULT_OVERLAP[self.kind] if overlap is None else max(0, int(overlap))
-        config = runtime.info.config if runtime.info is not None else None  # None: an unknown model, assume the worst
-        # Only instance norms make a tile depend on the whole picture (no norm, or batch norm in eval, is exact).
-        instance_norms = config is None or config.get("norm", "instance") == "instance"
-        self.shared = global_norm and self.kind == "style" and instance_norms and runtime.shared_stats
+        self.overlap = self.traits.overlap if overlap is None else max(0, int(overlap))
+        self.shared = global_norm and self.traits.instance_norms and runtime.shared_stats
         if stroke is not None and stroke.value > 0 and self.kind == "style" and enlarger is None:
             raise ValueError("a stroke scale needs an enlarger (the SR network that brings pictures back)")
         self.stroke = stroke if stroke is not None and stroke.value > 0 and self.kind == "style" else None
         self.enlarger = enlarger
-        self.auto = tile == "auto"
-        if self.auto:
-            tile = auto_tile(runtime.device, self.kind, self.scale, self.size_rule, self.batch_size,
-                             max_memory=max_memory, bytes_per_px=working_bytes_per_px(self.kind, self.scale, config))
-        self.tile = int(tile)
-        if self.tile < 0:
-            raise ValueError(f"tile must be >= 0 or auto, not {tile}")
         self.notes: list[str] = []  # adjustments the user should hear about
-        if limits.max_hw is not None:
-            cap = min(limits.max_hw) // self.size_rule * self.size_rule
-            if self.tile == 0 or self.tile > cap:
-                if not self.auto:
-                    self.notes.append(f"{runtime.name} takes inputs up to {limits.max_hw[0]}×{limits.max_hw[1]}: "
-                                      f"tiling at {cap} px" + (" instead of whole images" if self.tile == 0 else ""))
-                self.tile = cap
-        if global_norm and self.kind == "style" and instance_norms and not runtime.shared_stats and self.tile != 0:
+        self.auto = tile == "auto"
+        self.tile = self._tile_size(tile, max_memory)
+        if global_norm and self.traits.instance_norms and not runtime.shared_stats and self.tile != 0:
             self.notes.append(f"{runtime.name} ({runtime.precision}) cannot share normalisation statistics between "
                               "tiles: tiled images use per-tile statistics and may differ from untiled ones (use "
-                              "--tile 0, or a backend that shares them: torch, onnxruntime fp32)")
-        if 0 < self.tile < SMALLEST_TILE:
-            raise ValueError(f"--tile {self.tile}: below the smallest tile percept runs ({SMALLEST_TILE} px); tiles "
-                             f"this small are slow and show seams (try --tile {MIN_TILE * 8}, or 0 for whole images)")
+                              "--tile 0, or a backend that shares them: openvino, torch, onnxruntime fp32)")
         if self.tile and self.overlap * 2 > self.tile:
             shrunk = self.tile // 4
             self.notes.append(f"tile {self.tile} px leaves no room for a {self.overlap} px overlap on each side: "
                               f"using overlap {shrunk} px (seams may show; a larger --tile hides them)")
             self.overlap = shrunk
+
+    def _tile_size(self, tile: int | str, max_memory: int | None) -> int:
+        """The tile side in input pixels: ``auto`` from memory and the model's traits, capped by the runtime's
+        largest input; refused below ``SMALLEST_TILE``."""
+        runtime, limits = self.runtime, self.runtime.limits
+        if tile == "auto":
+            tile = auto_tile(runtime.device, self.kind, self.scale, self.size_rule, self.batch_size,
+                             max_memory=max_memory, bytes_per_px=self.traits.working_bytes_per_px)
+        size = int(tile)
+        if size < 0:
+            raise ValueError(f"tile must be >= 0 or auto, not {tile}")
+        if limits.max_hw is not None:
+            cap = min(limits.max_hw) // self.size_rule * self.size_rule
+            if size == 0 or size > cap:
+                if not self.auto:
+                    self.notes.append(f"{runtime.name} takes inputs up to {limits.max_hw[0]}×{limits.max_hw[1]}: "
+                                      f"tiling at {cap} px" + (" instead of whole images" if size == 0 else ""))
+                size = cap
+        if 0 < size < SMALLEST_TILE:
+            raise ValueError(f"--tile {size}: below the smallest tile percept runs ({SMALLEST_TILE} px); tiles "
+                             f"this small are slow and show seams (try --tile {MIN_TILE * 8}, or 0 for whole images)")
+        return size
 
     # -- decoder threads
     @staticmethod
@@ -332,13 +317,9 @@ class Inferencer:
             r1 = min(oh, r0 + FINISH_ROWS)
             band = np.clip(out[:, r0:r1], 0.0, 1.0)
             if self.kind == "style":
-                source = as_float(source_image[:, r0:r1])
-                if self.preserve_color:
-                    band = np.clip(source + (luminance(band) - luminance(source)), 0.0, 1.0)
-                if self.strength < 1.0:
-                    band = self.strength * band + (1.0 - self.strength) * source
-            elif pic.grey:
-                band = np.broadcast_to(luminance(band), (3, *band.shape[1:]))
+                band = self.style_finish(band, as_float(source_image[:, r0:r1]))
+            else:
+                band = sr_finish(band, pic.grey)
             rgb[r0:r1] = to_bits(np.ascontiguousarray(band.transpose(1, 2, 0)), bits)
         job.canvas = None  # the float canvas goes as soon as the samples are out
         alpha = pic.alpha
@@ -351,6 +332,15 @@ class Inferencer:
         result = pic.with_pixels(rgb, alpha)
         result.grey = self.kind == "sr" and pic.grey
         return result
+
+    def style_finish(self, band: np.ndarray, source: np.ndarray) -> np.ndarray:
+        """A stylised band against its source band: only the luminance with ``preserve_color``, then
+        ``strength`` of it over the source."""
+        if self.preserve_color:
+            band = np.clip(source + (luminance(band) - luminance(source)), 0.0, 1.0)
+        if self.strength < 1.0:
+            band = self.strength * band + (1.0 - self.strength) * source
+        return band
 
     def process(self, picture: Picture) -> Picture:
         """One picture through all three steps (no pipeline): for tests, APIs and simple loops."""
@@ -393,6 +383,11 @@ class Inferencer:
             batch, pending = next_batch(pending, self.batch_size)
             if batch:
                 pending += self.run_pieces(batch)
+
+
+def sr_finish(band: np.ndarray, grey: bool) -> np.ndarray:
+    """An upscaled band: a greyscale source comes back grey (the network may tint it slightly)."""
+    return np.broadcast_to(luminance(band), (3, *band.shape[1:])) if grey else band
 
 
 def next_batch(pending: list[Piece], batch_size: int) -> tuple[list[Piece], list[Piece]]:

@@ -8,6 +8,7 @@ import torch
 from process_helpers import photo
 
 import percept.pipeline.inference as inference
+from percept.core.traits import SR_BYTES_PER_PX, working_bytes_per_px
 from percept.engines.runtime import UNLIMITED, ShapeLimits
 from percept.engines.torch_runtime import TorchRuntime
 from percept.pipeline.imageio import Picture
@@ -161,7 +162,7 @@ def test_auto_tile_follows_free_memory(monkeypatch, style_rt):
     # A big machine: the CPU budget stops at --max-memory (default 2 GiB), output included (×4 → 16× pixels).
     monkeypatch.setattr(inference, "free_memory", lambda device: 64 * 1024**3)
     side = auto_tile("cpu", "sr", 4, 1)
-    assert side == int((inference.DEFAULT_MAX_MEMORY / (inference.SR_BYTES_PER_PX * 16)) ** 0.5)
+    assert side == int((inference.DEFAULT_MAX_MEMORY / (SR_BYTES_PER_PX * 16)) ** 0.5)
     assert auto_tile("cpu", "sr", 4, 1, max_memory=512 << 20) == side // 2
     assert auto_tile("cuda:0", "sr", 4, 1) > side  # a GPU takes its share of free memory
     monkeypatch.undo()
@@ -182,7 +183,7 @@ def test_auto_tile_comes_from_the_models_own_architecture(monkeypatch, sr_rt, tm
     monkeypatch.setattr(inference, "free_memory", lambda device: 64 * 1024**3)
     torch.manual_seed(0)
     subpixel = runtime(SubPixelSR(4, channels=16, convs=2))
-    expected = auto_tile("cpu", "sr", 4, 1, bytes_per_px=inference.working_bytes_per_px("sr", 4, subpixel.info.config))
+    expected = auto_tile("cpu", "sr", 4, 1, bytes_per_px=working_bytes_per_px("sr", 4, subpixel.info.config))
     assert Inferencer(subpixel, tile="auto").tile == expected
     assert expected > Inferencer(sr_rt, tile="auto").tile == auto_tile("cpu", "sr", 4, 1)
     onnx_path = export_network(subpixel.net, subpixel.info, tmp_path / "s.onnx", check=False).path
