@@ -292,44 +292,12 @@ class BatchProcessor:
     # ------------------------------------------------------------------------------------------ driver
     def run(self, tasks: list[Task]) -> Summary:
         """Process ``tasks``; returns one result per task, in task order. Ctrl-C sets ``interrupted``."""
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._tasks: queue.Queue = queue.Queue()
-        self._decoded: queue.Queue = queue.Queue(maxsize=self.queue_size)
-        self._encode: queue.Queue = queue.Queue(maxsize=max(2, 2 * self.save_threads))
-        self._results: queue.Queue = queue.Queue()
-        self._left = {"load": self.load_threads, "proc": len(self.inferencers)}
-        self._writing: set[Path] = set()
-        self._fatal = ""
-        self.stage_seconds = {"decode": 0.0, "model": 0.0, "encode": 0.0}
-        for item in enumerate(tasks):
-            self._tasks.put(item)
-        for _ in range(self.load_threads):
-            self._tasks.put(None)
-        threads = [threading.Thread(target=self._guarded("decode", self._decode_loop), name=f"decode-{i}",
-                                    daemon=True) for i in range(self.load_threads)]
-        threads += [threading.Thread(target=self._guarded("inference", self._infer_loop, inf), name=f"infer-{i}",
-                                     daemon=True) for i, inf in enumerate(self.inferencers)]
-        threads += [threading.Thread(target=self._guarded("encode", self._encode_loop), name=f"encode-{i}",
-                                     daemon=True) for i in range(self.save_threads)]
+        threads = self._start(tasks)
         start = time.monotonic()
         results: dict[int, FileResult] = {}
         interrupted = False
-        for t in threads:
-            t.start()
         try:
-            while len(results) < len(tasks):
-                if self._fatal:
-                    break
-                try:
-                    index, result = self._results.get(timeout=0.25)
-                except queue.Empty:
-                    if not any(t.is_alive() for t in threads) and self._results.empty():
-                        break  # a stage died: report the rest as failed rather than hang
-                    continue
-                results[index] = result
-                if self.on_result:
-                    self.on_result(result, len(results))
+            self._collect(results, len(tasks), threads)
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -351,6 +319,47 @@ class BatchProcessor:
             ordered = [results.get(i) or FileResult(str(t.source), None, FAILED, reason) for i, t in enumerate(tasks)]
         return Summary(ordered, time.monotonic() - start, interrupted, stopped=self._fatal,
                        stage_busy=dict(self.stage_seconds))
+
+    def _start(self, tasks: list[Task]) -> list[threading.Thread]:
+        """Queues and the stage threads (decoders, one inference worker per Inferencer, encoders), started."""
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._tasks: queue.Queue = queue.Queue()
+        self._decoded: queue.Queue = queue.Queue(maxsize=self.queue_size)
+        self._encode: queue.Queue = queue.Queue(maxsize=max(2, 2 * self.save_threads))
+        self._results: queue.Queue = queue.Queue()
+        self._left = {"load": self.load_threads, "proc": len(self.inferencers)}
+        self._writing: set[Path] = set()
+        self._fatal = ""
+        self.stage_seconds = {"decode": 0.0, "model": 0.0, "encode": 0.0}
+        for item in enumerate(tasks):
+            self._tasks.put(item)
+        for _ in range(self.load_threads):
+            self._tasks.put(None)
+        threads = [threading.Thread(target=self._guarded("decode", self._decode_loop), name=f"decode-{i}",
+                                    daemon=True) for i in range(self.load_threads)]
+        threads += [threading.Thread(target=self._guarded("inference", self._infer_loop, inf), name=f"infer-{i}",
+                                     daemon=True) for i, inf in enumerate(self.inferencers)]
+        threads += [threading.Thread(target=self._guarded("encode", self._encode_loop), name=f"encode-{i}",
+                                     daemon=True) for i in range(self.save_threads)]
+        for t in threads:
+            t.start()
+        return threads
+
+    def _collect(self, results: dict[int, FileResult], total: int, threads: list[threading.Thread]) -> None:
+        """Results as the encoders settle them, until all are in, a stage fails, or every thread has ended."""
+        while len(results) < total:
+            if self._fatal:
+                return
+            try:
+                index, result = self._results.get(timeout=0.25)
+            except queue.Empty:
+                if not any(t.is_alive() for t in threads) and self._results.empty():
+                    return  # a stage died: report the rest as failed rather than hang
+                continue
+            results[index] = result
+            if self.on_result:
+                self.on_result(result, len(results))
 
     def _remove_partial_files(self) -> None:
         """Temporary files of writes cut short by a second Ctrl-C (atomic_path removes them otherwise)."""

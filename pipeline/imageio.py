@@ -280,14 +280,12 @@ def _bomb_reason(exc: Exception, max_pixels: int) -> str:
     return f"too large: {exc}"
 
 
-def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes | None = None) -> Picture:
-    """Decode the first frame of ``path`` upright, as floats, with its ICC profile and EXIF. ``data``: the
-    file's bytes, already read (from an object store, by a Ray read task); ``path`` then only names it."""
-    path = Path(path)
+def _open_image(path: Path, max_pixels: int, data: bytes | None) -> Image.Image:
+    """Pillow's lazy handle on the file (headers only), or one ``ImageReadError`` line saying why not."""
     try:
         if (path.stat().st_size if data is None else len(data)) == 0:
             raise ImageReadError("empty file")
-        im = Image.open(path if data is None else io.BytesIO(data))
+        return Image.open(path if data is None else io.BytesIO(data))
     except ImageReadError:
         raise
     except UnidentifiedImageError:
@@ -298,6 +296,13 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, da
         raise ImageReadError(_bomb_reason(exc, max_pixels)) from None
     except OSError as exc:
         raise ImageReadError(f"cannot open: {exc}") from None
+
+
+def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes | None = None) -> Picture:
+    """Decode the first frame of ``path`` upright, as floats, with its ICC profile and EXIF. ``data``: the
+    file's bytes, already read (from an object store, by a Ray read task); ``path`` then only names it."""
+    path = Path(path)
+    im = _open_image(path, max_pixels, data)
     with im:
         w, h = im.size
         if max_pixels > 0 and w * h > max_pixels:

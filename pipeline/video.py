@@ -296,13 +296,11 @@ class VideoProcessor:
             stop: threading.Event | None = None) -> VideoResult:
         info = probe(source)
         check_output_size(source, info, self.inferencer.scale)
-        stop = stop or threading.Event()
         parts = parts_dir(output, settings)
         for old in output.parent.glob(f".{output.name}.parts-*"):
             if old != parts:
                 shutil.rmtree(old, ignore_errors=True)  # made with other settings
         parts.mkdir(parents=True, exist_ok=True)
-        per_segment = max(1, int(round(self.segment_seconds * float(info.rate))))
         done_segments = {int(p.stem.split("-")[1]) for p in parts.glob("seg-*.ts")}
         notes = list(self.notes)
         if done_segments:
@@ -311,13 +309,28 @@ class VideoProcessor:
         decoder_stop = threading.Event()
         decoder = threading.Thread(target=_frames, args=(source, decoder_stop, frames_q), daemon=True)
         decoder.start()
+        try:
+            count = self._segments(source, info, frames_q, parts, done_segments, progress, stop or threading.Event())
+        finally:
+            _stop_decoder(decoder, decoder_stop, frames_q)
+        segments = sorted(parts.glob("seg-*.ts"))
+        if not segments:
+            raise VideoError(f"{source}: no frames decoded")
+        notes += join(segments, source, output, info)
+        shutil.rmtree(parts, ignore_errors=True)
+        return VideoResult(count, notes, len(done_segments))
+
+    def _segments(self, source: Path, info: ClipInfo, frames_q: queue.Queue, parts: Path, done: set[int],
+                  progress: Callable[[int], None] | None, stop: threading.Event) -> int:
+        """Decoded frames through the model in batches, into one encoded file per segment (segments already in
+        ``done`` are skipped); returns the frames counted. A failure abandons the open segment."""
+        per_segment = max(1, int(round(self.segment_seconds * float(info.rate))))
         temporal = TemporalStats(self.inferencer) if self.temporal else None
         self._smooth = TemporalBlend(self.inferencer.scale, self.blend) if self.blend > 0 else None
-        writer: VideoWriter | None = None
-        segment = -1
-        count = 0
-        batch: list[tuple[int, int, np.ndarray]] = []
         ow, oh = info.width * self.inferencer.scale, info.height * self.inferencer.scale
+        writer: VideoWriter | None = None
+        segment, count = -1, 0
+        batch: list[tuple[int, int, np.ndarray]] = []
         try:
             while True:
                 if stop.is_set():
@@ -330,7 +343,7 @@ class VideoProcessor:
                 if not end:
                     index, pts, rgb = item
                     seg = index // per_segment
-                    if seg in done_segments:
+                    if seg in done:
                         count += 1
                         if progress:
                             progress(count)
@@ -353,19 +366,11 @@ class VideoProcessor:
                     break
             if writer is not None:
                 writer.close()
-                writer = None
         except BaseException:
             if writer is not None:
                 writer.abandon()
             raise
-        finally:
-            _stop_decoder(decoder, decoder_stop, frames_q)
-        segments = sorted(parts.glob("seg-*.ts"))
-        if not segments:
-            raise VideoError(f"{source}: no frames decoded")
-        notes += join(segments, source, output, info)
-        shutil.rmtree(parts, ignore_errors=True)
-        return VideoResult(count, notes, len(done_segments))
+        return count
 
     def _flush(self, batch, writer: VideoWriter | None, temporal: TemporalStats | None):
         """Run a batch of frames through the model and encode them, in order."""
@@ -416,54 +421,10 @@ def join(segments: list[Path], source: Path, output: Path, info: ClipInfo) -> li
             video_out.time_base = info.time_base
             if info.rotation:
                 video_out.set_display_rotation(info.rotation)  # frames stay as coded, players turn them
-            copies: dict[int, object] = {}
-            transcode: dict[int, object] = {}
-            for s in src.streams.audio:
-                name = s.codec_context.name
-                allowed = AUDIO_COPY[fmt]
-                if allowed is None or name in allowed:
-                    copies[s.index] = out.add_stream_from_template(s)
-                else:
-                    transcode[s.index] = out.add_stream("aac", rate=s.codec_context.sample_rate or 48000)
-                    notes.append(f"audio ({name}) re-encoded as AAC: {fmt} cannot hold {name}")
-            for s in src.streams.subtitles:
-                name = s.codec_context.name
-                if name in SUBTITLE_COPY.get(fmt, set()):
-                    copies[s.index] = out.add_stream_from_template(s)
-                else:
-                    notes.append(f"subtitles ({name}) not copied: {fmt} cannot hold them")
-            frame_ticks = int(round(1 / (info.rate * info.time_base))) if info.rate else 0
-
-            def video_packets():
-                for c in opened:
-                    v = c.streams.video[0]
-                    lead = int(round(LEAD_SECONDS / v.time_base))
-                    for p in _packets(c, v, lead):
-                        if not p.duration and frame_ticks:
-                            p.duration = int(round(frame_ticks * info.time_base / v.time_base))
-                        yield p, video_out
-
-            def source_packets():
-                wanted = [src.streams[i] for i in list(copies) + list(transcode)]
-                if not wanted:
-                    return
-                for p in _packets(src, wanted):
-                    target = copies.get(p.stream.index)
-                    if target is not None:
-                        yield p, target
-                    elif p.stream.index in transcode:
-                        enc = transcode[p.stream.index]
-                        for frame in p.decode():
-                            frame.pts = None
-                            for q in enc.encode(frame):
-                                yield q, enc
-
-            def when(item):
-                p, _ = item
-                t = p.dts if p.dts is not None else p.pts
-                return float(t * p.time_base) if t is not None and p.time_base else 0.0
-
-            for packet, target in heapq.merge(video_packets(), source_packets(), key=when):
+            copies, transcode = _side_streams(src, out, fmt, notes)
+            merged = heapq.merge(_video_packets(opened, video_out, info), _source_packets(src, copies, transcode),
+                                 key=_packet_time)
+            for packet, target in merged:
                 if packet.stream is not target:
                     packet.stream = target
                 out.mux(packet)
@@ -475,3 +436,61 @@ def join(segments: list[Path], source: Path, output: Path, info: ClipInfo) -> li
             for c in opened:
                 c.close()
     return notes
+
+
+def _side_streams(src, out, fmt: str, notes: list[str]) -> tuple[dict[int, object], dict[int, object]]:
+    """The source's audio and subtitle streams in ``out``: {source index: stream} copied as they are, and
+    audio re-encoded to AAC where the container cannot hold it (each such choice is noted)."""
+    copies: dict[int, object] = {}
+    transcode: dict[int, object] = {}
+    for s in src.streams.audio:
+        name = s.codec_context.name
+        allowed = AUDIO_COPY[fmt]
+        if allowed is None or name in allowed:
+            copies[s.index] = out.add_stream_from_template(s)
+        else:
+            transcode[s.index] = out.add_stream("aac", rate=s.codec_context.sample_rate or 48000)
+            notes.append(f"audio ({name}) re-encoded as AAC: {fmt} cannot hold {name}")
+    for s in src.streams.subtitles:
+        name = s.codec_context.name
+        if name in SUBTITLE_COPY.get(fmt, set()):
+            copies[s.index] = out.add_stream_from_template(s)
+        else:
+            notes.append(f"subtitles ({name}) not copied: {fmt} cannot hold them")
+    return copies, transcode
+
+
+def _video_packets(opened: list, video_out, info: ClipInfo):
+    """The segments' video packets in order (each segment's lead-in dropped), bound for ``video_out``."""
+    frame_ticks = int(round(1 / (info.rate * info.time_base))) if info.rate else 0
+    for c in opened:
+        v = c.streams.video[0]
+        lead = int(round(LEAD_SECONDS / v.time_base))
+        for p in _packets(c, v, lead):
+            if not p.duration and frame_ticks:
+                p.duration = int(round(frame_ticks * info.time_base / v.time_base))
+            yield p, video_out
+
+
+def _source_packets(src, copies: dict[int, object], transcode: dict[int, object]):
+    """The source's side-stream packets, copied or re-encoded, each with the stream it goes to."""
+    wanted = [src.streams[i] for i in list(copies) + list(transcode)]
+    if not wanted:
+        return
+    for p in _packets(src, wanted):
+        target = copies.get(p.stream.index)
+        if target is not None:
+            yield p, target
+        elif p.stream.index in transcode:
+            enc = transcode[p.stream.index]
+            for frame in p.decode():
+                frame.pts = None
+                for q in enc.encode(frame):
+                    yield q, enc
+
+
+def _packet_time(item) -> float:
+    """A (packet, stream) pair's decoding time in seconds, for merging streams in order."""
+    p, _ = item
+    t = p.dts if p.dts is not None else p.pts
+    return float(t * p.time_base) if t is not None and p.time_base else 0.0
