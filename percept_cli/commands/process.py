@@ -468,6 +468,40 @@ def _ray_options(address: str | None, gpus: float | None, cpus: float, actors: i
     return RayOptions(address=address, gpus_per_actor=gpus, cpus_per_actor=cpus, actors=actors, stats=stats)
 
 
+# The options stylize and upscale share (their signatures list them, as typer needs; they are parsed once, here).
+SHARED_OPTIONS = ("recursive", "backend", "device", "precision", "batch_size", "threads", "tile", "tile_overlap",
+                  "format", "quality", "png_compression", "name", "skip_existing", "dry_run", "json_report",
+                  "max_pixels", "max_memory", "compile", "cuda_graphs", "crf", "ray", "ray_gpus_per_actor",
+                  "ray_cpus_per_actor", "ray_actors", "ray_stats")
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What stylize and upscale take alike, as the settings objects the job and the run consume."""
+
+    picture: PictureSettings
+    output: OutputSettings
+    run: RunOptions
+    model_run: Callable[[Path, ModelInfo], ModelRun]
+
+    @classmethod
+    def parse(cls, verb: str, *, recursive: bool, backend: str, device: str, precision: str | None,
+              batch_size: int, threads: str, tile: str, tile_overlap: int | None, format: str, quality: int,
+              png_compression: int, name: str, skip_existing: bool, dry_run: bool, json_report: Path | None,
+              max_pixels: int, max_memory: str, compile: bool, cuda_graphs: bool, crf: int, ray: str | None,
+              ray_gpus_per_actor: float | None, ray_cpus_per_actor: float, ray_actors: int,
+              ray_stats: bool) -> Shared:
+        threads_ = parse_threads(threads)
+        parse_tile(tile)  # a bad --tile is a usage error before any input is looked at
+        output = OutputSettings(fmt=format, quality=quality, png_compression=png_compression, crf=crf, name=name,
+                                skip_existing=skip_existing, max_pixels=max_pixels)
+        run = RunOptions(recursive=recursive, threads=threads_, verb=verb, dry_run=dry_run, json_report=json_report,
+                         ray=_ray_options(ray, ray_gpus_per_actor, ray_cpus_per_actor, ray_actors, ray_stats))
+        model_run = _model_runner(backend, device, precision, compile, cuda_graphs, batch_size, threads_[1],
+                                  max_memory)
+        return cls(PictureSettings(tile=tile, overlap=tile_overlap), output, run, model_run)
+
+
 def stylize(
     inputs: list[str] = INPUTS,
     style: str = typer.Option(..., "--style", "-s", help="Shipped style name or style model file.",
@@ -502,18 +536,12 @@ def stylize(
         stroke = parse_stroke_scale(stroke_scale)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    picture = PictureSettings(tile=tile, overlap=tile_overlap, strength=strength, preserve_color=preserve_color,
-                              stroke_scale=stroke.value, temporal=temporal)
-    output = OutputSettings(fmt=format, quality=quality, png_compression=png_compression, crf=crf, name=name,
-                            suffix=f"_{style_name}" if suffix is None else suffix, skip_existing=skip_existing,
-                            max_pixels=max_pixels)
-    threads_ = parse_threads(threads)
-    parse_tile(tile)  # a bad --tile is a usage error before any input is looked at
-    model_run = _model_runner(backend, device, precision, compile, cuda_graphs, batch_size, threads_[1], max_memory)
-    job = _job(model_run(model, info), info, picture, output)
-    run = RunOptions(recursive=recursive, threads=threads_, verb="stylize", dry_run=dry_run, json_report=json_report,
-                     ray=_ray_options(ray, ray_gpus_per_actor, ray_cpus_per_actor, ray_actors, ray_stats))
-    _run(inputs, ModelChoice.single(job), out, run)
+    shared = Shared.parse("stylize", **{k: v for k, v in locals().items() if k in SHARED_OPTIONS})
+    picture = replace(shared.picture, strength=strength, preserve_color=preserve_color, stroke_scale=stroke.value,
+                      temporal=temporal)
+    output = replace(shared.output, suffix=f"_{style_name}" if suffix is None else suffix)
+    job = _job(shared.model_run(model, info), info, picture, output)
+    _run(inputs, ModelChoice.single(job), out, shared.run)
 
 
 def upscale(
@@ -539,12 +567,7 @@ def upscale(
     model; ×8 has one shipped model."""
     if scale is not None and scale not in (2, 4, 8):
         raise UserError(f"--scale {scale}: choose 2, 4 or 8")
-    output = OutputSettings(fmt=format, quality=quality, png_compression=png_compression, crf=crf, name=name,
-                            skip_existing=skip_existing, max_pixels=max_pixels)
-    threads_ = parse_threads(threads)
-    parse_tile(tile)  # a bad --tile is a usage error before any input is looked at
-    model_run = _model_runner(backend, device, precision, compile, cuda_graphs, batch_size, threads_[1], max_memory)
-    picture = PictureSettings(tile=tile, overlap=tile_overlap)
+    shared = Shared.parse("upscale", **{k: v for k, v in locals().items() if k in SHARED_OPTIONS})
 
     def make_job(path: Path) -> Job:
         from percept.engines.model_info import read_model_info
@@ -555,15 +578,13 @@ def upscale(
             raise UserError(f"{model}: is a ×{info.scale} model but --scale is {scale} "
                             f"(pass --scale {info.scale} or a ×{scale} model)")
         suffix_ = f"_x{int(info.scale)}" if suffix is None else suffix
-        return _job(model_run(path, info), info, picture, replace(output, suffix=suffix_))
+        return _job(shared.model_run(path, info), info, shared.picture, replace(shared.output, suffix=suffix_))
 
     if model is None:
         choice = default_upscaling(make_job, scale or 4)
     else:
         choice = ModelChoice.single(make_job(resolve_model(model, kind="sr")))
-    run = RunOptions(recursive=recursive, threads=threads_, verb="upscale", dry_run=dry_run, json_report=json_report,
-                     ray=_ray_options(ray, ray_gpus_per_actor, ray_cpus_per_actor, ray_actors, ray_stats))
-    _run(inputs, choice, out, run)
+    _run(inputs, choice, out, shared.run)
 
 
 def _model_runner(backend: str, device: str, precision: str | None, compile: bool, cuda_graphs: bool,
