@@ -379,13 +379,11 @@ def plan_tasks(sources, out_dir: Path, template: str, suffix: str, format_choice
     """
     from percept.pipeline.imageio import extension_for, format_from_suffix, output_format
     from percept.pipeline.inputs import output_path
+    from percept.pipeline.planner import Candidate, decide
     from percept.pipeline.video import is_video
     from percept.pipeline.video import output_extension as video_extension
 
-    inputs = {s.path.resolve() for s in sources}
-    claimed: dict[Path, Path] = {}
-    tasks: list[Task] = []
-    settled: list[FileResult] = []
+    candidates = []
     for s in sources:
         if is_video(s.path):  # clips stay clips (--format is for pictures)
             fmt = VIDEO
@@ -394,22 +392,11 @@ def plan_tasks(sources, out_dir: Path, template: str, suffix: str, format_choice
             src_fmt = format_from_suffix(s.path)
             fmt = output_format(format_choice, src_fmt)
             dest = output_path(s, out_dir, template, suffix, extension_for(fmt, s.path, src_fmt))
-        key = dest.resolve()
-        if key in inputs:
-            settled.append(FileResult(str(s.path), None, FAILED, f"output {dest} would overwrite an input"))
-        elif key in claimed:
-            settled.append(FileResult(str(s.path), None, FAILED,
-                                      f"output {dest} is also the output of {claimed[key]} (rename with --name)"))
-        elif dest.exists() and not overwrite:
-            claimed[key] = s.path
-            fp = settings(s.path) if callable(settings) else settings
-            stale = manifest.stale_reason(dest, fp) if manifest is not None else None
-            if stale:
-                tasks.append(Task(s.path, dest, fmt, redo=stale))
-            else:
-                settled.append(FileResult(str(s.path), str(dest), SKIPPED,
-                                          "output exists with the same settings (--overwrite to redo)"))
-        else:
-            claimed[key] = s.path
-            tasks.append(Task(s.path, dest, fmt))
-    return tasks, settled
+        exists = dest.exists()
+        fp = (settings(s.path) if callable(settings) else settings) if exists else ""
+        candidates.append(Candidate(s.path, str(s.path), dest, str(dest), dest.resolve(), fmt, exists, fp))
+
+    def stale(dest: Path, fp: str) -> str | None:
+        return manifest.stale_reason(dest, fp) if manifest is not None else None
+
+    return decide(candidates, {s.path.resolve() for s in sources}, overwrite, stale)

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
 
-from percept.pipeline.batch import FAILED, SKIPPED, FileResult, Task
+from percept.pipeline.batch import FileResult, Task
 from percept.pipeline.imageio import extension_for, format_from_suffix, output_format
 from percept.pipeline.manifest import FORMAT, MANIFEST_NAME
+from percept.pipeline.planner import Candidate, decide
 from percept.pipeline.storage import RemoteSource, Store, existing, is_uri, open_store, read_json, write_json
 
 
@@ -58,26 +59,10 @@ def plan_remote_tasks(sources: list[RemoteSource], in_store: Store, out_store: S
         name = template.format(stem=s.path.stem, suffix=suffix, ext=extension_for(fmt, s.path, src_fmt))
         planned.append((s, fmt, str(PurePosixPath(out_base) / s.rel.parent / name)))
     there = existing(out_store, [dest for _, _, dest in planned])
-    inputs = {str(s.path) for s in sources}
-    claimed: dict[str, str] = {}
-    tasks: list[Task] = []
-    settled: list[FileResult] = []
+    candidates = []
     for s, fmt, dest in planned:
-        shown, source = out_store.uri(dest), in_store.uri(str(s.path))
-        if dest in inputs:
-            settled.append(FileResult(source, None, FAILED, f"output {shown} would overwrite an input"))
-        elif dest in claimed:
-            settled.append(FileResult(source, None, FAILED,
-                                      f"output {shown} is also the output of {claimed[dest]} (rename with --name)"))
-        elif dest in there and not overwrite:
-            claimed[dest] = source
-            stale = manifest.stale_reason(dest, settings(s.path) if callable(settings) else settings)
-            if stale:
-                tasks.append(Task(s.path, dest, fmt, redo=stale))
-            else:
-                settled.append(FileResult(source, shown, SKIPPED,
-                                          "output exists with the same settings (--overwrite to redo)"))
-        else:
-            claimed[dest] = source
-            tasks.append(Task(s.path, dest, fmt))
-    return tasks, settled
+        exists = dest in there
+        fp = (settings(s.path) if callable(settings) else settings) if exists else ""
+        candidates.append(Candidate(s.path, in_store.uri(str(s.path)), dest, out_store.uri(dest), dest, fmt,
+                                    exists, fp))
+    return decide(candidates, {str(s.path) for s in sources}, overwrite, manifest.stale_reason)
