@@ -52,7 +52,9 @@ def breakdown(one: Path, out: Path, style: str) -> list[tuple[str, float]]:
     import percept.cli.app  # noqa: F401  (the commands, typer, rich, numpy, Pillow)
     steps.append(("import the command line (typer, rich, numpy, Pillow, percept)", time.perf_counter() - t))
     t = time.perf_counter()
-    import openvino  # noqa: F401
+    from percept.engines.openvino_runtime import openvino_module
+
+    openvino_module()
     steps.append(("import openvino", time.perf_counter() - t))
     from percept.core.zoo import resolve_model
     from percept.engines.model_info import read_model_info

@@ -76,7 +76,11 @@ def components() -> list[Component]:
     except Exception as exc:
         items.append(Component("onnxruntime", False, f"not importable ({exc}); pip install onnxruntime"))
     try:
-        import openvino
+        from percept.engines.openvino_runtime import openvino_module
+
+        openvino = openvino_module()
+        if openvino is None:
+            raise ImportError("no module named openvino")
 
         from percept.engines.openvino_runtime import native_bf16
 
