@@ -264,7 +264,10 @@ def open_configs(model_path: str | os.PathLike, planned: list[Planned], device: 
 
 
 def network_of(model_path: str | os.PathLike):
-    """An nn.Module of the model's architecture (for FLOP counts), or None when the file does not say."""
+    """An nn.Module of the model's architecture (for FLOP counts), or None when the file does not say or
+    PyTorch is not installed (the rows then leave GFLOP/s out)."""
+    if not torch_installed():
+        return None
     from percept.engines.select import file_kind
     from percept.train.checkpoint import load_model
     from percept.train.networks import build_network
@@ -274,9 +277,9 @@ def network_of(model_path: str | os.PathLike):
         if kind == "model":
             return load_model(model_path)[0]
         if kind == "onnx":
-            from percept.engines.export import info_from_metadata, read_metadata
+            from percept.engines.onnx_facts import info_from_metadata, onnx_facts
 
-            info = info_from_metadata(read_metadata(model_path))
+            info = info_from_metadata(onnx_facts(model_path).metadata)
             return build_network(info.config) if info is not None else None
     except Exception:
         return None
@@ -327,8 +330,6 @@ def bench_model(opened: list[Opened], sizes: list[int], batch: int = 1, warmup: 
                 on_row: Callable[[ModelRow], None] | None = None) -> tuple[list[ModelRow], list[tuple[str, str]]]:
     """Time ``Runtime.run`` on a random batch per size for each opened runtime (model only: no decoding or
     encoding). Returns rows (a size's first row is its baseline) and (what, error) for runs that failed."""
-    from percept.train.flops import count_flops
-
     rows: list[ModelRow] = []
     errors: list[tuple[str, str]] = []
     if not opened:
@@ -339,7 +340,11 @@ def bench_model(opened: list[Opened], sizes: list[int], batch: int = 1, warmup: 
     for size in sizes:
         side = input_side(size, scale, rule, low)
         x = gen.random((batch, 3, side, side), dtype=np.float32)
-        gflop = count_flops(net, side, side) / 1e9 if net is not None else None
+        gflop = None
+        if net is not None:
+            from percept.train.flops import count_flops
+
+            gflop = count_flops(net, side, side) / 1e9
         w_default, r_default = default_repeats(side * scale)
         w = w_default if warmup is None else warmup
         r = r_default if repeats is None else repeats
