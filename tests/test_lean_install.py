@@ -78,6 +78,17 @@ def test_stylize_tiles_with_shared_statistics_without_torch(tmp_path):
     assert np.abs(a - b).mean() < 2.0  # shared statistics: tiles agree with the whole picture to ~1 level
 
 
+def test_stroke_scale_enlarges_with_the_shipped_sr_model_without_torch(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(photo(192, 256, seed=4)).save(src / "big.png")
+    res, report = run_without_torch(tmp_path, "stylize", str(src), "--style", "wave", "--stroke-scale", "8",
+                                    "--out", str(tmp_path / "o"))
+    assert res.returncode == 0 and not report["torch"] and report["loaded_by_command"] == [], res.stderr[-3000:]
+    with Image.open(tmp_path / "o" / "big_wave.png") as im:
+        assert im.size == (256, 192)
+
+
 def test_upscale_chooses_per_picture_without_torch(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
