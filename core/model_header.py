@@ -38,6 +38,7 @@ class ModelInfo:
     value_range: tuple[float, float] = (0.0, 1.0)
     training: dict[str, Any] = field(default_factory=dict)
     style_image: dict[str, str] | None = None
+    detail: dict[str, str] | None = None  # {"role": "fidelity"|"perceptual", "partner": name}: ``--detail``'s pair
     percept_version: str = __version__
     format: str = FORMAT
 

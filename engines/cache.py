@@ -15,6 +15,7 @@ from pathlib import Path
 from percept.core.atomic import atomic_path
 from percept.core.model_header import file_sha256
 from percept.core.version import __version__
+from percept.engines.detail import Blend
 from percept.engines.engine_record import machine, mismatches, read_record
 from percept.engines.errors import EngineError, EngineMismatch
 from percept.engines.onnx_facts import ensure_facts, write_facts
@@ -28,12 +29,12 @@ def cache_dir() -> Path:
 
 
 def cached_onnx(model_path: str | os.PathLike, fp16: bool = False, opset: int = DEFAULT_OPSET,
-                log: Callable[[str], None] | None = None) -> Path:
+                log: Callable[[str], None] | None = None, blend: Blend | None = None) -> Path:
     """The ONNX graph of a percept model file, made on first use and cached by the file's hash.
 
     percept's own architectures are built from the weights (``percept.engines.onnx_graph``: no torch);
     anything else (a foreign model through spandrel) goes through the PyTorch exporter, checked against
-    PyTorch."""
+    PyTorch. ``blend`` (``--detail``): the graph of the pair's blended weights, cached per blend."""
     from percept.core.model_header import read_info
     from percept.engines.onnx_graph import can_build
 
@@ -41,6 +42,10 @@ def cached_onnx(model_path: str | os.PathLike, fp16: bool = False, opset: int = 
     info = read_info(model_path)
     built = can_build(info)
     how = "built" if built else f"opset{opset}"
+    if blend is not None:
+        if not built:
+            raise EngineError(f"{model_path}: --detail blends percept's own upscalers only")
+        how = f"detail-{blend.key()}"
     path = cache_dir() / "onnx" / f"{sha[:24]}-{how}-{'fp16' if fp16 else 'fp32'}-v{__version__}.onnx"
     if path.is_file():
         ensure_facts(path)
@@ -49,7 +54,12 @@ def cached_onnx(model_path: str | os.PathLike, fp16: bool = False, opset: int = 
         log(f"preparing {Path(model_path).stem} (first use of this model here; later runs start at once): "
             f"ONNX graph ({'fp16' if fp16 else 'fp32'}) in {path.parent}")
     if built:
-        write_built_graph(model_path, path, fp16=fp16, info=info)
+        weights = None
+        if blend is not None:
+            from percept.engines.detail import blended_weights
+
+            weights = blended_weights(blend)
+        write_built_graph(model_path, path, fp16=fp16, info=info, weights=weights)
     else:
         _export_checked(model_path, path, fp16, opset)
     write_facts(path)  # so the next run reads what it needs without importing onnx

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ from percept.engines.errors import BackendUnavailable, EngineError, EngineMismat
 from percept.engines.registry import AUTO_ORDER, BACKEND_CHOICES, BACKENDS, PRECISIONS, auto_candidates, opener
 
 if TYPE_CHECKING:
+    from percept.engines.detail import Blend
     from percept.engines.runtime import Runtime
 
 __all__ = ["AUTO_ORDER", "BACKEND_CHOICES", "BACKENDS", "PRECISIONS", "file_kind", "open_runtime", "resolve_device"]
@@ -53,49 +55,71 @@ def default_precision(device: str) -> str:
     return "fp16" if device.startswith("cuda") else "fp32"
 
 
-def _open_torch(path: Path, kind: str, device: str, precision: str, **options) -> Runtime:
+@dataclass(frozen=True)
+class Opening:
+    """One attempt to open a model: the file, on which device and precision, and what else shapes it."""
+
+    path: Path
+    kind: str  # file_kind: model, onnx or engine
+    device: str
+    precision: str
+    log: Callable[[str], None] | None = None
+    blend: Blend | None = None  # --detail: the pair's weights blended when opened
+    torch_options: dict = field(default_factory=dict)  # compile, cuda_graphs (CUDA only)
+
+    def at(self, precision: str) -> Opening:
+        return replace(self, precision=precision)
+
+
+def _open_torch(o: Opening) -> Runtime:
     from percept.engines.torch_runtime import TorchRuntime
     from percept.train.checkpoint import load_model
 
-    net, info = load_model(path)
-    return TorchRuntime(net, info, device=device, precision=precision, **options)
+    net, info = load_model(o.path)
+    if o.blend is not None:
+        import torch
+
+        from percept.engines.detail import blended_weights
+
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in blended_weights(o.blend).items()})
+    return TorchRuntime(net, info, device=o.device, precision=o.precision, **o.torch_options)
 
 
-def _open_onnxruntime(path: Path, kind: str, device: str, precision: str,
-                      log: Callable[[str], None] | None) -> Runtime:
+def _graph(o: Opening, fp16: bool = False) -> Path:
+    """The ONNX graph an ONNX-reading runtime opens: the file itself, or a percept model's cached graph."""
     from percept.engines.cache import cached_onnx
+
+    return cached_onnx(o.path, fp16=fp16, log=o.log, blend=o.blend) if o.kind == "model" else o.path
+
+
+def _open_onnxruntime(o: Opening) -> Runtime:
     from percept.engines.ort_runtime import OrtRuntime
 
-    onnx_path = cached_onnx(path, fp16=precision == "fp16", log=log) if kind == "model" else path
-    runtime = OrtRuntime(onnx_path, device=device)
-    if kind == "onnx" and runtime.precision != precision:
-        runtime.note = f"{path.name} is an {runtime.precision} graph; running it as such"
+    runtime = OrtRuntime(_graph(o, fp16=o.precision == "fp16"), device=o.device)
+    if o.kind == "onnx" and runtime.precision != o.precision:
+        runtime.note = f"{o.path.name} is an {runtime.precision} graph; running it as such"
     return runtime
 
 
-def _open_openvino(path: Path, kind: str, device: str, precision: str,
-                   log: Callable[[str], None] | None) -> Runtime:
-    from percept.engines.cache import cached_onnx
+def _open_openvino(o: Opening) -> Runtime:
     from percept.engines.openvino_runtime import OpenVinoRuntime
 
-    onnx_path = cached_onnx(path, log=log) if kind == "model" else path
-    return OpenVinoRuntime(onnx_path, precision=precision)
+    return OpenVinoRuntime(_graph(o), precision=o.precision)
 
 
-def _open_tensorrt(path: Path, kind: str, device: str, precision: str,
-                   log: Callable[[str], None] | None) -> Runtime:
-    from percept.engines.cache import cached_engine, cached_onnx, rebuild_if_possible
+def _open_tensorrt(o: Opening) -> Runtime:
+    from percept.engines.cache import cached_engine, rebuild_if_possible
     from percept.engines.trt_build import load_tensorrt
     from percept.engines.trt_runtime import TensorRTRuntime
 
-    if kind == "engine":
+    if o.kind == "engine":
         try:
-            return TensorRTRuntime(path, device)
+            return TensorRTRuntime(o.path, o.device)
         except EngineMismatch:
-            return TensorRTRuntime(rebuild_if_possible(path, device, log), device)
+            return TensorRTRuntime(rebuild_if_possible(o.path, o.device, o.log), o.device)
     load_tensorrt("auto")  # the one-line "not installed" message before any export work
-    onnx_path = cached_onnx(path, log=log) if kind == "model" else path
-    return TensorRTRuntime(cached_engine(onnx_path, precision=precision, device=device, log=log), device)
+    engine = cached_engine(_graph(o), precision=o.precision, device=o.device, log=o.log)
+    return TensorRTRuntime(engine, o.device)
 
 
 def auto_order(kind: str, device: str, precision: str | None) -> list[tuple[str, str]]:
@@ -125,41 +149,38 @@ def _probe(runtime: Runtime) -> bool:
     return bool(np.isfinite(runtime.run(x)).all())
 
 
-def _open(backend: str, path: Path, kind: str, device: str, precision: str,
-          log: Callable[[str], None] | None, options: dict) -> Runtime:
+def _open(backend: str, o: Opening) -> Runtime:
     record = BACKENDS[backend]
-    if kind not in record.file_kinds:
+    if o.kind not in record.file_kinds:
         takes = " or ".join({"model": "percept model files (.safetensors)", "onnx": ".onnx files",
                              "engine": "TensorRT engines"}[k] for k in record.file_kinds)
-        raise BackendUnavailable(f"{path.name}: the {backend} backend runs {takes}, not {kind} files")
-    why = record.unavailable(device) or record.unsupported(precision, device)
+        raise BackendUnavailable(f"{o.path.name}: the {backend} backend runs {takes}, not {o.kind} files")
+    why = record.unavailable(o.device) or record.unsupported(o.precision, o.device)
     if why:
         raise BackendUnavailable(why)
-    if backend == "torch":
-        return _open_torch(path, kind, device, precision, **options)
-    return opener(record)(path, kind, device, precision, log)
+    return opener(record)(o)
 
 
-def _open_checked(backend: str, path: Path, kind: str, device: str, precision: str,
-                  log: Callable[[str], None] | None, options: dict) -> Runtime:
-    runtime = _open(backend, path, kind, device, precision, log, options)
+def _open_checked(backend: str, o: Opening) -> Runtime:
+    runtime = _open(backend, o)
     if runtime.precision == "fp32" or _probe(runtime):
         return runtime
     note = f"{runtime.precision} gave non-finite outputs on a probe batch; using fp32"
-    if kind != "model":
-        raise EngineError(f"{path.name}: {runtime.precision} {backend} output is not finite on a probe batch; "
+    if o.kind != "model":
+        raise EngineError(f"{o.path.name}: {runtime.precision} {backend} output is not finite on a probe batch; "
                           "use an fp32 export/engine or the .safetensors model")
-    runtime = _open(backend, path, kind, device, "fp32", log, options)
+    runtime = _open(backend, o.at("fp32"))
     runtime.note = note
     return runtime
 
 
 def open_runtime(model_path: str | os.PathLike, backend: str = "auto", device: str = "auto",
                  precision: str | None = None, *, log: Callable[[str], None] | None = None,
-                 torch_options: dict | None = None) -> Runtime:
+                 torch_options: dict | None = None, blend: Blend | None = None) -> Runtime:
     """A ready Runtime for a percept model file, ONNX export or engine; ``.name`` says which backend runs it.
 
-    ``torch_options`` (``compile``, ``cuda_graphs``) are passed to the torch runtime (CUDA only, opt-in).
+    ``torch_options`` (``compile``, ``cuda_graphs``) are passed to the torch runtime (CUDA only, opt-in);
+    ``blend`` (``--detail``) opens the model's fidelity/perceptual pair with blended weights.
     """
     if backend not in BACKEND_CHOICES:
         raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKEND_CHOICES)}")
@@ -170,15 +191,14 @@ def open_runtime(model_path: str | os.PathLike, backend: str = "auto", device: s
         raise EngineError(f"{model_path}: file not found")
     dev = resolve_device(device)
     kind = file_kind(path)
-    prec = precision or default_precision(dev)
-    options = dict(torch_options or {})
+    request = Opening(path, kind, dev, precision or default_precision(dev), log, blend, dict(torch_options or {}))
     if backend != "auto":
-        return _open_checked(backend, path, kind, dev, prec, log, options)
+        return _open_checked(backend, request)
     order = auto_order(kind, dev, precision)
     skipped = []
     for i, (name, prec) in enumerate(order):
         try:
-            runtime = _open_checked(name, path, kind, dev, prec, log, options)
+            runtime = _open_checked(name, request.at(prec))
         except EngineError as exc:  # includes BackendUnavailable: try the next backend
             if i == len(order) - 1:
                 raise

@@ -54,6 +54,13 @@ class ModelRun:
     batch_size: int = 0  # 0: auto
     threads: int = 1  # CPU inference threads
     max_memory: int | None = None  # bytes; None: the device's default
+    detail: float | None = None  # --detail: T × the perceptual partner + (1 − T) × the fidelity model
+
+    def blend(self, path: Path | None = None):
+        """The ``--detail`` pair of this model (``path``: where this node keeps the file, for Ray actors)."""
+        from percept.engines.detail import detail_blend
+
+        return detail_blend(path or self.path, float(self.detail))
 
     @property
     def devices(self) -> list[str]:
@@ -104,6 +111,8 @@ class Job:
                     "crf": self.output.crf, "temporal": p.temporal}
         if p.stroke_scale is not None:
             settings["stroke_scale"] = p.stroke_scale
+        if self.model.detail is not None:
+            settings["detail"] = self.model.blend().key()
         return settings
 
     def fingerprint(self) -> str:
@@ -135,8 +144,9 @@ class Job:
 
         m = self.model
         options = {"compile": m.compile, "cuda_graphs": m.cuda_graphs} if m.compile or m.cuda_graphs else None
+        blend = m.blend(path) if m.detail is not None else None
         return open_runtime(path or m.path, backend=m.backend, device=device, precision=m.precision, log=log,
-                            torch_options=options)
+                            torch_options=options, blend=blend)
 
     def for_clips(self) -> Job:
         """Clips run at their own resolution: a stroke scale's trip through an SR network on every frame would

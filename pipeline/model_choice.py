@@ -83,13 +83,18 @@ def picture_kind(path: PurePath, read: Reader | None = None) -> tuple[str, str]:
     return ("jpeg" if traces.damaged else "clean"), traces.describe()
 
 
-def default_upscaling(make_job: Callable[[Path], Job], scale: int) -> ModelChoice:
+def default_upscaling(make_job: Callable[..., Job], scale: int, detail: float | None = None) -> ModelChoice:
     """The default of ``percept upscale --scale N``: the clean and the real-photo model of that scale, by picture;
-    one model where a scale has no real-photo model."""
+    one model where a scale has no real-photo model. ``detail`` (``--detail``) blends the real-photo model with
+    its partner; clean pictures keep the clean model."""
     from percept.core.zoo import default_sr_model, real_photo_sr_model
 
-    clean = make_job(default_sr_model(scale))
     real = real_photo_sr_model(scale)
     if real is None:
-        return ModelChoice.single(clean, f"the default for ×{scale}")
-    return ModelChoice({"clean": clean, "jpeg": make_job(real)}, classify=picture_kind)
+        if detail is not None:
+            from percept.core.errors import UserError
+
+            raise UserError(f"--detail: ×{scale} has no real-photo model pair; pass --model")
+        return ModelChoice.single(make_job(default_sr_model(scale)), f"the default for ×{scale}")
+    clean = make_job(default_sr_model(scale))
+    return ModelChoice({"clean": clean, "jpeg": make_job(real, detail)}, classify=picture_kind)

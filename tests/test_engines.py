@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,7 @@ from percept.core.extras import install_hint
 from percept.engines.errors import BackendUnavailable
 from percept.engines.openvino_runtime import OpenVinoRuntime, native_bf16
 from percept.engines.ort_runtime import OrtRuntime
-from percept.engines.select import AUTO_ORDER, open_runtime
+from percept.engines.select import AUTO_ORDER, Opening, open_runtime
 from percept.engines.torch_runtime import TorchRuntime
 from percept.engines.trt_build import load_tensorrt
 from percept.train.checkpoint import describe, save_model
@@ -99,7 +101,7 @@ def test_openvino_gives_the_same_images_as_torch(cache, models, kind, shape):
         with pytest.raises(BackendUnavailable, match="no native bf16"):
             open_runtime(models[kind], backend="openvino", device="cpu", precision="bf16")
     with pytest.raises(BackendUnavailable, match="CPU only"):
-        percept.engines.select._open("openvino", models[kind], "model", "cuda:0", "fp32", None, {})
+        percept.engines.select._open("openvino", Opening(Path(models[kind]), "model", "cuda:0", "fp32"))
 
 
 @pytest.mark.parametrize("kind", ["style", "style-exposure"])

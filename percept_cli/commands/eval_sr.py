@@ -55,9 +55,24 @@ def _unique(name: str, taken: dict) -> str:
     return candidate
 
 
+def parse_details(text: str | None) -> list[float | None]:
+    """``--detail 0,0.5,1`` → [0.0, 0.5, 1.0]; none given → [None] (the model's own weights)."""
+    if text is None:
+        return [None]
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or not all(0.0 <= v <= 1.0 for v in values):
+        raise UserError(f"--detail {text!r}: one value or a comma list from 0 (fidelity) to 1 (perceptual)")
+    return values
+
+
 def model_upscalers(models: list[str], scale: int, backend: str, device: str, precision: str,
-                    histogram_match: bool) -> dict[str, Upscaler]:
-    """Open each model (zoo name or file) after checking it is an SR model of this scale."""
+                    histogram_match: bool, details: list[float | None] | None = None) -> dict[str, Upscaler]:
+    """Open each model (zoo name or file) after checking it is an SR model of this scale; with ``details``,
+    once per ``--detail`` value (rows ``NAME@T``)."""
+    from percept.engines.detail import detail_blend
     from percept.train.evaluate_sr import bicubic_upscaler, with_histogram_match
 
     upscalers: dict[str, Upscaler] = {"bicubic": bicubic_upscaler(scale)}
@@ -68,14 +83,17 @@ def model_upscalers(models: list[str], scale: int, backend: str, device: str, pr
             raise UserError(f"{path}: a {info.kind} model, not a super-resolution model")
         if info.scale != scale:
             raise UserError(f"{path}: a x{info.scale} model, but --scale is {scale}")
-        try:
-            runtime = open_runtime(path, backend=backend, device=device, precision=precision)
-        except ValueError as exc:
-            raise UserError(f"{path}: {exc}") from None
-        name = _unique(path.name.removesuffix(".safetensors"), upscalers)
-        upscalers[name] = runtime_upscaler(runtime)
-        if histogram_match:
-            upscalers[_unique(f"{name}+histmatch", upscalers)] = with_histogram_match(upscalers[name])
+        for t in details or [None]:
+            blend = detail_blend(path, t, info) if t is not None else None
+            try:
+                runtime = open_runtime(path, backend=backend, device=device, precision=precision, blend=blend)
+            except ValueError as exc:
+                raise UserError(f"{path}: {exc}") from None
+            stem = path.name.removesuffix(".safetensors")
+            name = _unique(stem if t is None else f"{stem}@{t:g}", upscalers)
+            upscalers[name] = runtime_upscaler(runtime)
+            if histogram_match:
+                upscalers[_unique(f"{name}+histmatch", upscalers)] = with_histogram_match(upscalers[name])
     return upscalers
 
 
@@ -138,6 +156,8 @@ def eval_sr(
                                               "the bicubic LR (reported as MODEL+histmatch)."),
     degradation: str = typer.Option("clean", "--degradation", help="How LR inputs are made: " + "; ".join(
         f"{k}: {v.about}" for k, v in SETTINGS.items()) + " (fixed seeds)."),
+    detail: str = typer.Option(None, "--detail", help="Score models with a fidelity/perceptual partner at these "
+                               "blends, e.g. 0,0.25,0.5,0.75,1 (rows MODEL@T; 0 fidelity, 1 perceptual)."),
     lpips: bool = typer.Option(True, "--lpips/--no-lpips", help="Also report LPIPS (VGG; needs percept[eval])."),
     vgg_weights: str = typer.Option(None, "--vgg-weights", help="VGG-16 weights for LPIPS (else "
                                     "$PERCEPT_VGG_WEIGHTS or torchvision's)."),
@@ -154,7 +174,8 @@ def eval_sr(
         raise UserError("--lr-dir reads ready-made LR files; --degradation makes them: pass one of the two")
     try:
         files = match_files(hr_dir, lr_dir, scale)
-        upscalers = model_upscalers(model or [], scale, backend, device, precision, histogram_match)
+        upscalers = model_upscalers(model or [], scale, backend, device, precision, histogram_match,
+                                    parse_details(detail))
         lpips_fn = _lpips(vgg_weights) if lpips else None  # after the inputs: a bad file fails at once
         dataset = dataset_name(hr_dir)
         total = len(files) * len(upscalers)

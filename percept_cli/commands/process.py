@@ -560,6 +560,11 @@ def upscale(
     max_pixels: int = MAX_PIXELS, max_memory: str = MAX_MEMORY, compile: bool = COMPILE,
     cuda_graphs: bool = CUDA_GRAPHS, crf: int = CRF, ray: str | None = RAY, ray_gpus_per_actor: float | None = RAY_GPUS,
     ray_cpus_per_actor: float = RAY_CPUS, ray_actors: int = RAY_ACTORS, ray_stats: bool = RAY_STATS,
+    detail: float | None = typer.Option(None, "--detail", min=0.0, max=1.0, show_default=False,
+                                        help="0 (fidelity: clean, closest to the truth) to 1 (perceptual: more "
+                                        "texture and grain): the model's weights blended with its partner's when "
+                                        "opened. Models with a partner only; without --model it applies to the "
+                                        "JPEG-damaged pictures' model, clean pictures keep the clean model."),
 ) -> None:
     """Upscale images and clips ×2, ×4 or ×8 with a super-resolution network (written as {stem}_x{scale}.{ext}
     under --out). Without --model, ×4 and ×2 give each picture the shipped model for its kind: JPEG-damaged
@@ -569,7 +574,10 @@ def upscale(
         raise UserError(f"--scale {scale}: choose 2, 4 or 8")
     shared = Shared.parse("upscale", **{k: v for k, v in locals().items() if k in SHARED_OPTIONS})
 
-    def make_job(path: Path) -> Job:
+    if detail is not None and ray is not None:
+        raise UserError("--detail runs on this machine only, not with --ray")
+
+    def make_job(path: Path, blended: float | None = None) -> Job:
         from percept.engines.model_info import read_model_info
 
         info = read_model_info(path)
@@ -578,12 +586,15 @@ def upscale(
             raise UserError(f"{model}: is a ×{info.scale} model but --scale is {scale} "
                             f"(pass --scale {info.scale} or a ×{scale} model)")
         suffix_ = f"_x{int(info.scale)}" if suffix is None else suffix
-        return _job(shared.model_run(path, info), info, shared.picture, replace(shared.output, suffix=suffix_))
+        run = replace(shared.model_run(path, info), detail=blended)
+        if blended is not None:
+            run.blend()  # a model without a partner stops here, in one line
+        return _job(run, info, shared.picture, replace(shared.output, suffix=suffix_))
 
     if model is None:
-        choice = default_upscaling(make_job, scale or 4)
+        choice = default_upscaling(make_job, scale or 4, detail)
     else:
-        choice = ModelChoice.single(make_job(resolve_model(model, kind="sr")))
+        choice = ModelChoice.single(make_job(resolve_model(model, kind="sr"), detail))
     _run(inputs, choice, out, shared.run)
 
 
