@@ -96,3 +96,39 @@ def test_weight_average_resumes_and_chooses_on_held_out_photos(tmp_path):
         rows = list(csv.DictReader(f))
     assert [r["step"] for r in rows] == ["4", "8"] and all(float(r["val_psnr"]) > 10 for r in rows)
     assert (tmp_path / "run" / "best.safetensors").is_file()
+
+
+def test_adversarial_fine_tuning_resumes_with_its_discriminator_bit_for_bit(tmp_path):
+    """The discriminator and its optimiser are in the checkpoint: a run stopped and resumed ends with the same
+    generator as one that ran through; the adversarial term joins after the warm-up; the discriminator's own
+    loss is logged, not minimised."""
+    photos = make_photos(tmp_path / "p", n=8, size=48)
+    opts = dict(data=photos, name="sr", scale=2, loss="pixel", patch=16, arch="subpixel", channels=8, convs=1,
+                degradation="bicubic", gan_weight=0.1, gan_channels=4, gan_warmup=2, target_shrink=1.5)
+    kw = dict(ema=0.0, preview_every=0, checkpoint_every=3)
+    whole = Trainer(SRTask(SROptions(**opts)), _settings(tmp_path, iterations=6, **kw), interactive=False).run()
+    Trainer(SRTask(SROptions(**opts)), _settings(tmp_path / "b", iterations=3, **kw), interactive=False).run()
+    resumed = Trainer(SRTask(SROptions(**opts)), _settings(tmp_path / "b", iterations=6, resume=True, **kw),
+                      interactive=False).run()
+    a, _ = load_model(whole.model_path)
+    b, _ = load_model(resumed.model_path)
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), k
+    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert ckpt["task_state"]["adversary"]["steps"] == 6
+    with open(tmp_path / "run" / "losses.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[0]["adversarial"]) == 0 and float(rows[-1]["adversarial"]) > 0  # after the warm-up
+    assert float(rows[-1]["total"]) == pytest.approx(float(rows[-1]["pixel"]) + float(rows[-1]["adversarial"]),
+                                                     rel=1e-4)
+    assert float(rows[-1]["monitor_discriminator"]) > 0
+
+
+def test_colour_drift_stops_a_run(tmp_path):
+    from percept.train.trainer import TrainingError
+
+    photos = make_photos(tmp_path / "p", n=10, size=48)
+    task = SRTask(SROptions(data=photos, name="sr", scale=2, loss="pixel", patch=16, arch="subpixel", channels=8,
+                            convs=1, holdout=3, degradation="bicubic", max_colour_drift=1e-9))
+    with pytest.raises(TrainingError, match="mean colour moved"):
+        Trainer(task, _settings(tmp_path, iterations=4, ema=0.0, checkpoint_every=2), interactive=False).run()

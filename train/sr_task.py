@@ -14,6 +14,7 @@ from torch import nn
 from percept.train.checkpoint import ModelInfo, describe
 from percept.train.data import ImageFolderDataset, load_rgb, scan_images, to_tensor
 from percept.train.degradations import matlab_imresize, random_patch_pair
+from percept.train.discriminator import AdversarialSettings, Adversary
 from percept.train.losses import (
     PIXEL_LOSSES,
     blur_loss,
@@ -53,6 +54,12 @@ class SROptions:
     clean_share: float | None = None  # photo damage: share of plain bicubic inputs (None: PhotoDegradation's)
     holdout: int = 0  # photos kept out of training to choose checkpoints on (the validation set)
     branches: bool = False  # SubPixelSR: re-parameterisable training branches, folded when saved
+    gan_weight: float = 0.0  # adversarial fine-tuning (percept.train.discriminator): the generator's term weight
+    gan_channels: int = 32  # the U-Net discriminator's width
+    gan_lr: float = 1e-4
+    gan_warmup: int = 0  # steps in which only the discriminator learns
+    target_shrink: float = 1.0  # shrink training photos by this first (their own JPEG blocks and noise average out)
+    max_colour_drift: float = 0.0  # stop when the held-out outputs' mean colour moves this many 8-bit levels (0: off)
     tv_weight: float = 0.0
     arch: str = "subpixel"
     channels: int | None = None  # None: the architecture's default
@@ -136,7 +143,7 @@ def validation_pairs(files: list[Path], o: SROptions) -> list[tuple[torch.Tensor
     seed per photo, so every validation sees the same inputs."""
     pairs = []
     for i, path in enumerate(files):
-        img = to_tensor(load_rgb(path))
+        img = to_tensor(shrunk(load_rgb(path), o.target_shrink, o.patch))
         side = min(VALIDATION_SIZE, img.shape[1], img.shape[2]) // o.scale * o.scale
         top, left = (img.shape[1] - side) // 2, (img.shape[2] - side) // 2
         hr = img[:, top:top + side, left:left + side]
@@ -146,17 +153,30 @@ def validation_pairs(files: list[Path], o: SROptions) -> list[tuple[torch.Tensor
     return pairs
 
 
+def shrunk(img: Image.Image, factor: float, patch: int) -> Image.Image:
+    """``img`` made ``factor`` times smaller (antialiased), but never below one patch. Why: the training photos
+    are small JPEGs; a discriminator learns their 8×8 blocks and noise as "real" unless they are averaged out."""
+    if factor <= 1.0:
+        return img
+    w, h = img.size
+    f = min(factor, min(w, h) / patch) if min(w, h) >= patch else 1.0
+    if f <= 1.0:
+        return img
+    return img.resize((max(1, round(w / f)), max(1, round(h / f))), Image.Resampling.LANCZOS)
+
+
 class PatchPair:
     """Picklable transform for loader workers: a random HR patch and its degraded LR input."""
 
     def __init__(self, patch: int, scale: int, sigma: float, degradation: str = "paper",
-                 clean_share: float | None = None):
+                 clean_share: float | None = None, shrink: float = 1.0):
         self.patch, self.scale, self.sigma, self.degradation = patch, scale, sigma, degradation
-        self.clean_share = clean_share
+        self.clean_share, self.shrink = clean_share, shrink
 
     def __call__(self, img: Image.Image, rng) -> tuple[torch.Tensor, torch.Tensor]:
         g = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        return make_pair(to_tensor(img), self.patch, self.scale, self.sigma, self.degradation, g, self.clean_share)
+        return make_pair(to_tensor(shrunk(img, self.shrink, self.patch)), self.patch, self.scale, self.sigma,
+                         self.degradation, g, self.clean_share)
 
 
 class SRTask:
@@ -208,16 +228,24 @@ class SRTask:
         return net
 
     def dataset(self, seed: int) -> ImageFolderDataset:
-        pairs = PatchPair(self.o.patch, self.o.scale, self.o.sigma, self.o.degradation, self.o.clean_share)
+        pairs = PatchPair(self.o.patch, self.o.scale, self.o.sigma, self.o.degradation, self.o.clean_share,
+                          self.o.target_shrink)
         return ImageFolderDataset(self.files, pairs, seed)
 
     def setup(self, device: torch.device) -> None:
         if self.uses_features:
             self.vgg = VGGLoss(self.o.vgg_weights).to(device)
         g = torch.Generator().manual_seed(12345)  # fixed preview crops
-        pairs = [make_pair(to_tensor(load_rgb(p)), self.o.patch, self.o.scale, self.o.sigma, self.o.degradation, g,
-                           self.o.clean_share) for p in self.preview_files]
+        pairs = [make_pair(to_tensor(shrunk(load_rgb(p), self.o.target_shrink, self.o.patch)), self.o.patch,
+                           self.o.scale, self.o.sigma, self.o.degradation, g, self.o.clean_share)
+                 for p in self.preview_files]
         self.validation = validation_pairs(self.holdout_files, self.o) if self.holdout_files else []
+        self.adversary = None
+        if self.o.gan_weight > 0:
+            with torch.random.fork_rng(devices=[]):  # its initial weights leave the run's random stream alone
+                torch.manual_seed(20161008)
+                self.adversary = Adversary(AdversarialSettings(self.o.gan_weight, self.o.gan_channels, self.o.gan_lr,
+                                                               self.o.gan_warmup), device)
         self.preview_lr = torch.stack([lr for lr, _ in pairs]).to(device)
         self.preview_hr = torch.stack([hr for _, hr in pairs]).to(device)
 
@@ -225,6 +253,9 @@ class SRTask:
         lr, hr = batch
         sr = model(lr)
         terms: dict[str, torch.Tensor] = {}
+        if self.adversary is not None:
+            terms["monitor_discriminator"] = self.adversary.train_discriminator(hr, sr)
+            terms["adversarial"] = self.adversary.generator_term(sr)
         if self.uses_features:
             layers = self.feature_layers
             sr_in, hr_in = jittered(sr, hr, self.o.feature_jitter)
@@ -265,7 +296,8 @@ class SRTask:
                 "feature_jitter": o.feature_jitter, "grid_weight": o.grid_weight, "grid_window": o.grid_window,
                 "speckle_weight": o.speckle_weight, "blur_weight": o.blur_weight,
                 "pixel_weight": o.pixel_weight, "pixel_loss": o.pixel_loss, "clean_share": o.clean_share,
-                "holdout": o.holdout, "branches": o.branches, "tv_weight": o.tv_weight,
+                "holdout": o.holdout, "branches": o.branches, "tv_weight": o.tv_weight, "gan_weight": o.gan_weight,
+                "gan_channels": o.gan_channels, "gan_warmup": o.gan_warmup, "target_shrink": o.target_shrink,
                 "training_images": len(self.files),
                 "skipped_files": len(o.skipped), "degradation": degradation,
                 "init": str(o.init) if o.init else None}
@@ -276,13 +308,29 @@ class SRTask:
         if not self.validation:
             return {}
         device = next(model.parameters()).device
-        total = 0.0
+        total, colour = 0.0, torch.zeros(3)
         for lr, hr in self.validation:
             sr = model(lr[None].to(device)).float().clamp(0, 1)[0].cpu()
             b = self.o.scale
             mse = (sr - hr)[:, b:-b, b:-b].pow(2).mean().clamp_min(1e-10)
             total += float(-10 * torch.log10(mse))
-        return {"val_psnr": total / len(self.validation)}
+            colour += (sr - hr).mean(dim=(1, 2))
+        drift = float((colour / len(self.validation)).abs().max() * 255)
+        if self.o.max_colour_drift and drift > self.o.max_colour_drift:
+            from percept.train.trainer import TrainingError
+
+            raise TrainingError(f"the held-out outputs' mean colour moved {drift:.2f} levels from the truth's "
+                                f"(more than --max-colour-drift {self.o.max_colour_drift}); training stopped, "
+                                "the last checkpoint and best.safetensors kept. Try a lower --gan-weight or --lr.")
+        return {"val_psnr": total / len(self.validation), "colour_drift": drift}
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """What ``--resume`` needs beyond the generator: the discriminator and its optimiser."""
+        return {"adversary": self.adversary.state_dict()} if self.adversary is not None else {}
+
+    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
+        if self.adversary is not None and state.get("adversary"):
+            self.adversary.load_state_dict(state["adversary"])
 
     def describe(self, model: nn.Module, training: dict[str, Any]) -> ModelInfo:
         text = self.o.description or f"×{self.o.scale} super-resolution, {self.o.loss} loss"

@@ -195,8 +195,10 @@ class Trainer:
     def _save_checkpoint(self, model: nn.Module, opt, scaler, step: int, ema: WeightAverage | None = None) -> None:
         if not self.is_main:
             return
+        task_state = getattr(self.task, "checkpoint_state", None)
         state = {"format": CHECKPOINT_FORMAT, "step": step, "model": model.state_dict(),
                  "ema": ema.state_dict() if ema is not None else {},
+                 "task_state": task_state() if task_state is not None else {},
                  "model_config": model.config(), "optimizer": opt.state_dict(),
                  "scaler": scaler.state_dict() if scaler is not None else {},
                  "rng": _rng_state(), "settings": self.s.record(), "task": self.task.settings()}
@@ -222,6 +224,7 @@ class Trainer:
         if scaler is not None and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         _set_rng_state(state["rng"])
+        self._task_state = state.get("task_state") or {}
         return int(state["step"])
 
     # -- logging ------------------------------------------------------------------------------
@@ -288,6 +291,9 @@ class Trainer:
             raise TrainingError(f"{self.ckpt_path}: already at step {start} >= --iterations {s.iterations}; "
                                 "raise --iterations to train longer")
         self.task.setup(device)
+        restore = getattr(self.task, "load_checkpoint_state", None)
+        if s.resume and restore is not None:
+            restore(getattr(self, "_task_state", {}))
         dataset = self.task.dataset(s.seed)
         train_model: nn.Module = model
         if self.world > 1:
@@ -301,7 +307,8 @@ class Trainer:
         """The weighted terms of one batch and their values (averaged over processes), refusing NaN/inf."""
         with setup.autocast():
             terms = self.task.losses(setup.train_model, batch)
-        terms = {"total": sum(terms.values()), **terms}
+        # "monitor_" terms are logged, not minimised (a discriminator's own loss, already stepped by the task)
+        terms = {"total": sum(v for k, v in terms.items() if not k.startswith(MONITOR)), **terms}
         values = torch.stack([t.detach().float() for t in terms.values()])
         if self.world > 1:
             dist.all_reduce(values)
@@ -400,13 +407,15 @@ class Trainer:
 
     def _probe_seconds(self, setup: _Setup) -> float:
         """Seconds per training step, timed on the run's first batch before it trains: forward, losses and
-        backward, twice (the first pays one-time set-up). RNG, buffers and gradients are put back, so the run
-        is the same as without the probe."""
+        backward, twice (the first pays one-time set-up). RNG, buffers, gradients and the task's own state (a
+        discriminator the losses step) are put back, so the run is the same as without the probe."""
         dataset, sampler = setup.loader.dataset, setup.loader.sampler
         first = setup.start * self.s.batch_size
         items = [dataset[(sampler.file_at(p), p)] for p in range(first, first + self.s.batch_size // self.world)]
         batch = _to_device(setup.loader.collate_fn(items), setup.device, setup.channels_last)
         rng, buffers = _rng_state(), {k: v.clone() for k, v in setup.model.named_buffers()}
+        task_state = getattr(self.task, "checkpoint_state", None)
+        saved = copy.deepcopy(task_state()) if task_state is not None else None
         seconds = 0.0
         for _ in range(2):
             t = time.perf_counter()
@@ -421,6 +430,8 @@ class Trainer:
             for k, v in setup.model.named_buffers():
                 v.copy_(buffers[k])
         _set_rng_state(rng)
+        if saved is not None:
+            self.task.load_checkpoint_state(saved)
         return seconds
 
     def _announce_duration(self, setup: _Setup, log: _RunLog) -> None:
@@ -582,6 +593,7 @@ class _RunLog:
 
 
 LR_SCHEDULES = ("constant", "cosine")
+MONITOR = "monitor_"
 MAX_BAD_GRADIENTS = 5  # consecutive non-finite gradients before training stops
 LONG_RUN_HOURS = 2.0  # a CPU run longer than this gets the quicker options
 

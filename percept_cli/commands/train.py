@@ -310,6 +310,21 @@ def train_sr(
     pixel_loss: str = typer.Option("mse", "--pixel-loss", help="mse | l1 | charbonnier (a smooth L1: sharper "
                                    "texture than MSE at the same PSNR)", rich_help_panel=OBJECTIVE),
     tv_weight: float = typer.Option(0.0, "--tv-weight", rich_help_panel=OBJECTIVE),
+    gan_weight: float = typer.Option(0.0, "--gan-weight", min=0.0, help="Adversarial fine-tuning: the weight of a "
+                                     "U-Net discriminator's term (0.1 beside pixel 1 and feature 1, as Real-ESRGAN; "
+                                     "start from a fidelity model with --init).", rich_help_panel=OBJECTIVE),
+    gan_channels: int = typer.Option(32, "--gan-channels", min=4, help="The discriminator's width.",
+                                     rich_help_panel=OBJECTIVE),
+    gan_lr: float = typer.Option(1e-4, "--gan-lr", help="The discriminator's Adam learning rate.",
+                                 rich_help_panel=OBJECTIVE),
+    gan_warmup: int = typer.Option(0, "--gan-warmup", min=0, help="Steps in which only the discriminator learns "
+                                   "(the generator gets no adversarial term yet).", rich_help_panel=OBJECTIVE),
+    target_shrink: float = typer.Option(1.0, "--target-shrink", min=1.0, help="Shrink training photos by this "
+                                        "first, so their own JPEG blocks and noise average out (e.g. 1.5 with "
+                                        "adversarial training).", rich_help_panel=SCHEDULE),
+    max_colour_drift: float = typer.Option(0.0, "--max-colour-drift", min=0.0, help="With --holdout: stop when "
+                                           "the held-out outputs' mean colour moves this many 8-bit levels from "
+                                           "the truth's (0: never).", rich_help_panel=SCHEDULE),
     clean_share: float = typer.Option(None, "--clean-share", min=0.0, max=1.0, show_default=False,
                                       help="--degradation photo: share of inputs left undamaged (plain bicubic); "
                                       "default 0.1.", rich_help_panel=SCHEDULE),
@@ -367,6 +382,8 @@ def train_sr(
                          speckle_weight=speckle_weight, blur_weight=blur_weight,
                          pixel_weight=pixel_weight, pixel_loss=pixel_loss, clean_share=clean_share,
                          holdout=holdout, branches=branches, tv_weight=tv_weight, upsample=upsample,
+                         gan_weight=gan_weight, gan_channels=gan_channels, gan_lr=gan_lr, gan_warmup=gan_warmup,
+                         target_shrink=target_shrink, max_colour_drift=max_colour_drift,
                          global_skip=global_skip, vgg_weights=vgg_weights,
                          init=resolve_model(Path(init), kind="sr") if init and not resume else None)
         return SRTask(opts)
