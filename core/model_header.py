@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from percept.core.version import __version__
@@ -43,7 +43,10 @@ class ModelInfo:
     format: str = FORMAT
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        """The header as written into a model file: the training record without the trainer's folders."""
+        data = asdict(self)
+        data["training"] = portable_training(data["training"])
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> ModelInfo:
@@ -51,6 +54,22 @@ class ModelInfo:
         data["value_range"] = tuple(data.get("value_range", (0.0, 1.0)))
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# Training-record fields that hold paths the trainer gave: a shared model keeps only their last component.
+PATH_FIELDS = ("data", "style_image", "init", "vgg_weights", "out", "run_dir")
+
+
+def portable_training(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with every path it was given reduced to its file or folder name: a model someone shares must
+    not carry their folder layout or user name (content hashes say which file it was)."""
+    out = dict(record)
+    for key in PATH_FIELDS:
+        value = out.get(key)
+        if isinstance(value, str) and value:
+            name = PureWindowsPath(value).name if "\\" in value else PurePosixPath(value).name
+            out[key] = name or value.strip("/\\")
+    return out
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

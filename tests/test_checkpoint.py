@@ -84,3 +84,29 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     os.umask(old)
     path = atomic_write(tmp_path / "a.txt", lambda p: p.write_text("x"))
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~old
+
+
+def test_model_headers_keep_names_not_the_trainers_folders(tmp_path):
+    """A shared model must not carry its trainer's folder layout or user name: the training record keeps the
+    names of the files and folders it was given, and no shipped model's header holds an absolute path."""
+    import json
+
+    from percept.core.model_header import METADATA_KEY, read_info
+    from percept.core.zoo import list_models
+    from percept.train.checkpoint import describe, save_model
+    from percept.train.networks import SubPixelSR
+
+    net = SubPixelSR(2, 4, 0)
+    info = describe(net, "m", training={"data": "/home/ann/Pictures/train/", "init": "C:\\Users\\ann\\m.safetensors",
+                                        "style_image": "/home/ann/paint.jpg", "lr": 1e-3})
+    path = save_model(tmp_path / "m.safetensors", net, info)
+    saved = read_info(path).training
+    assert saved == {"data": "train", "init": "m.safetensors", "style_image": "paint.jpg", "lr": 1e-3}
+    for model in list_models():
+        from safetensors import safe_open
+
+        with safe_open(str(model.path), framework="numpy") as f:
+            header = json.loads(f.metadata()[METADATA_KEY])
+        text = json.dumps(header["training"])
+        assert "/home/" not in text and "/work/" not in text and "/root" not in text, model.name
+        assert not any(isinstance(v, str) and v.startswith("/") for v in header["training"].values()), model.name

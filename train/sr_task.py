@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from percept.core.model_header import file_sha256
 from percept.train.checkpoint import ModelInfo, describe
 from percept.train.data import ImageFolderDataset, load_rgb, scan_images, to_tensor
 from percept.train.degradations import matlab_imresize, random_patch_pair
@@ -300,7 +301,8 @@ class SRTask:
                 "gan_channels": o.gan_channels, "gan_warmup": o.gan_warmup, "target_shrink": o.target_shrink,
                 "training_images": len(self.files),
                 "skipped_files": len(o.skipped), "degradation": degradation,
-                "init": str(o.init) if o.init else None}
+                "init": str(o.init) if o.init else None,
+                "init_sha256": file_sha256(o.init)[:16] if o.init else None}
 
     def validate(self, model: nn.Module) -> dict[str, float]:
         """PSNR (RGB, border = scale) of ``model`` on the held-out photos, each damaged once with a fixed seed:

@@ -12,6 +12,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import nn
 
+from percept.core.model_header import file_sha256
 from percept.core.training_defaults import SPIKE_Z, STYLE_LAYERS
 from percept.train.checkpoint import ModelInfo, describe
 from percept.train.data import (
@@ -157,6 +158,7 @@ class StyleTask:
                 "style_tiles": o.style_tiles, "content_layer": o.content_layer,
                 "style_layers": list(o.style_layers), "training_images": len(self.files),
                 "skipped_files": len(o.skipped), "crops": o.crops, "init": str(o.init) if o.init else None,
+                "init_sha256": file_sha256(o.init)[:16] if o.init else None,
                 "exposure_path": o.exposure_path}
 
     def describe(self, model: nn.Module, training: dict[str, Any]) -> ModelInfo:
