@@ -8,7 +8,11 @@ model, option or exporter makes a new entry and never serves a stale one. ``$PER
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,8 +28,29 @@ from percept.engines.onnx_opset import DEFAULT_OPSET
 FP32_TOLERANCE = 1e-3  # max |onnxruntime - PyTorch| accepted for a cached export (images are in [0, 1])
 
 
+_FALLBACK: dict[str, Path] = {}
+
+
 def cache_dir() -> Path:
-    return Path(os.environ.get("PERCEPT_CACHE_DIR") or Path.home() / ".cache" / "percept").expanduser()
+    """``$PERCEPT_CACHE_DIR`` or ``~/.cache/percept``; where that cannot be written (a read-only file system,
+    another user's folder) a private temporary folder for this process instead, said once on stderr: the run
+    goes on without a lasting cache (each run prepares its models again)."""
+    wanted = Path(os.environ.get("PERCEPT_CACHE_DIR") or Path.home() / ".cache" / "percept").expanduser()
+    key = str(wanted)
+    if key in _FALLBACK:
+        return _FALLBACK[key]
+    try:
+        wanted.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=wanted, prefix=".write-test-"):
+            pass
+        _FALLBACK[key] = wanted
+    except OSError as exc:
+        fallback = Path(tempfile.mkdtemp(prefix="percept-cache-"))
+        atexit.register(shutil.rmtree, fallback, ignore_errors=True)
+        print(f"warning: cache folder {wanted} cannot be written ({exc.strerror or exc}); running without a lasting "
+              "cache (set PERCEPT_CACHE_DIR to a writable folder to keep prepared models)", file=sys.stderr)
+        _FALLBACK[key] = fallback
+    return _FALLBACK[key]
 
 
 def cached_onnx(model_path: str | os.PathLike, fp16: bool = False, opset: int = DEFAULT_OPSET,

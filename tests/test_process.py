@@ -822,3 +822,20 @@ def test_missing_input_is_a_one_line_error(tmp_path, models):
     res = stylize(models, tmp_path / "nothing", "-o", tmp_path / "out")
     one_line_error(res, "no images found", "--recursive")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_read_only_cache_runs_without_it_and_a_report_that_cannot_be_written_stops_first(tmp_path, models,
+                                                                                          monkeypatch):
+    """An unwritable cache folder means one warning and a run without a lasting cache; a --json-report that
+    cannot be written stops the run before any work, in one line."""
+    src = save(tmp_path / "in" / "a.png", photo(16, 16))
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("PERCEPT_CACHE_DIR", str(blocker / "cache"))  # under a file: cannot be made
+    res = upscale(models, src, "-o", tmp_path / "out", "--backend", "openvino", "--precision", "fp32")
+    assert res.exit_code == 0, res.output
+    assert "cannot be written" in res.output and "running without a lasting cache" in res.output
+    assert (tmp_path / "out" / "a_x4.png").is_file()
+    res = upscale(models, src, "-o", tmp_path / "out2", "--json-report", str(blocker / "r.json"))
+    assert res.exit_code == 2 and "cannot write the --json-report" in res.output
+    assert not (tmp_path / "out2" / "a_x4.png").exists() and "Traceback" not in res.output

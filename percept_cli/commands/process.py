@@ -144,6 +144,22 @@ def check_writable(out: Path) -> None:
         raise UserError(f"{out}: cannot write to the output folder ({exc.strerror or type(exc).__name__})") from None
 
 
+def check_report_writable(report: Path) -> None:
+    """Stop before any work when --json-report cannot be written, instead of after it (the work done is kept
+    either way; the report of it would be lost)."""
+    import tempfile
+
+    folder = Path(report).expanduser().absolute().parent
+    try:
+        if Path(report).is_dir():
+            raise IsADirectoryError(21, "is a folder")
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".percept-write-test-"):
+            pass
+    except OSError as exc:
+        raise UserError(f"{report}: cannot write the --json-report there ({exc.strerror or type(exc).__name__})") \
+            from None
+
+
 def precision_for(info: ModelInfo, precision: str | None) -> str | None:
     """The precision asked for, checked against what the model supports (a foreign model may not run in
     fp16 or bf16); with none asked for, fp32 where the model supports no reduced precision."""
@@ -411,6 +427,8 @@ def _run(sources_text: list[str], choice: ModelChoice, out_text: str, run: RunOp
         typer.echo(f"{_count(len(redone), 'existing output')} made with other settings (or without a record) "
                    f"will be made again, e.g. {redone[0].output}", err=True)
     _say_choices(plan, choice)
+    if run.json_report:
+        check_report_writable(run.json_report)
     from percept.core.devices import set_threads
 
     set_threads(run.threads[1])  # before opening: every runtime sizes its thread pool from it
