@@ -19,8 +19,8 @@ def torch_installed() -> bool:
 
 
 def nvidia_driver_present() -> bool:
-    """An NVIDIA kernel driver is loaded (its /proc entry or a device node exists)."""
-    return Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists()
+    """An NVIDIA kernel driver is loaded (its /proc entry or a device node exists; /dev/dxg: WSL 2's GPU)."""
+    return any(Path(p).exists() for p in ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/dxg"))
 
 
 def cuda_available() -> bool:

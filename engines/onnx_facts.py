@@ -32,6 +32,20 @@ def info_from_metadata(meta: dict[str, str]) -> ModelInfo | None:
     return ModelInfo.from_json(meta[METADATA_KEY]) if METADATA_KEY in meta else None
 
 
+def graph_model(meta: dict[str, str], source: str) -> tuple[ModelInfo, str]:
+    """The model a percept ONNX graph runs and the graph's precision: the one reader every ONNX runtime uses.
+    One line (``EngineError``) for a graph percept did not make."""
+    from percept.engines.errors import EngineError
+
+    try:
+        info = info_from_metadata(meta)
+    except (ValueError, TypeError):
+        info = None
+    if info is None:
+        raise EngineError(f"{source}: ONNX file without percept metadata; export it with `percept export`")
+    return info, meta.get("precision", "fp32")
+
+
 def _facts_path(onnx_path: Path) -> Path:
     return onnx_path.with_name(onnx_path.name + FACTS_SUFFIX)
 

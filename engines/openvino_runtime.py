@@ -31,7 +31,7 @@ from percept.engines.norm_stats import (
     stats_from_outputs,
     stats_inputs,
 )
-from percept.engines.onnx_facts import info_from_metadata, onnx_facts
+from percept.engines.onnx_facts import graph_model, onnx_facts
 from percept.engines.runtime import UNLIMITED
 
 if TYPE_CHECKING:
@@ -109,14 +109,12 @@ class OpenVinoRuntime:
         except Exception as exc:
             raise EngineError(f"{onnx_path}: not an ONNX file ({type(exc).__name__}: {exc})") from None
         meta = facts.metadata
-        if "scale" not in meta or "size_rule" not in meta:
-            raise EngineError(f"{onnx_path}: ONNX file without percept metadata; export it with `percept export`")
-        if meta.get("precision", "fp32") != "fp32":
-            raise BackendUnavailable(f"{onnx_path}: an {meta['precision']} graph; OpenVINO takes the fp32 export "
+        self.info, graph_precision = graph_model(meta, str(onnx_path))
+        if graph_precision != "fp32":
+            raise BackendUnavailable(f"{onnx_path}: an {graph_precision} graph; OpenVINO takes the fp32 export "
                                      "and lowers precision itself")
-        self.metadata, self.info = meta, info_from_metadata(meta)
-        self.scale, self.size_rule = int(meta["scale"]), int(meta["size_rule"])
-        self.min_size = int(meta.get("min_size", 1))
+        self.metadata = meta
+        self.scale, self.size_rule, self.min_size = self.info.scale, self.info.size_rule, self.info.min_size
         self.core = shared_core()
         self.config = {"INFERENCE_PRECISION_HINT": OV_PRECISION[precision], "PERFORMANCE_HINT": "LATENCY",
                        "INFERENCE_NUM_THREADS": int(threads or default_threads()),

@@ -22,7 +22,7 @@ from percept.engines.norm_stats import (
     stats_from_outputs,
     stats_inputs,
 )
-from percept.engines.onnx_facts import info_from_metadata, onnx_facts
+from percept.engines.onnx_facts import graph_model, onnx_facts
 from percept.engines.runtime import UNLIMITED
 
 
@@ -64,12 +64,9 @@ class OrtRuntime:
         except Exception as exc:
             raise EngineError(f"{onnx_path}: onnxruntime cannot load it ({type(exc).__name__}: {exc})") from None
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
-        if "scale" not in meta or "size_rule" not in meta:
-            raise EngineError(f"{onnx_path}: ONNX file without percept metadata; export it with `percept export`")
-        self.metadata, self.info = meta, info_from_metadata(meta)
-        self.scale, self.size_rule = int(meta["scale"]), int(meta["size_rule"])
-        self.min_size = int(meta.get("min_size", 1))
-        self.precision = meta.get("precision", "fp32")
+        self.info, self.precision = graph_model(meta, str(onnx_path))
+        self.metadata = meta
+        self.scale, self.size_rule, self.min_size = self.info.scale, self.info.size_rule, self.info.min_size
         self.input_name = self.session.get_inputs()[0].name
         self._proto = None
         self._stats_sessions: dict[str, object] = {}

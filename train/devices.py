@@ -14,17 +14,10 @@ def cpu_supports_bf16() -> bool:
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` → the first CUDA GPU if any, else CPU; ``cuda`` → ``cuda:0``; clear error without a GPU."""
-    if device == "auto":
-        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-    if device == "cuda":
-        device = "cuda:0"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device}: no CUDA GPU is visible to torch (use --device cpu)")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"unknown device {device!r} (auto, cpu, cuda or cuda:N)") from None
+    """``percept.core.devices.resolve_device`` as a ``torch.device`` (the trainers' form): one rule for both."""
+    from percept.core.devices import resolve_device as resolve
+
+    return torch.device(resolve(device))
 
 
 def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
