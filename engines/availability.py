@@ -12,7 +12,7 @@ from percept.core.extras import install_hint
 
 # The extras and the package whose presence says each is installed (pyproject.toml's optional dependencies).
 EXTRAS = {"train": "torch", "eval": "lpips", "video": "av", "heif": "pillow_heif", "ray": "ray",
-          "tensorrt": "tensorrt", "tensorrt-rtx": "tensorrt_rtx"}
+          "onnxruntime": "onnxruntime", "png": "imagecodecs", "tensorrt": "tensorrt", "tensorrt-rtx": "tensorrt_rtx"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,9 @@ def components() -> list[Component]:
 
         items.append(Component("onnxruntime", True, f"{ort.__version__}: {', '.join(onnxruntime_providers())}"))
     except Exception as exc:
-        items.append(Component("onnxruntime", False, f"not importable ({exc}); pip install onnxruntime"))
+        items.append(Component("onnxruntime", False, f"not installed: a second CPU runtime, not needed "
+                               f"({install_hint('onnxruntime')})" if isinstance(exc, ImportError)
+                               else f"not importable ({exc})"))
     try:
         from percept.engines.openvino_runtime import openvino_module
 
