@@ -61,8 +61,10 @@ def test_every_pixel_deciding_field_changes_the_fingerprint_and_nothing_else_doe
         assert changed(job, part, name, value).fingerprint() == job.fingerprint(), name
     assert replace(job, model=replace(job.model, path=style_files[1])).fingerprint() != job.fingerprint()
     every = {(p, f.name) for p in ("model", "picture", "output") for f in fields(getattr(job, p))}
+    # path: above; kind and scale follow the model file; detail needs a model with a partner
+    # (tests/test_detail.py::test_upscale_detail_end_to_end_and_in_the_settings)
     assert every - set(PIXEL_DECIDING) - set(NOT_PIXEL_DECIDING) == {("model", "path"), ("model", "kind"),
-                                                                     ("model", "scale")}
+                                                                     ("model", "scale"), ("model", "detail")}
 
 
 def test_local_video_and_ray_paths_get_the_same_job(tmp_path, style_files, monkeypatch):
