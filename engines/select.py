@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from percept.engines.errors import BackendUnavailable, EngineError, EngineMismatch
-from percept.engines.registry import AUTO_ORDER, BACKEND_CHOICES, BACKENDS, PRECISIONS, auto_candidates, opener
+from percept.engines.registry import (
+    AUTO_ORDER,
+    BACKEND_CHOICES,
+    BACKENDS,
+    PRECISIONS,
+    auto_candidates,
+    for_file,
+    opener,
+)
 
 if TYPE_CHECKING:
     from percept.engines.detail import Blend
@@ -127,6 +135,8 @@ def auto_order(kind: str, device: str, precision: str | None) -> list[tuple[str,
     None means "the default": on a CPU with native bf16, OpenVINO bf16 first."""
     prec = precision or default_precision(device)
     candidates = auto_candidates(kind, device)
+    if not candidates:  # none for this device (an engine on a CPU): opening the file's backend says why
+        return [(b.name, prec) for b in for_file(kind)]
     order: list[tuple[str, str]] = []
     if not device.startswith("cuda") and precision in (None, "bf16") and "openvino" in {b.name for b in candidates}:
         from percept.engines.openvino_runtime import native_bf16

@@ -297,11 +297,13 @@ def test_quick_preset_warm_starts_from_the_closest_shipped_style_and_user_option
     assert result.exit_code == 0, result.output
     assert "--init auto: warm start from " in result.output
     chosen = result.output.split("warm start from ")[1].split(" ")[0]
+    from percept.core.model_header import file_sha256
     from percept.core.zoo import resolve_model
     from percept.train.checkpoint import read_info
 
     training = read_info(out).training
-    assert Path(training["init"]) == resolve_model(chosen, kind="style")
+    parent = resolve_model(chosen, kind="style")  # the header keeps its name and content hash, not its folder
+    assert training["init"] == parent.name and training["init_sha256"] == file_sha256(parent)[:16]
     assert training["style_weight"] == 0.7 and training["anchor_weight"] == 300.0  # given beats preset
     assert training["spike_weight"] == 1e4  # the preset's guard against inherited blobs
     assert training["time_limit_s"] == 28 * 60 and training["iterations"] == 2 and training["half"] is True

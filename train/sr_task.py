@@ -210,6 +210,7 @@ class SRTask:
         self.files, self.holdout_files = split_holdout(self.files, opts.holdout)
         self.preview_files = self.files[: opts.preview_count]
         self.vgg: VGGLoss | None = None
+        self.adversary: Adversary | None = None  # made in setup, on the run's device
 
     @property
     def uses_features(self) -> bool:
