@@ -12,12 +12,25 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once at import: mkstemp creates 0600 files, outputs should get the user's usual mode
 
 
+LONG_NAME = 200  # bytes: beyond it the temporary name is a hash, so it fits the file system's name limit too
+
+
+def part_prefix(dest: Path) -> str:
+    """How the temporary files of ``dest`` begin (``.NAME.`` or, for long names, ``.HASH.``)."""
+    name = dest.name
+    if len(os.fsencode(name)) > LONG_NAME:
+        import hashlib
+
+        name = hashlib.sha1(os.fsencode(name)).hexdigest()[:16]
+    return f".{name}."
+
+
 @contextmanager
 def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; on success it is renamed over ``dest``, on error removed."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    fd, tmp = tempfile.mkstemp(prefix=part_prefix(dest), suffix=".part", dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

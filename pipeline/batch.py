@@ -10,7 +10,9 @@ stops after the work in hand, leaving no partial files.
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 import queue
 import threading
 import time
@@ -19,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from percept.core.atomic import atomic_path
+from percept.core.atomic import atomic_path, part_prefix
 from percept.pipeline.imageio import DEFAULT_MAX_PIXELS, PNG_LEVEL, ImageReadError, read_image, write_image
 from percept.pipeline.manifest import OutputManifest
 
@@ -383,7 +385,7 @@ def plan_tasks(sources, out_dir: Path, template: str, suffix: str, format_choice
     from percept.pipeline.video import is_video
     from percept.pipeline.video import output_extension as video_extension
 
-    candidates = []
+    candidates, settled_early = [], []
     for s in sources:
         if is_video(s.path):  # clips stay clips (--format is for pictures)
             fmt = VIDEO
@@ -392,6 +394,10 @@ def plan_tasks(sources, out_dir: Path, template: str, suffix: str, format_choice
             src_fmt = format_from_suffix(s.path)
             fmt = output_format(format_choice, src_fmt)
             dest = output_path(s, out_dir, template, suffix, extension_for(fmt, s.path, src_fmt))
+        too_long = name_too_long(dest)
+        if too_long:
+            settled_early.append(FileResult(str(s.path), None, FAILED, too_long))
+            continue
         exists = dest.exists()
         fp = (settings(s.path) if callable(settings) else settings) if exists else ""
         candidates.append(Candidate(s.path, str(s.path), dest, str(dest), dest.resolve(), fmt, exists, fp))
@@ -399,4 +405,33 @@ def plan_tasks(sources, out_dir: Path, template: str, suffix: str, format_choice
     def stale(dest: Path, fp: str) -> str | None:
         return manifest.stale_reason(dest, fp) if manifest is not None else None
 
-    return decide(candidates, {s.path.resolve() for s in sources}, overwrite, stale)
+    remove_leftover_parts([c.output for c in candidates])
+    tasks, settled = decide(candidates, {s.path.resolve() for s in sources}, overwrite, stale)
+    return tasks, settled_early + settled
+
+
+def name_too_long(dest: Path) -> str:
+    """Why the file system cannot hold ``dest``'s name (one line), or ""."""
+    try:
+        limit = os.pathconf(dest.parent if dest.parent.exists() else "/", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    size = len(os.fsencode(dest.name))
+    if size > limit:
+        return f"output name {dest.name[:40]}… is {size} bytes, longer than this file system's {limit} (use --name)"
+    return ""
+
+
+def remove_leftover_parts(outputs: list[Path]) -> int:
+    """Delete the temporary files (``.NAME.XXXX.part``, ``percept.core.atomic``) a killed run left beside these
+    outputs: this run writes or keeps each of them, so nothing else may be writing them. Returns the count."""
+    removed = 0
+    for dest in outputs:
+        try:
+            for part in dest.parent.glob(f"{glob.escape(part_prefix(dest))}*.part"):
+                part.unlink(missing_ok=True)
+                removed += 1
+        except OSError:
+            continue  # an unreadable folder: the output itself will say so
+    return removed
+

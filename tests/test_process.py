@@ -839,3 +839,31 @@ def test_a_read_only_cache_runs_without_it_and_a_report_that_cannot_be_written_s
     res = upscale(models, src, "-o", tmp_path / "out2", "--json-report", str(blocker / "r.json"))
     assert res.exit_code == 2 and "cannot write the --json-report" in res.output
     assert not (tmp_path / "out2" / "a_x4.png").exists() and "Traceback" not in res.output
+
+
+def test_a_rerun_removes_what_a_killed_run_left_half_written(tmp_path, models):
+    """SIGKILL leaves the atomic writes' temporary files (0-byte or partial) beside the outputs; the next run over
+    the same outputs removes them, and touches no other file."""
+    src = save(tmp_path / "in" / "a.png", photo(16, 16))
+    out = tmp_path / "out"
+    out.mkdir()
+    left = [out / ".a_x4.png.k3j2h1g0.part", out / ".a_x4.png.zz9.part"]
+    for p in left:
+        p.write_bytes(b"")
+    other = out / ".notes.txt.abc.part"
+    other.write_bytes(b"keep")
+    res = upscale(models, src, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert not any(p.exists() for p in left) and other.read_bytes() == b"keep"
+    assert (out / "a_x4.png").is_file()
+
+
+def test_an_output_name_too_long_for_the_file_system_fails_alone_in_one_line(tmp_path, models):
+    src = tmp_path / "in"
+    save(src / ("a" * 240 + ".png"), photo(16, 16))  # its output, ..._x4.png, is 247 bytes: fits
+    save(src / ("b" * 251 + ".png"), photo(16, 16))  # ..._x4.png is 258 bytes: does not
+    save(src / "ok.png", photo(16, 16))
+    res = upscale(models, src, "-o", tmp_path / "out")
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "258 bytes, longer than this file system's 255" in res.output
+    assert (tmp_path / "out" / ("a" * 240 + "_x4.png")).is_file() and (tmp_path / "out" / "ok_x4.png").is_file()
