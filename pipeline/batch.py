@@ -104,9 +104,14 @@ class Summary:
 
     def write_json(self, path: str | Path, extra: dict | None = None) -> None:
         """The report; ``extra`` adds sections (e.g. ``ray``: the job's stages and actors)."""
+        report = {**self.to_dict(), **(extra or {})}
+        text = json.dumps(report, indent=2, ensure_ascii=False)
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # a file name that is not UTF-8 (an old camera card): escaped, \udcXX per byte
+            data = json.dumps(report, indent=2, ensure_ascii=True).encode("ascii")
         with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps({**self.to_dict(), **(extra or {})}, indent=2, ensure_ascii=False) + "\n",
-                           encoding="utf-8")
+            tmp.write_bytes(data + b"\n")
 
 
 @dataclass

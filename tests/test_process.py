@@ -867,3 +867,15 @@ def test_an_output_name_too_long_for_the_file_system_fails_alone_in_one_line(tmp
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert "258 bytes, longer than this file system's 255" in res.output
     assert (tmp_path / "out" / ("a" * 240 + "_x4.png")).is_file() and (tmp_path / "out" / "ok_x4.png").is_file()
+
+
+def test_a_file_name_that_is_not_utf8_is_read_written_and_reported(tmp_path, models):
+    """A Latin-1 name from an old camera card: the output keeps the input's bytes and the JSON report escapes
+    them (its text gives the bytes back through os.fsencode)."""
+    src = tmp_path / "in"
+    save(src / os.fsdecode(b"caf\xe9.png"), photo(16, 16))
+    res = upscale(models, src, "-o", tmp_path / "out", "--json-report", str(tmp_path / "r.json"))
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out" / os.fsdecode(b"caf\xe9_x4.png")).is_file()
+    report = json.loads((tmp_path / "r.json").read_text(encoding="ascii"))
+    assert os.fsencode(report["files"][0]["input"]).endswith(b"caf\xe9.png")
