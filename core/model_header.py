@@ -50,10 +50,48 @@ class ModelInfo:
 
     @classmethod
     def from_json(cls, text: str) -> ModelInfo:
-        data = json.loads(text)
+        """The header's record, each field checked against its type and range (a model file is input like
+        any other): ``ValueError`` naming the field otherwise."""
+        if len(text) > MAX_INFO_CHARS:
+            raise ValueError(f"percept metadata of {len(text):,} characters (at most {MAX_INFO_CHARS:,})")
+        try:
+            data = json.loads(text)
+        except RecursionError:
+            raise ValueError("percept metadata nested too deeply") from None
+        if not isinstance(data, dict):
+            raise ValueError("percept metadata is not a record")
         data["value_range"] = tuple(data.get("value_range", (0.0, 1.0)))
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        info = cls(**{k: v for k, v in data.items() if k in known})
+        info.check()
+        return info
+
+    def check(self) -> None:
+        """Types and ranges of the fields the pipeline acts on, before anything is sized or built from them."""
+        rules = (("kind", isinstance(self.kind, str) and self.kind in ("style", "sr")),
+                 ("scale", type(self.scale) is int and 1 <= self.scale <= 16),
+                 ("size_rule", type(self.size_rule) is int and 1 <= self.size_rule <= 256),
+                 ("min_size", type(self.min_size) is int and 1 <= self.min_size <= 1024),
+                 ("config", isinstance(self.config, dict) and _depth(self.config) <= 8),
+                 ("training", isinstance(self.training, dict) and _depth(self.training) <= 8),
+                 ("name", isinstance(self.name, str) and len(self.name) <= 200))
+        bad = next((name for name, ok in rules if not ok), None)
+        if bad is not None:
+            raise ValueError(f"field {bad} = {str(getattr(self, bad))[:60]!r} is out of range or of the wrong type")
+        for key, value in self.config.items():
+            if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= 4096:
+                raise ValueError(f"field config.{key} = {value} is out of range (0..4096)")
+
+
+MAX_INFO_CHARS = 1_000_000  # a header's percept record: shipped ones are ~2 KB
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    """How deeply ``value`` nests (stops counting past 16)."""
+    if level > 16 or not isinstance(value, (dict, list)):
+        return level
+    items = value.values() if isinstance(value, dict) else value
+    return max((_depth(v, level + 1) for v in items), default=level)
 
 
 # Training-record fields that hold paths the trainer gave: a shared model keeps only their last component.
@@ -150,5 +188,5 @@ def read_info(path: str | os.PathLike) -> ModelInfo:
         return _foreign_info(path)
     try:
         return ModelInfo.from_json(meta[METADATA_KEY])
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         raise ModelFileError(f"{path}: corrupt percept metadata ({exc})") from None

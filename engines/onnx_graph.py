@@ -54,6 +54,9 @@ class _Graph:
             raise ModelFileError(f"{self.path}: weight {key} is missing for its architecture")
         value = self.weights[key]
         if shape is not None:
+            if value.size != int(np.prod(shape)):
+                raise ModelFileError(f"{self.path}: weight {key} has shape {tuple(value.shape)}, not the "
+                                     f"{tuple(shape)} its architecture says")
             value = value.reshape(shape)
         name = key if shape is None else f"{key}.reshaped"
         self.inits[name] = value

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -110,3 +111,43 @@ def test_model_headers_keep_names_not_the_trainers_folders(tmp_path):
         text = json.dumps(header["training"])
         assert "/home/" not in text and "/work/" not in text and "/root" not in text, model.name
         assert not any(isinstance(v, str) and v.startswith("/") for v in header["training"].values()), model.name
+
+
+def test_a_header_that_lies_is_refused_in_one_line_before_anything_is_built(tmp_path):
+    """A model file is input like any other: a header describing a network far larger than its tensors, nested
+    thousands of levels deep, or with a size rule of 0 ends in one ModelFileError line on the torch path and on
+    the torch-free graph path, without allocating the network it describes."""
+    import json
+
+    from safetensors.numpy import load_file as load_numpy
+    from safetensors.numpy import save_file as save_numpy
+
+    from percept.core.model_header import METADATA_KEY
+    from percept.engines.onnx_graph import build_model_graph
+    from percept.train.networks import SubPixelSR
+
+    net = SubPixelSR(2, 8, 1)
+    path = save_model(tmp_path / "m.safetensors", net, describe(net, "m"))
+    tensors = load_numpy(str(path))
+    header = json.loads(read_info(path).to_json())
+
+    def lying(name: str, **changes) -> Path:
+        record = {**header, **changes}
+        out = tmp_path / f"{name}.safetensors"
+        text = changes.pop("raw", None) or json.dumps(record)
+        save_numpy(tensors, str(out), metadata={METADATA_KEY: text, "format": "percept-model/1"})
+        return out
+
+    cases = {
+        "huge": (lying("huge", config={**header["config"], "channels": 4000, "convs": 600}), "parameters|shape"),
+        "wide": (lying("wide", config={**header["config"], "channels": 16}), "shape"),
+        "zero": (lying("zero", size_rule=0), "size_rule"),
+        "deep": (lying("deep", raw='{"kind": ' + "[" * 5000 + "]" * 5000 + "}"), "corrupt percept metadata"),
+    }
+    for name, (bad, words) in cases.items():
+        with pytest.raises(ModelFileError, match=words) as exc:
+            load_model(bad)
+        assert "\n" not in str(exc.value), name
+        if name in ("huge", "wide"):
+            with pytest.raises(ModelFileError):
+                build_model_graph(bad)

@@ -46,12 +46,45 @@ def save_model(path: str | os.PathLike, net: nn.Module, info: ModelInfo, half: b
     return Path(path)
 
 
+MAX_PARAMETERS = 50_000_000  # percept's largest network has 1.7 M; a header asking for more is not believed
+
+
+def check_tensors_fit(path: str | os.PathLike, info: ModelInfo) -> None:
+    """The network the header describes, laid out without memory (PyTorch's meta device), against the tensors
+    the file holds: names and shapes must match exactly, and its size is bounded, before anything is allocated.
+    One ``ModelFileError`` line otherwise (a header that lies would otherwise build a network of gigabytes)."""
+    from safetensors import safe_open
+
+    try:
+        with torch.device("meta"):
+            layout = build_network(info.config).state_dict()
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise ModelFileError(f"{path}: config {str(info.config)[:80]} does not describe a network ({exc})") from None
+    count = sum(v.numel() for v in layout.values())
+    if count > MAX_PARAMETERS:
+        raise ModelFileError(f"{path}: its header describes {count:,} parameters (at most {MAX_PARAMETERS:,})")
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as exc:
+        raise ModelFileError(f"{path}: cannot read its tensors ({type(exc).__name__}: {exc})") from None
+    missing, extra = sorted(layout.keys() - shapes.keys()), sorted(shapes.keys() - layout.keys())
+    if missing or extra:
+        parts = [f"{what} weights {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+                 for what, keys in (("missing", missing), ("unexpected", extra)) if keys]
+        raise ModelFileError(f"{path}: does not match {info.config.get('arch')}: {'; '.join(parts)}")
+    for key, tensor in layout.items():
+        if shapes[key] != tuple(tensor.shape):
+            raise ModelFileError(f"{path}: weight {key} has shape {shapes[key]}, expected {tuple(tensor.shape)}")
+
+
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelInfo]:
     """Rebuild the network described in the file and load its weights (as float32), in eval mode."""
     info = read_info(path)
     if info.config.get("arch") == "spandrel":
         net, _ = load_descriptor(path)
         return net.to(device).eval(), info
+    check_tensors_fit(path, info)
     try:
         net = build_network(info.config)
     except ValueError as exc:
