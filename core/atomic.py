@@ -42,6 +42,15 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def write_test(folder: str | os.PathLike) -> None:
+    """Make ``folder`` and write (and remove) a file in it: ``OSError`` where it cannot be written, so callers
+    say so once, before any work, instead of failing every file."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".percept-write-test-"):
+        pass
+
+
 def atomic_write(dest: str | os.PathLike, writer: Callable[[Path], None]) -> Path:
     """Call ``writer(tmp_path)`` then rename into place."""
     with atomic_path(dest) as tmp:

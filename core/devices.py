@@ -92,6 +92,11 @@ def cpu_flags() -> set[str]:
     return set()
 
 
+def native_bf16_cpu() -> bool:
+    """The CPU computes bf16 natively (AVX-512 BF16 or AMX), where bf16 pays off instead of being emulated."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
 def free_memory(device: str = "cpu") -> int:
     """Bytes free on ``device``: CUDA's own count, or MemAvailable (else free pages) for the CPU."""
     if device.startswith("cuda"):

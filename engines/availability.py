@@ -7,7 +7,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from percept.core.devices import cpu_flags, cuda_available, threads, torch_installed
+from percept.core.devices import cuda_available, native_bf16_cpu, threads, torch_installed
 from percept.core.extras import install_hint
 
 # The extras and the package whose presence says each is installed (pyproject.toml's optional dependencies).
@@ -59,7 +59,7 @@ def extras() -> dict[str, bool]:
 def components() -> list[Component]:
     present = extras()
     items = [Component("extras", True, ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in present.items()))]
-    bf16 = "yes" if cpu_flags() & {"avx512_bf16", "amx_bf16"} else "no"
+    bf16 = "yes" if native_bf16_cpu() else "no"
     if torch_installed():
         import torch
 

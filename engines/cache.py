@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from percept.core.atomic import atomic_path
+from percept.core.atomic import atomic_path, write_test
 from percept.core.model_header import file_sha256
 from percept.core.version import __version__
 from percept.engines.detail import Blend
@@ -40,9 +40,7 @@ def cache_dir() -> Path:
     if key in _FALLBACK:
         return _FALLBACK[key]
     try:
-        wanted.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=wanted, prefix=".write-test-"):
-            pass
+        write_test(wanted)
         _FALLBACK[key] = wanted
     except OSError as exc:
         fallback = Path(tempfile.mkdtemp(prefix="percept-cache-"))

@@ -42,8 +42,8 @@ def detail_blend(path: str | os.PathLike, t: float, info: ModelInfo | None = Non
     detail = info.detail or {}
     role, partner_name = detail.get("role"), detail.get("partner")
     if role not in ROLES or not partner_name:
-        raise ModelFileError(f"{path.name}: --detail needs a model with a fidelity/perceptual partner (the "
-                             "shipped sr-x4-fidelity and sr-x2-fidelity have one); this one has none")
+        raise ModelFileError(f"{path.name}: --detail needs a model whose header names a fidelity/perceptual "
+                             "partner; this one has none")
     partner = path.with_name(f"{partner_name}.safetensors")
     if not partner.is_file():
         raise ModelFileError(f"{path.name}: its --detail partner {partner_name} is not beside it ({partner})")

@@ -103,7 +103,7 @@ class _Graph:
         return self.op("Resize", [x, "", scales], mode="cubic", coordinate_transformation_mode="half_pixel",
                        cubic_coeff_a=-0.75)
 
-    def upsample2x(self, x: str, prefix: str, mode: str, norm: str, cin: int) -> str:
+    def upsample2x(self, x: str, prefix: str, mode: str, norm: str) -> str:
         """``Upsample2x``: one ×2 stage, then norm and ReLU."""
         if mode == "resize-conv":
             x, norm_at = self.conv(self.resize(x, 2, "nearest"), f"{prefix}.1", 3), f"{prefix}.2"
@@ -134,8 +134,8 @@ def _transform_net(g: _Graph, config: Mapping) -> str:
         x = g.op("Relu", [g.norm(g.conv(x, f"encoder.{i}.0", kernel, stride), f"encoder.{i}.1", norm)])
     for r in range(5):
         x = g.residual(x, f"residuals.{r}", norm)
-    x = g.upsample2x(x, "decoder.0", upsample, norm, 128)
-    x = g.upsample2x(x, "decoder.1", upsample, norm, 64)
+    x = g.upsample2x(x, "decoder.0", upsample, norm)
+    x = g.upsample2x(x, "decoder.1", upsample, norm)
     y = g.conv(x, "decoder.2", 9)
     if config.get("exposure_path"):
         mean = g.op("ReduceMean", [INPUT_NAME, g.const([2, 3])], keepdims=1)
@@ -149,12 +149,11 @@ def _transform_net(g: _Graph, config: Mapping) -> str:
 
 def _sr_net(g: _Graph, config: Mapping) -> str:
     norm, upsample, scale = config.get("norm", "none"), config.get("upsample", "pixel-shuffle"), int(config["scale"])
-    channels = int(config.get("channels", 64))
     x = g.op("Relu", [g.norm(g.conv(INPUT_NAME, "head.0", 9), "head.1", norm)])
     for r in range(int(config.get("blocks", 4))):
         x = g.residual(x, f"residuals.{r}", norm)
     for k in range(int(np.log2(scale))):
-        x = g.upsample2x(x, f"upsampler.{k}", upsample, norm, channels)
+        x = g.upsample2x(x, f"upsampler.{k}", upsample, norm)
     y = g.conv(x, "tail", 9)
     if config.get("global_skip", True):
         y = g.op("Add", [y, g.resize(INPUT_NAME, scale, "cubic")])

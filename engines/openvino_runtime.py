@@ -32,6 +32,7 @@ from percept.engines.norm_stats import (
     stats_inputs,
 )
 from percept.engines.onnx_facts import graph_model, onnx_facts
+from percept.engines.registry import BACKENDS
 from percept.engines.runtime import UNLIMITED
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class OpenVinoRuntime:
         self.request = self._compile(self.path).create_infer_request()
         self._stats_requests: dict[str, object] = {}
         self._impose_inputs: list[str] = []  # the statistics graph's input names, in feeding order
-        self.shared_stats = facts.instance_norms > 0
+        self.shared_stats = precision in BACKENDS["openvino"].shares_statistics and facts.instance_norms > 0
 
     def _compile(self, model: str | onnx.ModelProto):
         """Compile a file by its path (with a warm CACHE_DIR, OpenVINO then loads the compiled blob without

@@ -23,6 +23,7 @@ from percept.engines.norm_stats import (
     stats_inputs,
 )
 from percept.engines.onnx_facts import graph_model, onnx_facts
+from percept.engines.registry import BACKENDS
 from percept.engines.runtime import UNLIMITED
 
 
@@ -71,7 +72,8 @@ class OrtRuntime:
         self._proto = None
         self._stats_sessions: dict[str, object] = {}
         # Shared statistics by graph surgery on the fp32 graph (an fp16 graph keeps per-tile statistics).
-        self.shared_stats = self.precision == "fp32" and onnx_facts(self.path).instance_norms > 0
+        self.shared_stats = (self.precision in BACKENDS["onnxruntime"].shares_statistics
+                             and onnx_facts(self.path).instance_norms > 0)
 
     def _model(self):
         import onnx

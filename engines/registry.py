@@ -27,7 +27,6 @@ class Backend:
     precisions: dict[str, tuple[str, ...]]  # device type → precisions it runs there, the useful ones to time first
     shares_statistics: tuple[str, ...]  # precisions at which tiles share instance-norm statistics
     opener: str  # name of its open function in percept.engines.select
-    note: str = ""  # why it is where it is in the auto order
 
     def installed(self) -> bool:
         return any(importlib.util.find_spec(p) is not None for p in self.packages)
@@ -60,16 +59,13 @@ def device_type(device: str) -> str:
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (
     Backend("openvino", ("openvino",), "", ("model", "onnx"), ("cpu",), {"cpu": ("fp32", "bf16")}, ("fp32", "bf16"),
-            "_open_openvino", "the CPU default: bf16 twice ONNX Runtime fp32 where the CPU has native bf16, "
-            "1.16× it in fp32"),
+            "_open_openvino"),  # the CPU default: bf16 twice ONNX Runtime fp32 where native, 1.16× it in fp32
     Backend("onnxruntime", ("onnxruntime",), "onnxruntime", ("model", "onnx"), ("cpu", "cuda"),
-            {"cpu": ("fp32", "fp16"), "cuda": ("fp32", "fp16")}, ("fp32",), "_open_onnxruntime",
-            "fp32 as fast as PyTorch eager and equal to it to ~1e-6"),
+            {"cpu": ("fp32", "fp16"), "cuda": ("fp32", "fp16")}, ("fp32",), "_open_onnxruntime"),
     Backend("torch", ("torch",), "train", ("model",), ("cpu", "cuda"),
-            {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "fp16", "bf16")}, ("fp32", "bf16", "fp16"), "_open_torch",
-            "no export step; the baseline of the benchmarks"),
+            {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "fp16", "bf16")}, ("fp32", "bf16", "fp16"), "_open_torch"),
     Backend("tensorrt", ("tensorrt", "tensorrt_rtx"), "tensorrt", ("model", "onnx", "engine"), ("cuda",),
-            {"cuda": ("fp16", "fp32")}, (), "_open_tensorrt", "fused FP16 kernels: the CUDA default"),
+            {"cuda": ("fp16", "fp32")}, (), "_open_tensorrt"),  # fused FP16 kernels: the CUDA default
 )}
 # --backend auto: the order tried on each device type (the first that opens wins).
 AUTO_ORDER: dict[str, tuple[str, ...]] = {"cuda": ("tensorrt", "torch", "onnxruntime"),

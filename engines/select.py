@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from percept.core.devices import resolve_device
 from percept.engines.errors import BackendUnavailable, EngineError, EngineMismatch
 from percept.engines.registry import (
     AUTO_ORDER,
@@ -39,13 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AUTO_ORDER", "BACKEND_CHOICES", "BACKENDS", "PRECISIONS", "file_kind", "open_runtime", "resolve_device"]
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``auto`` → CUDA where usable, else the CPU, decided without importing torch (``percept.core.devices``)."""
-    from percept.core.devices import resolve_device as resolve
-
-    return resolve(device)
 
 
 def file_kind(path: str | os.PathLike) -> str:

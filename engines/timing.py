@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from percept.core.devices import cpu_flags, threads, torch_installed
+from percept.core.devices import native_bf16_cpu as cpu_supports_bf16
+from percept.core.devices import threads, torch_installed
 from percept.engines.errors import EngineError
 from percept.engines.registry import BENCH_CHOICES, PRECISIONS
 
@@ -30,11 +31,6 @@ Log = Callable[[str], None]
 
 
 # ------------------------------------------------------------------------------------------ basic timing
-def cpu_supports_bf16() -> bool:
-    """Native bf16 instructions (AVX-512 BF16 or AMX), where bf16 pays off."""
-    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
-
-
 def sync(device: str | None) -> None:
     """Wait for queued GPU work (no-op on the CPU), so a timer measures the work and not its launch."""
     if device is not None and str(device).startswith("cuda"):

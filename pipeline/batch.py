@@ -390,7 +390,7 @@ def plan_tasks(sources, out_dir: Path, template: str, suffix: str, format_choice
     from percept.pipeline.video import is_video
     from percept.pipeline.video import output_extension as video_extension
 
-    candidates, settled_early = [], []
+    candidates = []
     for s in sources:
         if is_video(s.path):  # clips stay clips (--format is for pictures)
             fmt = VIDEO
@@ -399,20 +399,16 @@ def plan_tasks(sources, out_dir: Path, template: str, suffix: str, format_choice
             src_fmt = format_from_suffix(s.path)
             fmt = output_format(format_choice, src_fmt)
             dest = output_path(s, out_dir, template, suffix, extension_for(fmt, s.path, src_fmt))
-        too_long = name_too_long(dest)
-        if too_long:
-            settled_early.append(FileResult(str(s.path), None, FAILED, too_long))
-            continue
-        exists = dest.exists()
+        failure = name_too_long(dest)
+        exists = not failure and dest.exists()
         fp = (settings(s.path) if callable(settings) else settings) if exists else ""
-        candidates.append(Candidate(s.path, str(s.path), dest, str(dest), dest.resolve(), fmt, exists, fp))
+        candidates.append(Candidate(s.path, str(s.path), dest, str(dest), dest.resolve(), fmt, exists, fp, failure))
 
     def stale(dest: Path, fp: str) -> str | None:
         return manifest.stale_reason(dest, fp) if manifest is not None else None
 
-    remove_leftover_parts([c.output for c in candidates])
-    tasks, settled = decide(candidates, {s.path.resolve() for s in sources}, overwrite, stale)
-    return tasks, settled_early + settled
+    remove_leftover_parts([c.output for c in candidates if not c.failure])
+    return decide(candidates, {s.path.resolve() for s in sources}, overwrite, stale)
 
 
 def name_too_long(dest: Path) -> str:

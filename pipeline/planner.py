@@ -23,6 +23,7 @@ class Candidate:
     format: str
     exists: bool
     settings: str  # the fingerprint of the job this input gets
+    failure: str = ""  # why the output cannot be made at all (a name the file system cannot hold), or ""
 
 
 def decide(candidates: list[Candidate], input_keys: set, overwrite: bool,
@@ -33,7 +34,9 @@ def decide(candidates: list[Candidate], input_keys: set, overwrite: bool,
     tasks: list[Task] = []
     settled: list[FileResult] = []
     for c in candidates:
-        if c.key in input_keys:
+        if c.failure:
+            settled.append(FileResult(c.source_shown, None, FAILED, c.failure))
+        elif c.key in input_keys:
             settled.append(FileResult(c.source_shown, None, FAILED,
                                       f"output {c.output_shown} would overwrite an input"))
         elif c.key in claimed:

@@ -35,6 +35,7 @@ import numpy as np
 
 from percept.core.atomic import atomic_path
 from percept.core.extras import install_hint
+from percept.pipeline.array_ops import as_float, box_blur, enlarge_nearest, luminance
 from percept.pipeline.imageio import Picture
 from percept.pipeline.inputs import VIDEO_SUFFIXES
 
@@ -173,8 +174,6 @@ class TemporalBlend:
         self.previous_out: np.ndarray | None = None
 
     def __call__(self, source: np.ndarray, output: np.ndarray) -> np.ndarray:
-        from percept.pipeline.array_ops import as_float, box_blur, enlarge_nearest, luminance
-
         src = as_float(np.ascontiguousarray(source.transpose(2, 0, 1)))
         luma = box_blur(luminance(src)[0], 5)
         out = output.astype(np.float32)

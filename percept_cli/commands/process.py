@@ -134,12 +134,10 @@ def _count(n: int, noun: str) -> str:
 def check_writable(out: Path) -> None:
     """Stop once, up front, when --out cannot be written (read-only file system, permissions), instead of
     failing every file with the same reason."""
-    import tempfile
+    from percept.core.atomic import write_test
 
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".percept-write-test-"):
-            pass
+        write_test(out)
     except OSError as exc:
         raise UserError(f"{out}: cannot write to the output folder ({exc.strerror or type(exc).__name__})") from None
 
@@ -147,14 +145,12 @@ def check_writable(out: Path) -> None:
 def check_report_writable(report: Path) -> None:
     """Stop before any work when --json-report cannot be written, instead of after it (the work done is kept
     either way; the report of it would be lost)."""
-    import tempfile
+    from percept.core.atomic import write_test
 
-    folder = Path(report).expanduser().absolute().parent
     try:
         if Path(report).is_dir():
             raise IsADirectoryError(21, "is a folder")
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".percept-write-test-"):
-            pass
+        write_test(Path(report).expanduser().absolute().parent)
     except OSError as exc:
         raise UserError(f"{report}: cannot write the --json-report there ({exc.strerror or type(exc).__name__})") \
             from None
