@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from percept.core.extras import install_hint
 
 FILE_KINDS = ("model", "onnx", "engine")  # percept .safetensors (or a foreign .pth), .onnx, TensorRT engine
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,8 @@ def device_type(device: str) -> str:
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (
-    Backend("openvino", ("openvino",), "", ("model", "onnx"), ("cpu",), {"cpu": ("fp32", "bf16")}, ("fp32", "bf16"),
+    Backend("openvino", ("openvino",), "", ("model", "onnx"), ("cpu",), {"cpu": ("fp32", "bf16", "int8")},
+            ("fp32", "bf16", "int8"),
             "_open_openvino"),  # the CPU default: bf16 twice ONNX Runtime fp32 where native, 1.16× it in fp32
     Backend("onnxruntime", ("onnxruntime",), "onnxruntime", ("model", "onnx"), ("cpu", "cuda"),
             {"cpu": ("fp32", "fp16"), "cuda": ("fp32", "fp16")}, ("fp32",), "_open_onnxruntime"),

@@ -106,7 +106,29 @@ def _open_onnxruntime(o: Opening) -> Runtime:
 def _open_openvino(o: Opening) -> Runtime:
     from percept.engines.openvino_runtime import OpenVinoRuntime
 
-    return OpenVinoRuntime(_graph(o), precision=o.precision)
+    if o.precision != "int8":
+        return OpenVinoRuntime(_graph(o), precision=o.precision)
+    form = _int8_form(o)
+    runtime = OpenVinoRuntime(_graph(o), precision="int8", int8_xml=form.xml)
+    if form.check is not None:
+        runtime.note = f"int8 form within {form.check.mean:.2f}/255 of fp32 on average on its check photos"
+    return runtime
+
+
+def _int8_form(o: Opening):
+    """The model's int8 form (shipped beside it, or made earlier into the cache), or why there is none."""
+    from percept.engines.int8 import find_form
+
+    if o.kind != "model":
+        raise BackendUnavailable(f"{o.path.name}: int8 runs percept model files (.safetensors), which carry or can "
+                                 "be given an int8 form")
+    if o.blend is not None:
+        raise BackendUnavailable(f"{o.path.name}: --detail blends have no int8 form; use --precision fp32 or bf16")
+    form = find_form(o.path)
+    if form is None:
+        raise BackendUnavailable(f"{o.path.name} has no int8 form here; make one with: percept quantize {o.path} "
+                                 "--calibration PHOTO_FOLDER")
+    return form
 
 
 def _open_tensorrt(o: Opening) -> Runtime:
@@ -199,6 +221,13 @@ def open_runtime(model_path: str | os.PathLike, backend: str = "auto", device: s
     if backend != "auto":
         return _open_checked(backend, request)
     order = auto_order(kind, dev, precision)
+    int8_why = ""
+    if precision is None and blend is None and order and order[0][0] == "openvino":
+        from percept.engines.int8_choice import default_int8
+
+        verdict = default_int8(path, "auto", dev, log)
+        order = [("openvino", "int8"), *order] if verdict.use else order
+        int8_why = verdict.why
     skipped = []
     for i, (name, prec) in enumerate(order):
         try:
@@ -209,6 +238,8 @@ def open_runtime(model_path: str | os.PathLike, backend: str = "auto", device: s
             skipped.append(f"{name}: {exc}")
             continue
         reason = f"auto chose {runtime.name} ({runtime.precision}, {runtime.device})"
+        if int8_why:
+            reason += f": {int8_why}" if runtime.precision == "int8" else f"; not int8: {int8_why}"
         if skipped:
             reason += "; skipped " + "; ".join(skipped)
         runtime.note = f"{reason}. {runtime.note}".strip() if runtime.note else reason

@@ -35,7 +35,8 @@ def exit_with(exc: BaseException) -> None:
 
 # Packages of the extras, and the extra that brings each: a command that needs one names the install line.
 EXTRA_OF_MODULE = {"torch": "train", "torchvision": "train", "spandrel": "train", "onnxscript": "train",
-                   "lpips": "eval", "av": "video", "pillow_heif": "heif", "ray": "ray"}
+                   "lpips": "eval", "av": "video", "pillow_heif": "heif", "ray": "ray",
+                   "nncf": "int8"}
 
 
 def missing_extra(exc: ImportError) -> str | None:

@@ -175,7 +175,7 @@ def test_unknown_choices_and_cpu_only_torch_options(models):
     with pytest.raises(ValueError, match="unknown backend"):
         open_runtime(models["style"], backend="tvm")
     with pytest.raises(ValueError, match="unknown precision"):
-        open_runtime(models["style"], precision="int8")
+        open_runtime(models["style"], precision="int4")
     with pytest.raises(ValueError, match="CUDA-only"):
         TorchRuntime(TransformNet(), describe(TransformNet(), "x"), device="cpu", cuda_graphs=True)
 

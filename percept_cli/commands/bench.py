@@ -44,7 +44,7 @@ def parse_sizes(text: str) -> list[int]:
 
 
 def parse_precisions(text: str) -> list[str] | None:
-    """``auto`` (None: each backend's useful precisions) or a comma list of fp32, bf16, fp16."""
+    """``auto`` (None: each backend's useful precisions) or a comma list of fp32, bf16, fp16, int8."""
     if text.strip() == "auto":
         return None
     items = [p.strip().lower() for p in text.split(",") if p.strip()]
@@ -152,7 +152,8 @@ def _precision(backend: str, precision: str) -> str:
 
 def _model_table(rows: list[ModelRow], title: str, caption: str) -> Table:
     table = Table(title=title, caption=caption)
-    for col in ("size", "backend", "precision", "images/s", "ms/image", "GFLOP/s", "× baseline", "max |Δ|"):
+    for col in ("size", "backend", "precision", "images/s", "ms/image", "GFLOP/s", "× baseline", "mean |Δ|/255",
+                "max |Δ|"):
         table.add_column(col, justify="left" if col in ("backend", "precision") else "right")
     for r in rows:
         table.add_row(f"{r.size}²", r.backend + (" (baseline)" if r.baseline else ""),
@@ -160,6 +161,7 @@ def _model_table(rows: list[ModelRow], title: str, caption: str) -> Table:
                       f"{r.images_per_s:.2f}", f"{r.ms_per_image:.1f}",
                       "-" if r.gflops is None else f"{r.gflops:.1f}",
                       "-" if r.ratio is None else f"{r.ratio:.2f}×",
+                      "-" if r.mean_abs_diff is None or r.baseline else f"{255 * r.mean_abs_diff:.2f}",
                       "-" if r.max_abs_diff is None or r.baseline else f"{r.max_abs_diff:.1e}")
     return table
 
@@ -188,8 +190,9 @@ def bench(
     backend: str = typer.Option("all", "--backend", help=f"{', '.join(BENCH_CHOICES)}: 'all' times every "
                                 "backend that opens here, 'auto' the one percept stylize would pick. PyTorch FP32 "
                                 "eager is always timed first, as the baseline."),
-    precision: str = typer.Option("auto", "--precision", help="auto (CPU: fp32 and bf16 autocast where the CPU "
-                                  "has bf16; GPU: fp32 and fp16) or a comma list of fp32, bf16, fp16."),
+    precision: str = typer.Option("auto", "--precision", help="auto (CPU: fp32, bf16 where the CPU has it "
+                                  "natively, int8 where the model has an int8 form; GPU: fp32 and fp16) or a comma "
+                                  "list of fp32, bf16, fp16, int8."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     repeats: int | None = typer.Option(None, "--repeats", help="Timed runs per row, median reported (default: 5, "
                                        "3 from 1024²). With --folder: passes over the folder (best reported)."),

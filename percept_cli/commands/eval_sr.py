@@ -149,8 +149,8 @@ def eval_sr(
     save: Path = typer.Option(None, "--save", help="Write every output as SAVE/<model>/<image>.png."),
     backend: str = typer.Option("auto", "--backend", help=" | ".join(BACKEND_CHOICES)),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda:N"),
-    precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | fp16 (fp32 scores the weights "
-                                                               "themselves)."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | fp16 | int8 (fp32 scores the "
+                                                               "weights themselves; int8 the model's int8 form)."),
     histogram_match: bool = typer.Option(False, "--histogram-match",
                                          help="Also score each model with the paper's histogram matching to "
                                               "the bicubic LR (reported as MODEL+histmatch)."),

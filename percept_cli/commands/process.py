@@ -44,8 +44,9 @@ BACKEND = typer.Option("auto", "--backend", help=f"{', '.join(BACKEND_CHOICES[:-
                        rich_help_panel=RUNTIME_PANEL)
 DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N (several: cuda:0,cuda:1).",
                       rich_help_panel=RUNTIME_PANEL)
-PRECISION = typer.Option(None, "--precision", help="fp32, bf16 or fp16 (default: fp16 on GPU; on the CPU bf16 "
-                         "with OpenVINO where the CPU has native bf16, else fp32).", rich_help_panel=RUNTIME_PANEL)
+PRECISION = typer.Option(None, "--precision", help="fp32, bf16, fp16 or int8 (default: fp16 on GPU; on the CPU "
+                         "int8 with OpenVINO for models whose int8 form passed its check, else bf16 where the CPU has "
+                         "native bf16, else fp32).", rich_help_panel=RUNTIME_PANEL)
 BATCH = typer.Option(0, "--batch-size", "-b", min=0, help="Images (or tiles) of equal shape run together "
                      "(0: auto — 1 on the CPU, where batching measured slower, 4 on GPUs).",
                      rich_help_panel=RUNTIME_PANEL)
@@ -612,14 +613,26 @@ def upscale(
     _run(inputs, choice, out, shared.run)
 
 
+def _note(message: str) -> None:
+    typer.echo(message, err=True)
+
+
 def _model_runner(backend: str, device: str, precision: str | None, compile: bool, cuda_graphs: bool,
                   batch_size: int, threads: int, max_memory: str) -> Callable[[Path, ModelInfo], ModelRun]:
     """How the command line says models run, for each model the job opens (the default upscale has two)."""
     memory = parse_memory(max_memory)
 
     def model_run(path: Path, info: ModelInfo) -> ModelRun:
+        chosen = precision_for(info, precision)
+        if chosen is None:  # int8 where this model's form passed its check and is faster on this CPU
+            from percept.engines.int8_choice import default_int8
+
+            verdict = default_int8(path, backend, device, log=_note)
+            if verdict.why:
+                _note(f"{path.stem}: {'int8' if verdict.use else 'not int8'}: {verdict.why}")
+            chosen = "int8" if verdict.use else None
         return ModelRun(path=path, kind=info.kind, scale=int(info.scale), backend=backend, device=device,
-                        precision=precision_for(info, precision), compile=compile, cuda_graphs=cuda_graphs,
+                        precision=chosen, compile=compile, cuda_graphs=cuda_graphs,
                         batch_size=batch_size, threads=threads, max_memory=memory)
 
     return model_run

@@ -1,0 +1,57 @@
+"""Calibration photos for an int8 form: the user's photos brought to the size the model usually sees.
+
+Why here: ``percept quantize``, the trainers and the tool that makes the shipped forms all calibrate the
+same way, and reading photos is the pipeline's job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from percept.core.model_header import ModelInfo
+from percept.pipeline.array_ops import pad_to_multiple, resize_area
+from percept.pipeline.imageio import read_image
+from percept.pipeline.inputs import discover
+
+STYLE_SIDE, SR_SIDE = 512, 192  # calibration pictures' long side: what each kind of model is usually given
+
+
+def calibration_pictures(folder: Path, count: int, side: int, multiple: int) -> tuple[list[np.ndarray], list[str]]:
+    """Up to ``count`` photos of ``folder`` (sorted by name), their long side brought to ``side`` and both sides
+    to a multiple of ``multiple``, as 1×3×H×W float32 batches; unreadable files are skipped and named."""
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: not a folder (calibration needs a folder of photos)")
+    pictures, skipped = [], []
+    for source in discover([str(folder)]):
+        if len(pictures) == count:
+            break
+        try:
+            rgb = read_image(source.path).float_rgb()
+        except Exception as exc:  # a bad file is skipped, like in a batch
+            skipped.append(f"{source.path.name} ({type(exc).__name__})")
+            continue
+        chw = np.ascontiguousarray(rgb.transpose(2, 0, 1), np.float32)
+        h, w = chw.shape[1:]
+        s = side / max(h, w)
+        if s < 1:
+            chw = resize_area(chw, (max(1, round(h * s)), max(1, round(w * s))))
+        padded, _ = pad_to_multiple(chw[None], multiple)
+        pictures.append(np.ascontiguousarray(padded, np.float32))
+    return pictures, skipped
+
+
+def calibration_side(info: ModelInfo) -> int:
+    return STYLE_SIDE if info.scale == 1 else SR_SIDE
+
+
+def split_calibration(folder: Path, photos: int, check: int,
+                      info: ModelInfo) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    """(calibration pictures, check pictures, skipped files): up to ``photos`` + ``check`` of ``folder``'s
+    photos in name order, the last ``check`` (at most a quarter) kept apart to check the result."""
+    pictures, skipped = calibration_pictures(folder, photos + check, calibration_side(info), max(1, info.size_rule))
+    if len(pictures) < 2:
+        raise ValueError(f"{folder}: needs at least 2 readable photos, found {len(pictures)}")
+    n_check = min(check, len(pictures) // 4)
+    return pictures[: len(pictures) - n_check], pictures[len(pictures) - n_check:], skipped
