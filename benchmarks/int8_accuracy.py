@@ -4,7 +4,7 @@
     python benchmarks/int8_accuracy.py sr [--sets Set5,Set14,BSD100]  # upscalers' PSNR, int8 − fp32
 
 styles: 64 training photos the forms were not calibrated on (the last 64 by name; calibration used the
-first 72), centre-cropped to 512², through PyTorch fp32 eager and through OpenVINO int8. Printed: the mean
+first 88), centre-cropped to 512², through PyTorch fp32 eager and through OpenVINO int8. Printed: the mean
 and 99.9th percentile of |difference| of the 8-bit outputs, and the blob measure ``flipped_cells`` of each
 against the photo (percentage points). percept's bound: 1.5/255 mean, 16/255 at the 99.9th percentile,
 flipped cells no more than fp32's + 0.02 points.

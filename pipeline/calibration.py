@@ -19,12 +19,13 @@ STYLE_SIDE, SR_SIDE = 512, 192  # calibration pictures' long side: what each kin
 
 
 def calibration_pictures(folder: Path, count: int, side: int, multiple: int) -> tuple[list[np.ndarray], list[str]]:
-    """Up to ``count`` photos of ``folder`` (sorted by name), their long side brought to ``side`` and both sides
-    to a multiple of ``multiple``, as 1×3×H×W float32 batches; unreadable files are skipped and named."""
+    """Up to ``count`` photos of ``folder`` and its sub-folders (sorted by name), their long side brought to
+    ``side`` and both sides to a multiple of ``multiple``, as 1×3×H×W float32 batches; unreadable files are
+    skipped and named."""
     if not folder.is_dir():
         raise ValueError(f"{folder}: not a folder (calibration needs a folder of photos)")
     pictures, skipped = [], []
-    for source in discover([str(folder)]):
+    for source in discover([str(folder)], recursive=True):
         if len(pictures) == count:
             break
         try:
@@ -49,9 +50,9 @@ def calibration_side(info: ModelInfo) -> int:
 def split_calibration(folder: Path, photos: int, check: int,
                       info: ModelInfo) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
     """(calibration pictures, check pictures, skipped files): up to ``photos`` + ``check`` of ``folder``'s
-    photos in name order, the last ``check`` (at most a quarter) kept apart to check the result."""
+    photos in name order, the last ``check`` (at most a third) kept apart to check the result."""
     pictures, skipped = calibration_pictures(folder, photos + check, calibration_side(info), max(1, info.size_rule))
     if len(pictures) < 2:
         raise ValueError(f"{folder}: needs at least 2 readable photos, found {len(pictures)}")
-    n_check = min(check, len(pictures) // 4)
+    n_check = min(check, len(pictures) // 3)
     return pictures[: len(pictures) - n_check], pictures[len(pictures) - n_check:], skipped

@@ -14,6 +14,15 @@ from percept.train.trainer import Trainer, TrainSettings
 from tests.test_train_style import make_photos
 
 
+@pytest.fixture(autouse=True)
+def _no_int8_form(request, monkeypatch):
+    """Training tests run for seconds: the int8 form made at the end of training is tested once
+    (test_corrupt_and_non_image_files_are_skipped_and_reported), not after every run."""
+    if request.node.name != "test_corrupt_and_non_image_files_are_skipped_and_reported":
+        monkeypatch.setattr("percept.cli.commands.train._int8_form", lambda model, data: None)
+
+
+
 @pytest.mark.parametrize("degradation", ["paper", "bicubic"])
 def test_patch_pairs_have_matching_shapes(degradation):
     from PIL import Image

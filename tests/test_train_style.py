@@ -1,6 +1,7 @@
 """Style training: loss goes down, resume is bit-for-bit, bad data is handled, Ctrl-C and NaN are safe."""
 
 import csv
+import importlib.util
 import math
 import os
 import shutil
@@ -26,6 +27,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 PROBE = 2  # the speed probe computes the losses twice before the first step (Trainer._probe_seconds)
+
+@pytest.fixture(autouse=True)
+def _no_int8_form(request, monkeypatch):
+    """Training tests run for seconds: the int8 form made at the end of training is tested once
+    (test_corrupt_and_non_image_files_are_skipped_and_reported), not after every run."""
+    if request.node.name != "test_corrupt_and_non_image_files_are_skipped_and_reported":
+        monkeypatch.setattr("percept.cli.commands.train._int8_form", lambda model, data: None)
+
 
 
 def make_photos(folder: Path, n: int = 6, size: int = 48) -> Path:
@@ -110,6 +119,9 @@ def test_corrupt_and_non_image_files_are_skipped_and_reported(tmp_path, photos, 
     assert result.exit_code == 0, result.output
     assert "skipped 2 unreadable or non-image file(s)" in result.output
     assert (tmp_path / "r" / "mosaic.safetensors").is_file()
+    if importlib.util.find_spec("nncf") is not None:  # the int8 form, from the same photos (broken ones skipped)
+        assert "int8 form written to" in result.output, result.output
+        assert (tmp_path / "r" / "mosaic.int8.xml").is_file() and (tmp_path / "r" / "mosaic.int8.json").is_file()
 
 
 def test_clear_errors_for_bad_inputs(tmp_path, photos, style_image, vgg_path, monkeypatch):
@@ -199,7 +211,7 @@ def test_ddp_on_cpu_with_two_processes(tmp_path, photos, style_image, vgg_path):
     cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "percept.cli", "train-style", str(style_image),
            "--data", str(photos), "--image-size", "32", "--style-size", "32", "--iterations", "4",
            "--batch-size", "4", "--workers", "0", "--device", "cpu", "--amp", "off",
-           "--run-dir", str(tmp_path / "ddp"), "--vgg-weights", str(vgg_path)]
+           "--run-dir", str(tmp_path / "ddp"), "--vgg-weights", str(vgg_path), "--no-int8-form"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "2 process(es)" in out.stderr

@@ -2,8 +2,9 @@
 
     python tools/make_int8_forms.py [--data ../shared/data/train] [--models wave,sr-x4-pixel]
 
-Each model is calibrated on the first 64 photos of --data (by name) and checked on the next 8, as
-`percept quantize` does; the form's record keeps the check. Needs the int8 extra (NNCF).
+Each model is calibrated on the first 64 photos of --data (by name) and checked on the next 24 (the forms'
+accuracy control uses them too); benchmarks/int8_accuracy.py measures on 64 others. The form's record keeps
+the check. Needs the int8 extra (NNCF).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def main() -> None:
     for m in list_models():
         if wanted and m.name not in wanted:
             continue
-        used, checked, _ = split_calibration(args.data, 64, 8, m.info)
+        used, checked, _ = split_calibration(args.data, 64, 24, m.info)
         note = f"{len(used)} photos of the training set, long side {calibration_side(m.info)} px"
         form = make_form(m.path, used, checked, out=form_beside(m.path), calibration_note=note)
         c = form.check

@@ -15,9 +15,10 @@ from percept.engines.errors import EngineError
 def quantize(
     model: str = typer.Argument(..., help="Model file (.safetensors) or shipped model name."),
     calibration: Path = typer.Option(..., "--calibration", help="Folder of photos like those the model will see "
-                                     "(64 are used; 8 more check the result)."),
+                                     "(64 are used; 16 more check the result)."),
     photos: int = typer.Option(64, "--photos", min=4, help="Calibration photos to use."),
-    check: int = typer.Option(8, "--check", min=0, help="Further photos on which the int8 form is compared with fp32."),
+    check: int = typer.Option(16, "--check", min=0, help="Further photos on which the int8 form is compared with "
+                              "fp32 (and on which accuracy control decides which layers stay floating point)."),
     out: Path = typer.Option(None, "--out", "-o", help="Write the form here (NAME.int8.xml, with .bin and .json "
                              "beside it) as well as into the cache; put it beside the model to share them together."),
 ) -> None:

@@ -20,7 +20,7 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "model"
 
 
-def _run(task_factory, settings: TrainSettings) -> None:
+def _run(task_factory, settings: TrainSettings, data: str | None = None, int8_form: bool = False) -> None:
     from percept.train.data import DataError
     from percept.train.trainer import Trainer, TrainingError
 
@@ -38,6 +38,43 @@ def _run(task_factory, settings: TrainSettings) -> None:
         raise typer.Exit(130)
     typer.echo(f"model written to {result.model_path} (step {result.step}, {result.seconds:.0f}s); "
                f"loss plot and previews in {settings.run_dir}")
+    if int8_form:
+        _int8_form(Path(result.model_path), data)
+
+
+def _int8_form(model: Path, data: str | None) -> None:
+    """The new model's int8 form beside it, calibrated on its own training photos, where NNCF is installed;
+    a failure here never fails the training (the model is written)."""
+    import importlib.util
+    import os
+
+    from percept.core.extras import install_hint
+
+    if os.environ.get("RANK", "0") != "0":  # several training processes: the first writes the model and its form
+        return
+    if importlib.util.find_spec("nncf") is None or importlib.util.find_spec("openvino") is None:
+        typer.echo(f"no int8 form made (NNCF is not installed: {install_hint('int8')}, then percept quantize "
+                   f"{model} --calibration PHOTOS)", err=True)
+        return
+    from percept.core.model_header import read_info
+    from percept.engines.errors import EngineError
+    from percept.engines.int8 import bound_for, form_beside, make_form
+    from percept.pipeline.calibration import split_calibration
+    from percept.train.data import resolve_data_dir
+
+    try:
+        info = read_info(model)
+        folder = resolve_data_dir(data)
+        used, checked, _ = split_calibration(folder, 64, 16, info)
+        typer.echo(f"making the int8 form on {len(used)} training photos...", err=True)
+        form = make_form(model, used, checked, out=form_beside(model),
+                         calibration_note=f"{len(used)} of its training photos")
+    except (EngineError, ValueError, OSError, RuntimeError) as exc:
+        typer.echo(f"no int8 form made: {str(exc).splitlines()[0]}", err=True)
+        return
+    verdict = "within" if form.check is None or form.check.within(bound_for(info)) else "NOT within"
+    typer.echo(f"int8 form written to {form.xml}" + (f" ({form.check.describe()}; {verdict} the bound for a default)"
+                                                     if form.check else ""))
 
 
 def resolve_style_model(name_or_path: Path) -> Path:
@@ -128,6 +165,8 @@ PREVIEW_EVERY = typer.Option(500, "--preview-every", rich_help_panel=OUTPUT)
 FORCE = typer.Option(False, "--force", help="Start over, replacing an earlier run in RUN_DIR.", rich_help_panel=OUTPUT)
 HALF = typer.Option(False, "--half", help="Store the model in float16 (half the size).", rich_help_panel=OUTPUT)
 RESUME = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint.pt.")
+INT8_FORM = typer.Option(True, "--int8-form/--no-int8-form", help="At the end, make the model's int8 form "
+                         "(--precision int8) from the training photos, where NNCF is installed (the int8 extra).")
 DATA = typer.Option(None, "--data", help="Folder of training photos (recursive); or $PERCEPT_TRAIN_DATA.")
 OUT = typer.Option(None, "--out", help="Model file to write (default: RUN_DIR/NAME.safetensors).")
 
@@ -150,6 +189,7 @@ def train_style(
                              "style's name, auto (the shipped style that already scores best on the painting) or "
                              "none. It already reconstructs photos, so training is shorter."),
     resume: bool = RESUME,
+    int8_form: bool = INT8_FORM,
     content_weight: float = typer.Option(1.0, "--content-weight", rich_help_panel=OBJECTIVE),
     style_weight: float = typer.Option(1.5, "--style-weight", help=STYLE_WEIGHT_HELP, rich_help_panel=OBJECTIVE),
     tv_weight: float = typer.Option(1e-5, "--tv-weight", rich_help_panel=OBJECTIVE),
@@ -228,7 +268,7 @@ def train_style(
     if p["crops"] not in ("random", "center"):
         raise UserError(f"--crops {p['crops']!r}: choose random or center")
     p["name"] = p["name"] or _slug(style_image.stem)
-    _run(lambda: _style_task(p), _style_settings(p))
+    _run(lambda: _style_task(p), _style_settings(p), p["data"], bool(p["int8_form"]))
 
 
 def _style_task(p: dict[str, object]):
@@ -283,6 +323,7 @@ def train_sr(
     init: str = typer.Option(None, "--init", help="Warm start from a trained SR network of the same layers: a "
                              "file or a shipped name (e.g. a feature-loss model from the pixel-loss one)."),
     resume: bool = RESUME,
+    int8_form: bool = INT8_FORM,
     time_limit: str = typer.Option("0", "--time-limit", help="Stop and save the model after this much training "
                                    "(e.g. 30m, 2h); a cosine schedule then follows the clock. 0: no limit."),
     feature_layer: str = typer.Option("relu2_2", "--feature-layer", help="VGG-16 layer of the feature loss, or "
@@ -392,7 +433,7 @@ def train_sr(
                          lr_schedule=lr_schedule, time_limit_s=parse_duration(time_limit),
                          device=device, amp=amp, workers=workers, checkpoint_every=checkpoint_every,
                          preview_every=preview_every, resume=resume, force=force, half=half, ema=ema,
-                         log_every_s=10.0 if sys.stderr.isatty() else 30.0))
+                         log_every_s=10.0 if sys.stderr.isatty() else 30.0), data, int8_form)
 
 
 PANEL = "Train"
