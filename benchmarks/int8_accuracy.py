@@ -3,11 +3,11 @@
     python benchmarks/int8_accuracy.py styles [--photos 64]        # styles against PyTorch fp32
     python benchmarks/int8_accuracy.py sr [--sets Set5,Set14,BSD100]  # upscalers' PSNR, int8 − fp32
 
-styles: 64 training photos the forms were not calibrated on (the last 64 by name; calibration used the
-first 88), centre-cropped to 512², through PyTorch fp32 eager and through OpenVINO int8. Printed: the mean
-and 99.9th percentile of |difference| of the 8-bit outputs, and the blob measure ``flipped_cells`` of each
-against the photo (percentage points). percept's bound: 1.5/255 mean, 16/255 at the 99.9th percentile,
-flipped cells no more than fp32's + 0.02 points.
+styles: 64 training photos the forms were neither calibrated nor checked on (the last 64 by name; the
+forms leave them out), centre-cropped to 512², through PyTorch fp32 eager and through OpenVINO int8.
+Printed: the mean and 99.9th percentile of |difference| of the 8-bit outputs, and the blob measure
+``flipped_cells`` of each against the photo (percentage points). percept's bound: 1.5/255 mean, 16/255
+at the 99.9th percentile, flipped cells no more than fp32's + 0.02 points.
 sr: ``percept eval-sr`` in fp32 and int8 on each set and damage (clean, web, phone); printed is the PSNR
 difference. percept's bound: within 0.05 dB.
 """

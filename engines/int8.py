@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from percept.core.model_header import file_sha256
+from percept.core.model_header import ModelInfo, file_sha256
 from percept.engines.errors import EngineError
 
 FORM_SUFFIX = ".int8.xml"
@@ -48,7 +48,7 @@ STYLE_BOUND = Int8Bound()
 SR_BOUND = Int8Bound(mean=0.5, p999=8.0)  # an upscaler's PSNR must stay within ~0.05 dB of fp32
 
 
-def bound_for(info) -> Int8Bound:
+def bound_for(info: ModelInfo) -> Int8Bound:
     """The bound for a model (its ``ModelInfo``): styles may move more than upscalers, whose PSNR is scored."""
     return STYLE_BOUND if int(info.scale) == 1 else SR_BOUND
 

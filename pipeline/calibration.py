@@ -18,14 +18,22 @@ from percept.pipeline.inputs import discover
 STYLE_SIDE, SR_SIDE = 512, 192  # calibration pictures' long side: what each kind of model is usually given
 
 
-def calibration_pictures(folder: Path, count: int, side: int, multiple: int) -> tuple[list[np.ndarray], list[str]]:
-    """Up to ``count`` photos of ``folder`` and its sub-folders (sorted by name), their long side brought to
-    ``side`` and both sides to a multiple of ``multiple``, as 1×3×H×W float32 batches; unreadable files are
-    skipped and named."""
+def calibration_pictures(folder: Path, count: int, side: int, multiple: int,
+                         hold_out: int = 0) -> tuple[list[np.ndarray], list[str]]:
+    """Up to ``count`` photos of ``folder`` and its sub-folders, spread evenly over them in name order (a
+    folder sorted by subject still gives every subject), their long side brought to ``side`` and both sides
+    to a multiple of ``multiple``, as 1×3×H×W float32 batches; unreadable files are skipped and named. The
+    last ``hold_out`` photos are never used (those a benchmark measures on)."""
     if not folder.is_dir():
         raise ValueError(f"{folder}: not a folder (calibration needs a folder of photos)")
+    sources = discover([str(folder)], recursive=True)
+    sources = sources[: max(0, len(sources) - hold_out)]
+    step = max(1, len(sources) // max(1, count))
+    spread = sources[::step]
+    taken = set(spread)
+    ordered = spread + [s for s in sources if s not in taken]  # the others stand in for unreadable ones
     pictures, skipped = [], []
-    for source in discover([str(folder)], recursive=True):
+    for source in ordered:
         if len(pictures) == count:
             break
         try:
@@ -47,12 +55,15 @@ def calibration_side(info: ModelInfo) -> int:
     return STYLE_SIDE if info.scale == 1 else SR_SIDE
 
 
-def split_calibration(folder: Path, photos: int, check: int,
-                      info: ModelInfo) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+def split_calibration(folder: Path, photos: int, check: int, info: ModelInfo,
+                      hold_out: int = 0) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
     """(calibration pictures, check pictures, skipped files): up to ``photos`` + ``check`` of ``folder``'s
-    photos in name order, the last ``check`` (at most a third) kept apart to check the result."""
-    pictures, skipped = calibration_pictures(folder, photos + check, calibration_side(info), max(1, info.size_rule))
+    photos, every other one (up to ``check``, at most half) kept apart to check the result."""
+    pictures, skipped = calibration_pictures(folder, photos + check, calibration_side(info), max(1, info.size_rule),
+                                             hold_out)
     if len(pictures) < 2:
         raise ValueError(f"{folder}: needs at least 2 readable photos, found {len(pictures)}")
-    n_check = min(check, len(pictures) // 3)
-    return pictures[: len(pictures) - n_check], pictures[len(pictures) - n_check:], skipped
+    n_check = min(check, len(pictures) // 2)
+    checked = set(range(1, 2 * n_check, 2))
+    return ([p for i, p in enumerate(pictures) if i not in checked], [pictures[i] for i in sorted(checked)],
+            skipped)

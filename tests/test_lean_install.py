@@ -78,6 +78,24 @@ def test_stylize_tiles_with_shared_statistics_without_torch(tmp_path):
     assert np.abs(a - b).mean() < 2.0  # shared statistics: tiles agree with the whole picture to ~1 level
 
 
+def test_int8_runs_with_the_shipped_forms_without_torch_or_nncf(tmp_path):
+    """The shipped int8 forms need only OpenVINO: int8 with tiles sharing statistics stays within a few levels
+    of fp32; making a form needs NNCF, and without it says so in one line."""
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(photo(160, 224, seed=1)).save(src / "p.png")
+    for out, precision, tile in (("f", "fp32", "0"), ("i", "int8", "96")):
+        res, report = run_without_torch(tmp_path, "stylize", str(src), "--style", "wave", "--out", str(tmp_path / out),
+                                        "--tile", tile, "--precision", precision)
+        assert res.returncode == 0 and report["exit"] == 0 and not report["torch"], res.stderr[-3000:]
+    assert "openvino (int8" in res.stderr or "openvino/cpu/int8" in res.stderr, res.stderr[-2000:]
+    a, b = (np.asarray(Image.open(tmp_path / d / "p_wave.png"), np.float32) for d in ("f", "i"))
+    assert np.abs(a - b).mean() < 3.0
+    if importlib.util.find_spec("nncf") is None:
+        res, report = run_without_torch(tmp_path, "quantize", "wave", "--calibration", str(src))
+        assert report["exit"] == 2 and "[int8]" in res.stderr and "Traceback" not in res.stderr, res.stderr[-2000:]
+
+
 def test_stroke_scale_enlarges_with_the_shipped_sr_model_without_torch(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
