@@ -113,6 +113,10 @@ class Int8Form:
     def record(self) -> Path:
         return self.xml.with_suffix(".json")
 
+    def identity(self) -> str:
+        """Tells this form from another made from the same model (its record differs: the check, the time)."""
+        return hashlib.sha256(self.record.read_bytes()).hexdigest()[:12]
+
 
 def form_beside(model_path: str | os.PathLike) -> Path:
     """Where a model's own form lives: ``wave.safetensors`` → ``wave.int8.xml``."""

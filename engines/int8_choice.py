@@ -64,7 +64,7 @@ def int8_default(model_path: str | os.PathLike, onnx_path: Callable[[], Path], f
     info = read_info(model_path)
     if form.check is None or not form.check.within(bound_for(info)):
         return Int8Verdict(False, "its int8 form is not within percept's accuracy bound")
-    key = f"{sha[:24]}-{form.recipe}-{float_precision}"
+    key = f"{sha[:24]}-{form.identity()}-{float_precision}"
     store = _verdict_file()
     try:
         known = json.loads(store.read_text())
