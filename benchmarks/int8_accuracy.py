@@ -48,12 +48,12 @@ def held_out(count: int, side: int = 512) -> list[np.ndarray]:
     return out
 
 
-def styles(count: int) -> None:
+def styles(count: int, only: set[str]) -> None:
     photos = held_out(count)
     print(f"{count} held-out photos, 512²; int8 (OpenVINO, as this CPU runs it) against PyTorch fp32 eager, 8-bit")
     print(f"{'style':<15}{'mean/255':>9}{'p99.9':>7}{'max':>5}{'flipped fp32':>14}{'int8':>7}{'Δ points':>10}  bound")
     for m in list_models():
-        if m.info.scale != 1:
+        if m.info.scale != 1 or (only and m.name not in only):
             continue
         net, _ = load_model(m.path)
         net.eval()
@@ -105,10 +105,11 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=64)
     ap.add_argument("--sets", default="Set5,Set14,BSD100")
     ap.add_argument("--damages", default="clean,web,phone")
+    ap.add_argument("--models", default="", help="styles: a comma list of shipped styles (default: all)")
     args = ap.parse_args()
     print(machine_line(machine_info("cpu")))
     if args.part == "styles":
-        styles(args.photos)
+        styles(args.photos, set(filter(None, args.models.split(","))))
     else:
         sr(args.sets.split(","), args.damages.split(","))
 

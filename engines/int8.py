@@ -104,6 +104,12 @@ class Int8Form:
     recipe: str
     calibration: str  # what it was calibrated on, in words
     check: Int8Check | None
+    held_out: Int8Check | None = None  # a second check on photos neither calibration nor accuracy control saw
+
+    def within(self, bound: Int8Bound) -> bool:
+        """Every check the form carries is within ``bound`` (a form without any check is not)."""
+        checks = [c for c in (self.check, self.held_out) if c is not None]
+        return bool(checks) and all(c.within(bound) for c in checks)
 
     @property
     def bin(self) -> Path:
@@ -138,7 +144,9 @@ def read_form(xml: Path) -> Int8Form | None:
     try:
         data = json.loads(record.read_text())
         check = Int8Check(**data["check"]) if data.get("check") else None
-        return Int8Form(xml, str(data["source_sha256"]), str(data["recipe"]), str(data.get("calibration", "")), check)
+        held_out = Int8Check(**data["held_out"]) if data.get("held_out") else None
+        return Int8Form(xml, str(data["source_sha256"]), str(data["recipe"]), str(data.get("calibration", "")), check,
+                        held_out)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -272,4 +280,4 @@ def copy_form(form: Int8Form, xml: Path) -> Int8Form:
     """The same form under another name (``percept quantize --out``)."""
     for src, dst in ((form.xml, xml), (form.bin, xml.with_suffix(".bin")), (form.record, xml.with_suffix(".json"))):
         shutil.copyfile(src, dst)
-    return Int8Form(xml, form.source_sha256, form.recipe, form.calibration, form.check)
+    return Int8Form(xml, form.source_sha256, form.recipe, form.calibration, form.check, form.held_out)

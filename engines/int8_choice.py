@@ -62,8 +62,8 @@ def int8_default(model_path: str | os.PathLike, onnx_path: Callable[[], Path], f
     if form is None:
         return Int8Verdict(False, "")  # nothing to say: int8 was never on offer
     info = read_info(model_path)
-    if form.check is None or not form.check.within(bound_for(info)):
-        return Int8Verdict(False, "its int8 form is not within percept's accuracy bound")
+    if not form.within(bound_for(info)):
+        return Int8Verdict(False, "its int8 form is not within percept's accuracy bound of fp32")
     key = f"{sha[:24]}-{form.identity()}-{float_precision}"
     store = _verdict_file()
     try:

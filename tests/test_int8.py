@@ -130,6 +130,7 @@ def test_every_shipped_model_has_a_current_form_within_its_bound():
         form = find_form(m.path)
         assert form is not None, f"{m.name}: no int8 form for this model file (tools/make_int8_forms.py)"
         assert form.check is not None and form.check.within(bound_for(m.info)), f"{m.name}: {form.check}"
+        assert form.held_out is not None and form.held_out.photos == 64, f"{m.name}: no held-out check"
         assert form.xml.parent == m.path.parent
 
 
