@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from percept.core.zoo import list_models
 from percept.engines.select import open_runtime
 from percept.engines.timing import machine_info, machine_line
+from percept.pipeline.calibration import held_out_pictures
 from percept.train.checkpoint import load_model
 from percept.train.style_metrics import flipped_cells
 
@@ -35,21 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
-def held_out(count: int, side: int = 512) -> list[np.ndarray]:
-    files = sorted((SHARED / "data" / "train").glob("*.jpg"))[-count:]
-    out = []
-    for f in files:
-        im = Image.open(f).convert("RGB")
-        s = side / min(im.size)
-        im = im.resize((max(side, round(im.width * s)), max(side, round(im.height * s))), Image.BICUBIC)
-        left, top = (im.width - side) // 2, (im.height - side) // 2
-        a = np.asarray(im.crop((left, top, left + side, top + side)), np.float32) / 255
-        out.append(np.ascontiguousarray(a.transpose(2, 0, 1)[None]))
-    return out
-
-
 def styles(count: int, only: set[str]) -> None:
-    photos = held_out(count)
+    photos = held_out_pictures(SHARED / "data" / "train", count, 512)
     print(f"{count} held-out photos, 512²; int8 (OpenVINO, as this CPU runs it) against PyTorch fp32 eager, 8-bit")
     print(f"{'style':<15}{'mean/255':>9}{'p99.9':>7}{'max':>5}{'flipped fp32':>14}{'int8':>7}{'Δ points':>10}  bound")
     for m in list_models():

@@ -89,11 +89,25 @@ def int8_default(model_path: str | os.PathLike, onnx_path: Callable[[], Path], f
                              "fp32 on its check photos")
 
 
+_DECIDED: dict[tuple[str, ...], Int8Verdict] = {}  # one decision per model, backend, device and cache a process
+
+
 def default_int8(model_path: str | os.PathLike, backend: str, device: str,
                  log: Callable[[str], None] | None = None) -> Int8Verdict:
     """``int8_default`` for a run whose precision was left out: only a percept model file on the CPU with the
     backend left to percept or OpenVINO can default to int8; the floating-point default is bf16 where OpenVINO
-    computes it natively, else fp32."""
+    computes it natively, else fp32. Decided once per process: the command line asks when it builds the job
+    (the skip record keeps the precision), ``open_runtime`` again when it opens the model."""
+    from percept.engines.cache import cache_dir
+
+    key = (str(Path(model_path).resolve()), backend, device, str(cache_dir()))
+    if key not in _DECIDED:
+        _DECIDED[key] = _default_int8(model_path, backend, device, log)
+    return _DECIDED[key]
+
+
+def _default_int8(model_path: str | os.PathLike, backend: str, device: str,
+                  log: Callable[[str], None] | None) -> Int8Verdict:
     from percept.core.devices import resolve_device
     from percept.engines.cache import cached_onnx
     from percept.engines.errors import EngineError

@@ -35,13 +35,19 @@ def _opset():
     return ops
 
 
+def _named_norms(model) -> list[tuple[tuple[str, str], object]]:
+    """Each norm op of ``model`` with the (mean, var) names its statistics go by."""
+    norms = _norm_ops(model)
+    return list(zip(stats_names(len(norms)), norms))
+
+
 def ov_with_stats_outputs(model):
     """A copy that also returns (mean, var) of every norm's input, N×C each, after the image."""
     ops = _opset()
     out = model.clone()
     axes = ops.constant([2, 3])
     results = []
-    for (mean_name, var_name), op in zip(stats_names(len(_norm_ops(out))), _norm_ops(out)):
+    for (mean_name, var_name), op in _named_norms(out):
         x = op.input_value(0)
         mean = ops.reduce_mean(x, axes, keep_dims=False)
         centred = ops.subtract(x, ops.reduce_mean(x, axes, keep_dims=True))
@@ -62,7 +68,7 @@ def ov_with_stats_inputs(model):
 
     axes = ops.constant([2, 3])
     params = []
-    for (mean_name, var_name), op in zip(stats_names(len(_norm_ops(out))), _norm_ops(out)):
+    for (mean_name, var_name), op in _named_norms(out):
         x = op.input_value(0)
         channels = x.get_partial_shape()[1].get_length()
         mean, var = (ops.parameter(PartialShape([-1, channels]), name=n) for n in (mean_name, var_name))

@@ -225,7 +225,7 @@ def open_runtime(model_path: str | os.PathLike, backend: str = "auto", device: s
     if precision is None and blend is None and order and order[0][0] == "openvino":
         from percept.engines.int8_choice import default_int8
 
-        verdict = default_int8(path, "auto", dev, log)
+        verdict = default_int8(path, "auto", device, log)
         order = [("openvino", "int8"), *order] if verdict.use else order
         int8_why = verdict.why
     skipped = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from percept.core.model_header import ModelInfo
 from percept.pipeline.array_ops import pad_to_multiple, resize_area
@@ -49,6 +50,22 @@ def calibration_pictures(folder: Path, count: int, side: int, multiple: int,
         padded, _ = pad_to_multiple(chw[None], multiple)
         pictures.append(np.ascontiguousarray(padded, np.float32))
     return pictures, skipped
+
+
+def held_out_pictures(folder: Path, count: int, side: int) -> list[np.ndarray]:
+    """The last ``count`` photos of ``folder`` (those ``hold_out`` keeps from calibration), centre-cropped to
+    ``side``² after scaling the short side to it, as 1×3×side×side float32 batches: what the int8 forms are
+    measured on apart from their own check."""
+    out = []
+    for source in discover([str(folder)], recursive=True)[-count:]:
+        with Image.open(source.path) as im:
+            im = im.convert("RGB")
+        s = side / min(im.size)
+        im = im.resize((max(side, round(im.width * s)), max(side, round(im.height * s))), Image.BICUBIC)
+        left, top = (im.width - side) // 2, (im.height - side) // 2
+        a = np.asarray(im.crop((left, top, left + side, top + side)), np.float32) / 255
+        out.append(np.ascontiguousarray(a.transpose(2, 0, 1)[None]))
+    return out
 
 
 def calibration_side(info: ModelInfo) -> int:

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from percept.core.atomic import atomic_path
 from percept.core.zoo import list_models
 from percept.engines.cache import cached_onnx
 from percept.engines.int8 import Int8Check, bound_for, compare, find_form, form_beside, make_form
 from percept.engines.openvino_runtime import OpenVinoRuntime
-from percept.pipeline.calibration import calibration_side, split_calibration
+from percept.pipeline.calibration import calibration_side, held_out_pictures, split_calibration
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,22 +45,9 @@ def main() -> None:
             note = f"{len(used)} photos spread over the training set, long side {calibration_side(m.info)} px"
             make_form(m.path, used, checked, out=form_beside(m.path), calibration_note=note)
         form = find_form(m.path)
-        c = record_held_out(m, form, held_out_photos(args.data, calibration_side(m.info)))
+        c = record_held_out(m, form, held_out_pictures(args.data, 64, calibration_side(m.info)))
         print(f"{m.name:<16}{c.mean:>10.2f}{c.p999:>7.0f}{c.worst:>6.0f}  {form.check.within(bound_for(m.info))} "
               f"{c.within(bound_for(m.info))}", flush=True)
-
-
-def held_out_photos(data: Path, side: int, count: int = 64) -> list[np.ndarray]:
-    """The last ``count`` photos by name, centre-cropped squares of ``side`` (benchmarks/int8_accuracy.py's)."""
-    out = []
-    for f in sorted(p for p in data.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[-count:]:
-        im = Image.open(f).convert("RGB")
-        s = side / min(im.size)
-        im = im.resize((max(side, round(im.width * s)), max(side, round(im.height * s))), Image.BICUBIC)
-        left, top = (im.width - side) // 2, (im.height - side) // 2
-        a = np.asarray(im.crop((left, top, left + side, top + side)), np.float32) / 255
-        out.append(np.ascontiguousarray(a.transpose(2, 0, 1)[None]))
-    return out
 
 
 def record_held_out(m, form, photos: list[np.ndarray]) -> Int8Check:
@@ -69,8 +57,9 @@ def record_held_out(m, form, photos: list[np.ndarray]) -> Int8Check:
     check = compare(OpenVinoRuntime(onnx_path, "fp32").run,
                     OpenVinoRuntime(onnx_path, "int8", int8_xml=form.xml).run, photos)
     record = json.loads(form.record.read_text())
-    record["held_out"] = {"mean": check.mean, "p999": check.p999, "worst": check.worst, "photos": check.photos}
-    form.record.write_text(json.dumps(record, indent=1) + "\n")
+    record["held_out"] = asdict(check)
+    with atomic_path(form.record) as tmp:
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
     return check
 
 

@@ -628,8 +628,8 @@ def _model_runner(backend: str, device: str, precision: str | None, compile: boo
             from percept.engines.int8_choice import default_int8
 
             verdict = default_int8(path, backend, device, log=_note)
-            if verdict.why:
-                _note(f"{path.stem}: {'int8' if verdict.use else 'not int8'}: {verdict.why}")
+            if verdict.use:  # opened with --precision int8 then; otherwise the runtime's note says why not
+                _note(f"{path.stem}: int8: {verdict.why}")
             chosen = "int8" if verdict.use else None
         return ModelRun(path=path, kind=info.kind, scale=int(info.scale), backend=backend, device=device,
                         precision=chosen, compile=compile, cuda_graphs=cuda_graphs,

@@ -47,7 +47,7 @@ def quantize(
         raise UserError(str(exc)) from None
     typer.echo(f"wrote {form.xml} in {time.perf_counter() - start:.1f} s")
     if form.check is not None:
-        verdict = "within" if form.check.within(bound_for(info)) else "NOT within"
+        verdict = "within" if form.within(bound_for(info)) else "NOT within"
         bound = bound_for(info)
         typer.echo(f"int8 against fp32: {form.check.describe()} ({verdict} percept's bound for a default: "
                    f"{bound.mean} mean, {bound.p999:.0f} at the 99.9th percentile)")

@@ -72,7 +72,7 @@ def _int8_form(model: Path, data: str | None) -> None:
     except (EngineError, ValueError, OSError, RuntimeError) as exc:
         typer.echo(f"no int8 form made: {str(exc).splitlines()[0]}", err=True)
         return
-    verdict = "within" if form.check is None or form.check.within(bound_for(info)) else "NOT within"
+    verdict = "within" if form.within(bound_for(info)) else "NOT within"
     typer.echo(f"int8 form written to {form.xml}" + (f" ({form.check.describe()}; {verdict} the bound for a default)"
                                                      if form.check else ""))
 
